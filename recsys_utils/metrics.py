@@ -1,0 +1,125 @@
+"""Rating and ranking metrics.
+
+Rating error: RMSE and MAE on predicted ratings. Ranking: each user's top-k over the
+whole catalogue, their training items excluded, scored against the items they rated
+in the test set (binary relevance; ``relevance_threshold`` keeps only ratings at or
+above it). Users with no relevant test item are left out of the ranking averages.
+
+For one user with relevant set R and top-k list L (hits h_j = 1 if L_j in R):
+    precision@k = sum h / k            recall@k = sum h / |R|
+    hit_rate@k  = 1 if any h           DCG@k = sum_j h_j / log2(j + 1), j = 1..k
+    NDCG@k      = DCG@k / IDCG@k, IDCG@k the DCG of min(|R|, k) hits at the top
+    AP@k        = sum_j h_j * precision@j / min(|R|, k)
+Coverage@k is the share of catalogue items appearing in any user's top-k.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"need two equal, non-empty arrays, got {y_true.shape} and {y_pred.shape}")
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"need two equal, non-empty arrays, got {y_true.shape} and {y_pred.shape}")
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def rating_metrics(model, test: pd.DataFrame) -> dict:
+    """RMSE, MAE and how many test ratings used the unknown-id fallback."""
+    pred = model.predict(test[USER_COL].to_numpy(), test[ITEM_COL].to_numpy())
+    truth = test[RATING_COL].to_numpy()
+    return {"rmse": rmse(truth, pred), "mae": mae(truth, pred),
+            "n_fallback": int(model.n_fallback_)}
+
+
+def ranking_from_topk(topk: np.ndarray, relevant: list[np.ndarray], n_items: int) -> dict:
+    """Ranking metrics from top-k lists and relevant sets, both in item indices.
+
+    Args:
+        topk: (n_users, k) item indices, best first.
+        relevant: one array of relevant item indices per row of ``topk``.
+        n_items: catalogue size, for coverage.
+
+    Returns:
+        dict with precision, recall, ndcg, map, hit_rate (means over users with at
+        least one relevant item), coverage, and n_users (how many were averaged).
+    """
+    topk = np.asarray(topk)
+    n, k = topk.shape
+    if len(relevant) != n:
+        raise ValueError(f"{n} top-k rows but {len(relevant)} relevant sets")
+    sizes = np.array([len(r) for r in relevant])
+    hits = np.zeros((n, k), dtype=bool)
+    for row, rel in enumerate(relevant):
+        if len(rel):
+            hits[row] = np.isin(topk[row], rel)
+    keep = sizes > 0
+    hits, sizes = hits[keep], sizes[keep]
+    if hits.shape[0] == 0:
+        raise ValueError("no user has a relevant item to rank")
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (hits * discounts).sum(1)
+    ideal_n = np.minimum(sizes, k)
+    idcg = np.cumsum(discounts)[ideal_n - 1]
+    prec_at_j = np.cumsum(hits, 1) / np.arange(1, k + 1)
+    n_hits = hits.sum(1)
+    return {
+        "precision": float(np.mean(n_hits / k)),
+        "recall": float(np.mean(n_hits / sizes)),
+        "ndcg": float(np.mean(dcg / idcg)),
+        "map": float(np.mean((prec_at_j * hits).sum(1) / ideal_n)),
+        "hit_rate": float(np.mean(n_hits > 0)),
+        "coverage": float(np.unique(topk).size / n_items),
+        "n_users": int(hits.shape[0]),
+    }
+
+
+def ranking_metrics(model, train: pd.DataFrame | None, test: pd.DataFrame, k: int = 10,
+                    relevance_threshold: float | None = None, chunk: int = 512) -> dict:
+    """Top-k ranking metrics of a fitted model over the whole catalogue.
+
+    Each test user known to the model gets the model's top ``k`` items among those
+    they did not rate in training (``model.seen_items``; ``train`` is accepted for
+    symmetry with other libraries and must be the table the model was fitted on).
+
+    Returns:
+        dict of ``ranking_from_topk`` figures.
+    """
+    del train  # the model keeps its own training interactions
+    if relevance_threshold is not None:
+        test = test[test[RATING_COL] >= relevance_threshold]
+    u = model.user_map.encode(test[USER_COL].to_numpy())
+    i = model.item_map.encode(test[ITEM_COL].to_numpy())
+    known = (u >= 0) & (i >= 0)
+    u, i = u[known], i[known]
+    users = np.unique(u)
+    order = np.argsort(u, kind="stable")
+    bounds = np.searchsorted(u[order], users, side="left"), np.searchsorted(u[order], users, "right")
+    relevant = [i[order][a:b] for a, b in zip(*bounds, strict=True)]
+    n_items = len(model.item_map)
+    if k > n_items:
+        raise ValueError(f"k={k} exceeds the catalogue of {n_items} movies")
+    tops = []
+    for s in range(0, len(users), chunk):
+        block = users[s:s + chunk]
+        scores = np.array(model.score_items(block), dtype=np.float64)
+        for row, user in enumerate(block):
+            scores[row, model.seen_items(user)] = -np.inf
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(scores, top, 1)
+        tops.append(np.take_along_axis(top, np.argsort(-top_scores, 1, kind="stable"), 1))
+    topk = np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
+    return ranking_from_topk(topk, relevant, n_items)
