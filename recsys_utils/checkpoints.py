@@ -114,8 +114,11 @@ def read_meta(path: str | Path) -> dict:
         meta = json.loads(sidecar.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{sidecar}: corrupt sidecar ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{sidecar}: corrupt sidecar (a JSON {type(meta).__name__}, "
+                              "not an object)")
     missing = {"model", "params", "weights", "sha256", "rating_scale"} - set(meta)
-    if missing or not isinstance(meta, dict):
+    if missing:
         raise CheckpointError(f"{sidecar}: sidecar lacks {sorted(missing)}")
     return meta
 
@@ -152,13 +155,19 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
         arrays = st_load(blob)
     except (SafetensorError, ValueError) as err:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({err})") from None
-    model = MODELS[meta["model"]](rating_scale=tuple(meta["rating_scale"]), **meta["params"])
+    try:
+        model = MODELS[meta["model"]](rating_scale=tuple(meta["rating_scale"]), **meta["params"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{sidecar}: bad parameters for {meta['model']}: {err}") from None
     model.user_map = IdMap(arrays.pop("map.user_ids"))
     model.item_map = IdMap(arrays.pop("map.item_ids"))
-    for name, value in meta.get("scalars", {}).items():
+    fitted = {**meta.get("scalars", {}),
+              **{k[5:]: arrays.pop(k) for k in [k for k in arrays if k.startswith("attr.")]}}
+    for name, value in fitted.items():
+        # only fitted attributes (name_), never methods or private state
+        if not name.isidentifier() or not name.endswith("_") or name.startswith("_"):
+            raise CheckpointError(f"{sidecar}: refusing to set attribute {name!r}")
         setattr(model, name, value)
-    for key in [k for k in arrays if k.startswith("attr.")]:
-        setattr(model, key[5:], arrays.pop(key))
     if isinstance(model, TorchRecommender):
         model.build_net(len(model.user_map), len(model.item_map))
         state = {k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")}

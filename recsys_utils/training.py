@@ -19,6 +19,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from recsys_utils.rowsparse import SPARSE_OPTIMIZERS, RowSparseOptimizer
+
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_rmse", "val_mae", "lr", "seconds")
 
 
@@ -37,7 +39,9 @@ class TrainConfig:
         weight_decay: decoupled (AdamW) or coupled (Adam/SGD) decay on all parameters.
         l2: explicit penalty on the embedding rows used in a batch, times ``net.penalty``;
             the classic MF regulariser (Surprise's ``reg_all``), scaled per rating.
-        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``.
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``; or a row-sparse one
+            (``"sparse_adam"``, ``"sparse_adagrad"``, ``"sparse_sgd"``: see ``rowsparse``),
+            several times faster on large tables.
         schedule: ``"none"``, ``"cosine"`` (to 0 over ``epochs``) or ``"step"`` (x0.5 every
             ``max(1, epochs // 3)`` epochs).
         patience: epochs without validation improvement before stopping; ``None`` never stops.
@@ -67,10 +71,15 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be positive")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, got {self.lr}")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise ValueError(f"optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        if self.optimizer not in ("adam", "adamw", "sgd", *SPARSE_OPTIMIZERS):
+            raise ValueError(f"optimizer must be adam, adamw, sgd or one of {SPARSE_OPTIMIZERS}, "
+                             f"got {self.optimizer!r}")
         if self.schedule not in ("none", "cosine", "step"):
             raise ValueError(f"schedule must be none, cosine or step, got {self.schedule!r}")
+        if not (self.weight_decay >= 0 and self.l2 >= 0):  # also refuses NaN
+            raise ValueError(f"weight_decay and l2 must be >= 0, got {self.weight_decay}, {self.l2}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 or None, got {self.patience}")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -90,6 +99,8 @@ def default_threads() -> int:
 
 
 def _make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer in SPARSE_OPTIMIZERS:  # only the rows a batch uses: see rowsparse
+        return RowSparseOptimizer(net, cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
     params = [p for p in net.parameters() if p.requires_grad]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -169,6 +180,7 @@ def train(
     opt = _make_optimizer(net, cfg)
     sched = _make_scheduler(opt, cfg)
     has_penalty = cfg.l2 > 0 and hasattr(net, "penalty")
+    sparse = isinstance(opt, RowSparseOptimizer)
     best_rmse, best_state, bad_epochs = math.inf, None, 0
     rows: list[dict] = []
     bar = tqdm(range(1, cfg.epochs + 1), desc=type(net).__name__, unit="epoch",
@@ -181,10 +193,11 @@ def train(
         for s in range(0, n, cfg.batch_size):
             idx = perm[s:s + cfg.batch_size]
             u, i, r = users[idx], items[idx], ratings[idx]
-            loss = torch.nn.functional.mse_loss(net(u, i), r)
+            fwd, u, i = opt.gather(u, i) if sparse else (net, u, i)
+            loss = torch.nn.functional.mse_loss(fwd(u, i), r)
             total += loss.detach() * len(idx)
             if has_penalty:
-                loss = loss + cfg.l2 * net.penalty(u, i) / len(idx)
+                loss = loss + cfg.l2 * fwd.penalty(u, i) / len(idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
