@@ -1,0 +1,252 @@
+"""Every notebook in notebooks/ runs with smoke parameters and records the right figures.
+
+The session fixture runs all notebooks once, in numeric order (later notebooks read what
+earlier ones saved), with ``RECSYS_DATA_DIR`` in a session tmp folder and the data from
+the mirror. Each notebook then gets its own test, which checks the figures its last cell
+recorded. A notebook without an entry in ``NOTEBOOKS`` fails: add its smoke parameters
+and a check function there.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from recsys_utils import report
+from recsys_utils.constants import DATA_DIR_ENV, MIRROR_ENV, NOTEBOOKS_DIR, PROJECT_ROOT
+
+MIRROR = PROJECT_ROOT.parent / "shared" / "data" / "movielens"
+CELL_TIMEOUT_S = 900
+
+Figures = dict[str, Any]
+
+
+def check_01_data_cleaning(fig: Figures) -> None:
+    # ml-latest-small as published (constants.DATASETS holds the same sizes); 18 movies of
+    # movies.csv have no rating, so 9,724 movies are rated
+    assert fig["n_ratings"] == 100_836
+    assert fig["n_users"] == 610
+    assert fig["n_movies"] == 9_742
+    assert fig["n_movies_rated"] == 9_724
+    # with the default k-core of 0 nothing is dropped, and the split partitions the ratings
+    assert fig["n_ratings_clean"] == 100_836 - fig["duplicates_dropped"]
+    assert fig["n_train"] + fig["n_valid"] + fig["n_test"] == fig["n_ratings_clean"]
+
+
+def check_06_seed_claims(fig: Figures) -> None:
+    contenders = {"popularity", "rules (genres)", "rules (genres + tags)", "MF", "CollabFNet"}
+    assert set(fig["ndcg_at_k"]) == contenders
+    assert all(
+        0 <= fig[key][m] <= 1
+        for key in ("ndcg_at_k", "precision_at_k", "recall_at_k", "coverage_at_k")
+        for m in contenders
+    )
+    assert fig["ranking_winner"] == max(fig["ndcg_at_k"], key=fig["ndcg_at_k"].get)
+    for model in ("MF", "CollabFNet"):  # shuffled labels: chance, about 0.5
+        assert 0.4 < fig["probe_genre_auc_shuffled"][model] < 0.6
+    assert fig["probe_genre_auc"]["MF"] > fig["probe_genre_auc_shuffled"]["MF"] + 0.03
+    assert fig["rmse_seed_start"] > 2.0  # an untrained net whose output starts at 0
+    assert 0.9 < fig["rmse_global_mean"] < 1.2
+    assert fig["rmse_bias_only"] < fig["rmse_global_mean"]
+    assert fig["rmse_best"] < fig["rmse_global_mean"]
+    shares = (
+        fig["share_of_gain_mean"],
+        fig["share_of_gain_biases"],
+        fig["share_of_gain_embeddings"],
+    )
+    assert abs(sum(shares) - 1) < 1e-9
+    assert all(0 <= v <= 1 for v in fig["similar_users_jaccard"].values())
+    assert len(fig["verdicts"]) == 4
+
+
+def check_03_hyperparameter_sweeps(fig: Figures) -> None:
+    # smoke grid: one batch size x two learning rates, 1 epoch, for MF and CollabFNet
+    assert fig["n_points"] == 2
+    for name in ("mf", "collabfnet"):
+        assert fig[f"{name}_n_trials"] == fig["n_points"]  # every grid point exactly once
+        assert 0.5 < fig[f"{name}_best_val_rmse"] < 1.5
+        assert fig[f"{name}_best_params"]["lr"] in (0.01, 0.03)
+    chosen = fig["chosen_model"]
+    best = min(fig["mf_best_val_rmse"], fig["collabfnet_best_val_rmse"])
+    assert fig[f"{chosen}_best_val_rmse"] == best
+    # retraining the chosen point with the sweep's seed reproduces its validation RMSE
+    assert abs(fig["retrained_val_rmse"] - fig[f"{chosen}_best_val_rmse"]) < 1e-3
+    assert 0.5 < fig["test_rmse"] < 1.5
+    assert fig["prune_same_best"] is True  # nothing can be pruned in a 1-epoch smoke run
+    assert fig["pruned_trials"] == 0
+
+
+def check_02_model_building(fig: Figures) -> None:
+    members = ("ImplicitMF", "MF", "CollabFNet")
+    names = {"global mean", "bias-only", "popularity", *members, "blend"}
+    assert set(fig["rmse"]) == set(fig["val_rmse"]) == set(fig["ndcg_at_10"]) == names
+    assert all(0.5 < v < 1.5 for v in fig["rmse"].values())
+    assert fig["rmse"]["bias-only"] < fig["rmse"]["global mean"]
+    assert all(0 <= fig[k][m] <= 1 for k in ("ndcg_at_10", "recall_at_10") for m in names)
+    # the best model is chosen on validation, never on test
+    assert fig["best_model"] == min(fig["val_rmse"], key=fig["val_rmse"].get)
+    assert fig["best_test_rmse"] == fig["rmse"][fig["best_model"]]
+    assert fig["seed_claim_met"] == (fig["best_test_rmse"] <= fig["seed_claim_rmse"])
+    # least squares on validation can always pick a single member: never worse there
+    assert fig["val_rmse"]["blend"] <= min(fig["val_rmse"][m] for m in members) + 1e-9
+    assert fig["checkpoint_reload_identical"] is True
+
+
+def check_04_embedding_space(fig: Figures) -> None:
+    assert fig["mf_source"].endswith("mf.json")  # notebook 02's checkpoint, not a fallback
+    assert fig["projection"] == "pca"
+    assert fig["n_movies_mapped"] > 8_000 and fig["n_users_mapped"] == 610
+    for key in ("genre_agreement", "genre_chance", "collabfnet_genre_agreement"):
+        assert 0 < fig[key] < 1
+    assert 0 < fig["overlap_chance"] < fig["mf_cf_overlap_at_10"] <= 1
+    assert all(-1 <= fig[k] <= 1 for k in ("bias_norm_spearman", "popularity_norm_spearman"))
+    assert all(fig[k] <= 1 for k in ("popularity_r2", "mean_rating_r2", "user_mean_rating_r2"))
+
+
+def check_05_recommendation_demo(fig: Figures) -> None:
+    assert fig["mf_source"].endswith("mf.json")
+    assert fig["n_recommendations"] == 10 and fig["recommended_unseen"] is True
+    assert abs(fig["explain_parts_sum"] - fig["explain_score"]) < 1e-6
+    # the scripted app: "toy story" added Toy Story, then the five scripted ratings (one repeat)
+    assert fig["app_new_user_rated"] == 5 and 1 <= fig["app_search_matches"] <= 20
+    assert fig["app_html_has_table"] is True
+    assert fig["heldout_users"] == 8
+    for method in ("fold_in", "bias_only", "popularity"):
+        assert set(fig[f"rmse_{method}"]) == {"1", "10"}
+        assert all(0.5 < v < 1.5 for v in fig[f"rmse_{method}"].values())
+    assert len(set(fig["rmse_popularity"].values())) == 1  # ignores the user's ratings
+    beats = fig["fold_in_rmse_at_10"] < fig["bias_only_rmse_at_10"]
+    assert fig["fold_in_beats_bias_at_10"] == beats
+
+
+# name -> (smoke parameters injected by papermill, check of the recorded figures)
+NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
+    "01_data_cleaning": ({}, check_01_data_cleaning),
+    "02_model_building": ({"EPOCHS": 1, "IMF_EPOCHS": 1}, check_02_model_building),
+    "03_hyperparameter_sweeps": (
+        {"BATCH_SIZES": [4096], "LEARNING_RATES": [0.01, 0.03], "EPOCHS": 1, "WORKERS": 1},
+        check_03_hyperparameter_sweeps,
+    ),
+    "04_embedding_space": (
+        {"PROJECTION": "pca", "FALLBACK_EPOCHS": 1, "INTERACTIVE_MAX_POINTS": 300},
+        check_04_embedding_space,
+    ),
+    "05_recommendation_demo": (
+        {
+            "HELDOUT_USERS": 8,
+            "CURVE_KS": [1, 10],
+            "CURVE_EPOCHS": 2,
+            "FALLBACK_EPOCHS": 1,
+            "TIMING_REPEATS": 2,
+            "SENSITIVITY_REGS": [1.0],
+        },
+        check_05_recommendation_demo,
+    ),
+    "06_seed_claims": (
+        {
+            "EPOCHS": 1,
+            "RULES_GRID": {"min_count": [20], "match_weight": [0.5]},
+            "TAG_WEIGHTS": [0.0, 1.0],
+            "PROBE_FOLDS": 3,
+            "PROBE_MIN_RATINGS": 20,
+            "N_QUERY_USERS": 5,
+        },
+        check_06_seed_claims,
+    ),
+}
+
+
+def discovered() -> list[str]:
+    return [p.stem for p in report.find_notebooks(folder=NOTEBOOKS_DIR)]
+
+
+@dataclass
+class NotebookRuns:
+    """What the session run produced: executed notebooks, HTML reports, errors."""
+
+    reports_dir: Path
+    executed: dict[str, Path] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def mirror_dir() -> Path:
+    """``$RECSYS_DATA_MIRROR`` if set, else ``<repo>/../shared/data/movielens``."""
+    mirror = Path(os.environ.get(MIRROR_ENV, MIRROR))
+    if not mirror.is_dir():
+        message = f"MovieLens mirror not found at {mirror} (set {MIRROR_ENV})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return mirror
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(tmp_path_factory) -> NotebookRuns:
+    """All listed notebooks executed in numeric order; HTML exported to a tmp reports dir."""
+    root = tmp_path_factory.mktemp("notebook_runs")
+    runs = NotebookRuns(reports_dir=root / "reports")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(DATA_DIR_ENV, str(root / "data"))
+        mp.setenv(MIRROR_ENV, str(mirror_dir()))
+        for path in report.find_notebooks(folder=NOTEBOOKS_DIR):
+            if path.stem not in NOTEBOOKS:
+                continue  # its own test fails and says what to add
+            parameters = NOTEBOOKS[path.stem][0]
+            try:
+                executed = report.run_notebook(
+                    path, runs.reports_dir / "executed", parameters, timeout=CELL_TIMEOUT_S
+                )
+            except report.NotebookError as err:
+                runs.errors[path.stem] = str(err)
+                executed = err.executed
+            if executed is not None and executed.exists():
+                runs.executed[path.stem] = executed
+                report.export_html(executed, runs.reports_dir / f"{path.stem}.html")
+    return runs
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", sorted(set(discovered()) | set(NOTEBOOKS)))
+def test_notebook_records_expected_figures(name, request):
+    if name not in NOTEBOOKS:
+        pytest.fail(
+            f"notebooks/{name}.ipynb has no entry in NOTEBOOKS (tests/test_notebooks.py): "
+            "add its smoke parameters and a check of its recorded figures"
+        )
+    if name not in discovered():
+        pytest.fail(f"NOTEBOOKS lists {name} but notebooks/{name}.ipynb does not exist")
+    runs: NotebookRuns = request.getfixturevalue("notebook_runs")
+    if name in runs.errors:
+        pytest.fail(runs.errors[name])
+    figures = report.read_figures(runs.executed[name])
+    assert figures, f"{name} recorded no figures: its last cell must call report.record_figures"
+    NOTEBOOKS[name][1](figures)
+
+
+@pytest.mark.parametrize("name", discovered())
+def test_notebook_follows_conventions(name):
+    """One parameters cell of UPPER_CASE constants, a paired .py, no committed outputs."""
+    nb = nbformat.read(str(NOTEBOOKS_DIR / f"{name}.ipynb"), as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{name}: {len(tagged)} cells tagged 'parameters', expected 1"
+    for node in ast.parse(tagged[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        assert names and all(n.isupper() for n in names), (
+            f"{name}: the parameters cell holds only UPPER_CASE assignments, not "
+            f"{ast.unparse(node)!r}"
+        )
+    assert (NOTEBOOKS_DIR / f"{name}.py").is_file(), f"{name}: no paired py:percent script"
+    with_outputs = [i for i, c in enumerate(nb.cells) if c.get("outputs")]
+    assert not with_outputs, f"{name}: cells {with_outputs} have committed outputs"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and "record_figures" in code[-1].source, (
+        f"{name}: the last code cell must call report.record_figures"
+    )
