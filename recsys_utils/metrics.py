@@ -123,3 +123,27 @@ def ranking_metrics(model, train: pd.DataFrame | None, test: pd.DataFrame, k: in
         tops.append(np.take_along_axis(top, np.argsort(-top_scores, 1, kind="stable"), 1))
     topk = np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
     return ranking_from_topk(topk, relevant, n_items)
+
+
+def novelty(topk: np.ndarray, item_counts: np.ndarray, n_users: int | None = None) -> dict:
+    """How unfamiliar the recommended movies are, from their training rating counts.
+
+    Over every slot of every top-k list, with c_i the training ratings of item i:
+        mean_log_popularity = mean ln(1 + c_i)         (lower = less mainstream)
+        self_information    = mean -log2(max(c_i, 1) / N)   bits; higher = more novel
+    where N is ``n_users`` (p_i = share of users who rated i) or, if not given, the
+    total number of ratings, sum c.
+
+    Args:
+        topk: (n_users, k) item indices.
+        item_counts: training ratings per item index.
+        n_users: the population for p_i.
+    """
+    topk = np.asarray(topk, dtype=np.int64)
+    counts = np.asarray(item_counts, dtype=np.float64)
+    if topk.size == 0:
+        raise ValueError("no recommendations to measure")
+    total = float(n_users) if n_users is not None else float(counts.sum())
+    c = counts[topk]
+    return {"mean_log_popularity": float(np.mean(np.log1p(c))),
+            "self_information": float(np.mean(-np.log2(np.maximum(c, 1.0) / total)))}

@@ -129,7 +129,10 @@ def check_05_recommendation_demo(fig: Figures) -> None:
 # name -> (smoke parameters injected by papermill, check of the recorded figures)
 NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
     "01_data_cleaning": ({}, check_01_data_cleaning),
-    "02_model_building": ({"EPOCHS": 1, "IMF_EPOCHS": 1}, check_02_model_building),
+    "02_model_building": (
+        {"EPOCHS": 1, "MF_EPOCHS": 1, "IMF_EPOCHS": 1, "IMF_DIM": 16, "CNET_EMB": 16},
+        check_02_model_building,
+    ),
     "03_hyperparameter_sweeps": (
         {"BATCH_SIZES": [4096], "LEARNING_RATES": [0.01, 0.03], "EPOCHS": 1, "WORKERS": 1},
         check_03_hyperparameter_sweeps,
