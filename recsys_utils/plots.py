@@ -63,3 +63,94 @@ def ratings_over_time(ratings: pd.DataFrame, ax=None):
     ax.bar(counts.index, counts.to_numpy())
     ax.set(xlabel="year", ylabel="number of ratings", title="Ratings over time")
     return fig
+
+
+# --- hyperparameter sweeps (notebook 03) --------------------------------------------------------
+def sweep_heatmap(
+    summary: pd.DataFrame,
+    rows: str = "batch_size",
+    cols: str = "lr",
+    value: str = "best_val_rmse",
+    ax=None,
+    title: str | None = None,
+):
+    """Heatmap of a per-trial value (best validation RMSE) over two swept parameters."""
+    import seaborn as sns
+
+    fig, ax = _axes(ax, figsize=(6, 3.5))
+    table = summary.pivot_table(index=rows, columns=cols, values=value, aggfunc="min")
+    sns.heatmap(
+        table,
+        annot=True,
+        fmt=".4f",
+        cmap="viridis_r",
+        ax=ax,
+        cbar_kws={"label": value.replace("_", " ")},
+    )
+    ax.set(
+        xlabel=cols, ylabel=rows, title=title or f"{value.replace('_', ' ')} by {rows} and {cols}"
+    )
+    return fig
+
+
+def sweep_curves(
+    results: pd.DataFrame, hue: str = "lr", col: str = "batch_size", title: str | None = None
+):
+    """Validation RMSE against epoch, one line per trial, coloured by ``hue``, a panel per ``col``."""
+    import seaborn as sns
+
+    grid = sns.relplot(
+        data=results,
+        x="epoch",
+        y="val_rmse",
+        hue=hue,
+        col=col,
+        kind="line",
+        units="trial",
+        estimator=None,
+        palette="viridis",
+        marker="o",
+        markersize=3,
+        height=3,
+        aspect=1.1,
+        facet_kws={"sharey": True},
+    )
+    grid.set_axis_labels("epoch", "validation RMSE")
+    if title:
+        grid.figure.suptitle(title, y=1.04)
+    return grid.figure
+
+
+def sweep_seconds(
+    summary: pd.DataFrame, x: str = "batch_size", hue: str = "lr", ax=None, title: str | None = None
+):
+    """Seconds each trial took against ``x`` (log scale), coloured by ``hue``."""
+    import seaborn as sns
+
+    fig, ax = _axes(ax)
+    sns.scatterplot(
+        data=summary, x=x, y="seconds", hue=hue, style="state", palette="viridis", s=50, ax=ax
+    )
+    ax.set(xscale="log", xlabel=x, ylabel="seconds per trial", title=title or f"Trial time by {x}")
+    return fig
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], ncols: int = 3):
+    """One panel per model: training RMSE (sqrt of the epoch's mean train loss) and
+    validation RMSE per epoch, the best validation epoch marked."""
+    n = len(histories)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows),
+                             layout="constrained", squeeze=False)
+    for ax, (name, hist) in zip(axes.ravel()[:n], histories.items(), strict=True):
+        ax.plot(hist["epoch"], np.sqrt(hist["train_loss"]), marker=".", label="train")
+        ax.plot(hist["epoch"], hist["val_rmse"], marker=".", label="validation")
+        if hist["val_rmse"].notna().any():
+            best = hist.loc[hist["val_rmse"].idxmin()]
+            ax.axvline(best["epoch"], color="grey", linestyle=":", linewidth=1)
+        ax.set(title=name, xlabel="epoch", ylabel="RMSE")
+        ax.legend(fontsize="small")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig
