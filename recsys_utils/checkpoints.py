@@ -168,7 +168,7 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
         if not name.isidentifier() or not name.endswith("_") or name.startswith("_"):
             raise CheckpointError(f"{sidecar}: refusing to set attribute {name!r}")
         setattr(model, name, value)
-    if isinstance(model, TorchRecommender):
+    if isinstance(model, TorchRecommender) or hasattr(model, "build_net"):  # e.g. models.Blend
         model.build_net(len(model.user_map), len(model.item_map))
         state = {k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")}
         try:

@@ -1,0 +1,116 @@
+"""``python -m recsys_utils bench peers|...``: benchmarks (commands, not tests).
+
+Each benchmark is one sub-command added by its own ``_add_<name>(sub)`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from recsys_utils.constants import DATASETS, DEFAULT_DATASET, REPORTS_DIR
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks: against Surprise, or at scale")
+    sub = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    _add_peers(sub)
+    _add_scale(sub)
+
+
+def _add_peers(sub) -> None:
+    peers = sub.add_parser(
+        "peers",
+        help="our models vs Surprise on the fixed protocol (needs the bench extra)",
+        description="10%% random test holdout (seed), validation for early stopping, peers fit "
+        "on the same 90%%; writes bench_peers.csv and .md.",
+    )
+    peers.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
+    peers.add_argument("--seed", type=int, default=42)
+    peers.add_argument("--out", type=Path, default=REPORTS_DIR, help="folder for the tables")
+    peers.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (Surprise uses one; default 1, like for like)",
+    )
+    peers.add_argument(
+        "--no-throughput", action="store_true", help="skip the MF ratings/s measurement"
+    )
+    peers.set_defaults(func=_peers)
+
+
+def _peers(args: argparse.Namespace) -> int:
+    try:
+        import surprise  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "scikit-surprise is not installed; pip install 'recsys-utils[bench]'"
+        ) from None
+    from recsys_utils.bench import bench_peers, to_markdown
+
+    df = bench_peers(
+        args.out,
+        dataset=args.dataset,
+        seed=args.seed,
+        throughput=not args.no_throughput,
+        threads=args.threads,
+    )
+    print()
+    print(to_markdown(df))
+    print(f"wrote {args.out / 'bench_peers.csv'} and {args.out / 'bench_peers.md'}")
+    return 0
+
+
+def _add_scale(sub) -> None:
+    scale = sub.add_parser(
+        "scale",
+        help="MF ratings/s and peak memory on synthetic ratings; Surprise for reference",
+        description="Generates ml-25m-shaped synthetic ratings (scaled to --ratings), trains MF "
+        "with the row-sparse optimiser and prints ratings/s per epoch, Surprise SVD's "
+        "ratings/s on a 1M subset and the ratio, and the peak RSS.",
+    )
+    scale.add_argument("--ratings", type=int, default=25_000_000)
+    scale.add_argument("--dim", type=int, default=64)
+    scale.add_argument("--batch", type=int, default=65_536)
+    scale.add_argument("--epochs", type=int, default=1)
+    scale.add_argument(
+        "--optimizer",
+        default="sparse_adam",
+        help="a TrainConfig optimizer (sparse_adam, sparse_sgd, adamw, ...)",
+    )
+    scale.add_argument(
+        "--surprise-ratings",
+        type=int,
+        default=1_000_000,
+        help="Surprise SVD subset size; 0 skips it",
+    )
+    scale.add_argument(
+        "--catalogue",
+        type=int,
+        default=0,
+        help="also time neighbour search and UMAP on this many movies (e.g. 60000)",
+    )
+    scale.add_argument("--device", default="auto")
+    scale.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    scale.add_argument("--seed", type=int, default=0)
+    scale.set_defaults(func=_scale)
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from recsys_utils.bench_scale import run_scale
+
+    run_scale(
+        args.ratings,
+        dim=args.dim,
+        batch_size=args.batch,
+        epochs=args.epochs,
+        optimizer=args.optimizer,
+        surprise_ratings=args.surprise_ratings,
+        catalogue=args.catalogue,
+        device=args.device,
+        num_threads=args.threads,
+        seed=args.seed,
+        echo=lambda line: print(line, flush=True),
+    )
+    return 0
