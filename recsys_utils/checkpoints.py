@@ -37,8 +37,10 @@ def _sidecar(path: str | Path) -> Path:
     if path.suffix == ".json":
         return path
     if path.suffix:
-        raise CheckpointError(f"{path}: not a recsys checkpoint; pass the .json sidecar or its stem "
-                              "(pickled .pt/.pkl files are never loaded)")
+        raise CheckpointError(
+            f"{path}: not a recsys checkpoint; pass the .json sidecar or its stem "
+            "(pickled .pt/.pkl files are never loaded)"
+        )
     return path.with_suffix(".json")
 
 
@@ -71,8 +73,14 @@ def _model_state(model) -> tuple[dict[str, np.ndarray], dict]:
     return {k: np.ascontiguousarray(v) for k, v in arrays.items()}, scalars
 
 
-def save(model, path: str | Path, *, dataset: str | None = None,
-         dataset_checksum: str | None = None, metrics: dict | None = None) -> Path:
+def save(
+    model,
+    path: str | Path,
+    *,
+    dataset: str | None = None,
+    dataset_checksum: str | None = None,
+    metrics: dict | None = None,
+) -> Path:
     """Save a fitted model; returns the sidecar path (``<stem>.json``).
 
     Args:
@@ -92,11 +100,17 @@ def save(model, path: str | Path, *, dataset: str | None = None,
     _atomic_write(weights, blob)
     history = model.history_.to_dict(orient="list") if model.history_ is not None else None
     meta = {
-        "format_version": FORMAT_VERSION, "model": model.name, "params": model.get_params(),
-        "rating_scale": list(model.rating_scale), "scalars": scalars,
-        "dataset": dataset, "dataset_checksum": dataset_checksum,
-        "metrics": metrics or {}, "history": history,
-        "weights": weights.name, "sha256": digest,
+        "format_version": FORMAT_VERSION,
+        "model": model.name,
+        "params": model.get_params(),
+        "rating_scale": list(model.rating_scale),
+        "scalars": scalars,
+        "dataset": dataset,
+        "dataset_checksum": dataset_checksum,
+        "metrics": metrics or {},
+        "history": history,
+        "weights": weights.name,
+        "sha256": digest,
     }
     _atomic_write(sidecar, json.dumps(meta, indent=1, default=float).encode())
     for old in sidecar.parent.glob(f"{sidecar.stem}-*.safetensors"):
@@ -115,8 +129,9 @@ def read_meta(path: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{sidecar}: corrupt sidecar ({err})") from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{sidecar}: corrupt sidecar (a JSON {type(meta).__name__}, "
-                              "not an object)")
+        raise CheckpointError(
+            f"{sidecar}: corrupt sidecar (a JSON {type(meta).__name__}, not an object)"
+        )
     missing = {"model", "params", "weights", "sha256", "rating_scale"} - set(meta)
     if missing:
         raise CheckpointError(f"{sidecar}: sidecar lacks {sorted(missing)}")
@@ -142,15 +157,17 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
     if meta["model"] not in MODELS:
         raise CheckpointError(f"{sidecar}: unknown model class {meta['model']!r}")
     if expect_dataset is not None and meta.get("dataset") != expect_dataset:
-        raise CheckpointError(f"{sidecar}: trained on {meta.get('dataset')!r}, "
-                              f"not on {expect_dataset!r}")
+        raise CheckpointError(
+            f"{sidecar}: trained on {meta.get('dataset')!r}, not on {expect_dataset!r}"
+        )
     weights = sidecar.parent / Path(meta["weights"]).name
     if not weights.exists():
         raise CheckpointError(f"{weights}: weights file missing")
     blob = weights.read_bytes()
     if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
-        raise CheckpointError(f"{weights}: weights do not match the sidecar's SHA-256 "
-                              "(truncated or altered)")
+        raise CheckpointError(
+            f"{weights}: weights do not match the sidecar's SHA-256 (truncated or altered)"
+        )
     try:
         arrays = st_load(blob)
     except (SafetensorError, ValueError) as err:
@@ -161,8 +178,10 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
         raise CheckpointError(f"{sidecar}: bad parameters for {meta['model']}: {err}") from None
     model.user_map = IdMap(arrays.pop("map.user_ids"))
     model.item_map = IdMap(arrays.pop("map.item_ids"))
-    fitted = {**meta.get("scalars", {}),
-              **{k[5:]: arrays.pop(k) for k in [k for k in arrays if k.startswith("attr.")]}}
+    fitted = {
+        **meta.get("scalars", {}),
+        **{k[5:]: arrays.pop(k) for k in [k for k in arrays if k.startswith("attr.")]},
+    }
     for name, value in fitted.items():
         # only fitted attributes (name_), never methods or private state
         if not name.isidentifier() or not name.endswith("_") or name.startswith("_"):
@@ -170,12 +189,15 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
         setattr(model, name, value)
     if isinstance(model, TorchRecommender) or hasattr(model, "build_net"):  # e.g. models.Blend
         model.build_net(len(model.user_map), len(model.item_map))
-        state = {k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")}
+        state = {
+            k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")
+        }
         try:
             model.net.load_state_dict(state)
         except RuntimeError as err:
-            raise CheckpointError(f"{weights}: weights do not fit {meta['model']}: "
-                                  f"{str(err).splitlines()[0]}") from None
+            raise CheckpointError(
+                f"{weights}: weights do not fit {meta['model']}: {str(err).splitlines()[0]}"
+            ) from None
         model.net.eval()
     if meta.get("history"):
         model.history_ = pd.DataFrame(meta["history"])
@@ -190,7 +212,8 @@ def check_items(model, item_ids) -> None:
     if missing:
         raise CheckpointError(
             f"checkpoint id maps do not match this data set: {len(missing)} of its "
-            f"{len(model.item_map)} movies are missing (first: {missing[0]})")
+            f"{len(model.item_map)} movies are missing (first: {missing[0]})"
+        )
 
 
 def latest(folder: str | Path | None = None, model: str | None = None) -> Path:
@@ -200,6 +223,8 @@ def latest(folder: str | Path | None = None, model: str | None = None) -> Path:
     if model:
         found = [p for p in found if read_meta(p)["model"] == model]
     if not found:
-        raise FileNotFoundError(f"no checkpoint in {folder}; train one first "
-                                "(python -m recsys_utils train, or notebook 02)")
+        raise FileNotFoundError(
+            f"no checkpoint in {folder}; train one first "
+            "(python -m recsys_utils train, or notebook 02)"
+        )
     return found[-1]

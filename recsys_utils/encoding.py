@@ -39,8 +39,11 @@ class IdMap:
         values = np.atleast_1d(np.asarray(values, dtype=np.int64))
         pos = np.searchsorted(self.ids, values)
         pos_clipped = np.minimum(pos, max(len(self.ids) - 1, 0))
-        found = (pos < len(self.ids)) & (self.ids[pos_clipped] == values) if len(self.ids) else (
-            np.zeros(values.shape, dtype=bool))
+        found = (
+            (pos < len(self.ids)) & (self.ids[pos_clipped] == values)
+            if len(self.ids)
+            else (np.zeros(values.shape, dtype=bool))
+        )
         if strict and not found.all():
             raise KeyError(f"unknown id {int(values[~found][0])}")
         return np.where(found, pos_clipped, UNKNOWN).astype(np.int64)

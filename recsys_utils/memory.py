@@ -15,8 +15,9 @@ def embedding_bytes(n_users: int, n_items: int, dim: int, optimizer: str = "adam
     return (n_users + n_items) * (dim + 1) * BYTES_PER_FLOAT * copies
 
 
-def check_embedding_memory(n_users: int, n_items: int, net_params: dict,
-                           optimizer: str = "adamw", fraction: float = 0.8) -> int:
+def check_embedding_memory(
+    n_users: int, n_items: int, net_params: dict, optimizer: str = "adamw", fraction: float = 0.8
+) -> int:
     """Refuse, before allocating, tables that would not fit in available memory.
 
     The width is the largest of ``n_factors``/``emb_size`` in ``net_params``.
@@ -37,5 +38,6 @@ def check_embedding_memory(n_users: int, n_items: int, net_params: dict,
         raise ValueError(
             f"embedding size {dim} for {n_users:,} users and {n_items:,} movies would need "
             f"about {need / 2**30:.1f} GiB to train, but only {avail / 2**30:.1f} GiB is available; "
-            "choose a smaller size")
+            "choose a smaller size"
+        )
     return need

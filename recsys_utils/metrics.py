@@ -41,8 +41,11 @@ def rating_metrics(model, test: pd.DataFrame) -> dict:
     """RMSE, MAE and how many test ratings used the unknown-id fallback."""
     pred = model.predict(test[USER_COL].to_numpy(), test[ITEM_COL].to_numpy())
     truth = test[RATING_COL].to_numpy()
-    return {"rmse": rmse(truth, pred), "mae": mae(truth, pred),
-            "n_fallback": int(model.n_fallback_)}
+    return {
+        "rmse": rmse(truth, pred),
+        "mae": mae(truth, pred),
+        "n_fallback": int(model.n_fallback_),
+    }
 
 
 def ranking_from_topk(topk: np.ndarray, relevant: list[np.ndarray], n_items: int) -> dict:
@@ -87,8 +90,14 @@ def ranking_from_topk(topk: np.ndarray, relevant: list[np.ndarray], n_items: int
     }
 
 
-def ranking_metrics(model, train: pd.DataFrame | None, test: pd.DataFrame, k: int = 10,
-                    relevance_threshold: float | None = None, chunk: int = 512) -> dict:
+def ranking_metrics(
+    model,
+    train: pd.DataFrame | None,
+    test: pd.DataFrame,
+    k: int = 10,
+    relevance_threshold: float | None = None,
+    chunk: int = 512,
+) -> dict:
     """Top-k ranking metrics of a fitted model over the whole catalogue.
 
     Each test user known to the model gets the model's top ``k`` items among those
@@ -107,14 +116,17 @@ def ranking_metrics(model, train: pd.DataFrame | None, test: pd.DataFrame, k: in
     u, i = u[known], i[known]
     users = np.unique(u)
     order = np.argsort(u, kind="stable")
-    bounds = np.searchsorted(u[order], users, side="left"), np.searchsorted(u[order], users, "right")
+    bounds = (
+        np.searchsorted(u[order], users, side="left"),
+        np.searchsorted(u[order], users, "right"),
+    )
     relevant = [i[order][a:b] for a, b in zip(*bounds, strict=True)]
     n_items = len(model.item_map)
     if k > n_items:
         raise ValueError(f"k={k} exceeds the catalogue of {n_items} movies")
     tops = []
     for s in range(0, len(users), chunk):
-        block = users[s:s + chunk]
+        block = users[s : s + chunk]
         scores = np.array(model.score_items(block), dtype=np.float64)
         for row, user in enumerate(block):
             scores[row, model.seen_items(user)] = -np.inf
@@ -145,5 +157,7 @@ def novelty(topk: np.ndarray, item_counts: np.ndarray, n_users: int | None = Non
         raise ValueError("no recommendations to measure")
     total = float(n_users) if n_users is not None else float(counts.sum())
     c = counts[topk]
-    return {"mean_log_popularity": float(np.mean(np.log1p(c))),
-            "self_information": float(np.mean(-np.log2(np.maximum(c, 1.0) / total)))}
+    return {
+        "mean_log_popularity": float(np.mean(np.log1p(c))),
+        "self_information": float(np.mean(-np.log2(np.maximum(c, 1.0) / total))),
+    }

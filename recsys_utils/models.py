@@ -22,8 +22,16 @@ from recsys_utils.encoding import IdMap
 FALLBACK_DAMPING = 10.0
 
 
-def damped_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_items: int,
-                  reg_user: float, reg_item: float, n_iters: int = 1):
+def damped_biases(
+    u: np.ndarray,
+    i: np.ndarray,
+    r: np.ndarray,
+    n_users: int,
+    n_items: int,
+    reg_user: float,
+    reg_item: float,
+    n_iters: int = 1,
+):
     """Alternating ridge estimates of b_u and b_i around the global mean.
 
     b_i = sum_u (r - mu - b_u) / (reg_item + n_i), then b_u likewise; ``n_iters``
@@ -65,9 +73,12 @@ class Recommender:
         if self.rating_scale is None:
             self.rating_scale = (float(r.min()), float(r.max()))
         self.global_mean_, self.fallback_user_bias_, self.fallback_item_bias_ = damped_biases(
-            u, i, r, len(self.user_map), len(self.item_map), FALLBACK_DAMPING, FALLBACK_DAMPING)
+            u, i, r, len(self.user_map), len(self.item_map), FALLBACK_DAMPING, FALLBACK_DAMPING
+        )
         order = np.lexsort((i, u))
-        self.seen_indptr_ = np.concatenate([[0], np.cumsum(np.bincount(u, minlength=len(self.user_map)))])
+        self.seen_indptr_ = np.concatenate(
+            [[0], np.cumsum(np.bincount(u, minlength=len(self.user_map)))]
+        )
         self.seen_indices_ = i[order].astype(np.int32)
         self.item_counts_ = np.bincount(i, minlength=len(self.item_map))
         valid_enc = None
@@ -85,8 +96,11 @@ class Recommender:
         if u.shape != i.shape:
             raise ValueError(f"users and items differ in length: {u.size} vs {i.size}")
         known = (u >= 0) & (i >= 0)
-        out = self.global_mean_ + np.where(u >= 0, self.fallback_user_bias_[u], 0.0) + np.where(
-            i >= 0, self.fallback_item_bias_[i], 0.0)
+        out = (
+            self.global_mean_
+            + np.where(u >= 0, self.fallback_user_bias_[u], 0.0)
+            + np.where(i >= 0, self.fallback_item_bias_[i], 0.0)
+        )
         if known.any():
             out[known] = self._predict_idx(u[known], i[known])
         self.n_fallback_ = int((~known).sum())
@@ -98,10 +112,11 @@ class Recommender:
 
     def seen_items(self, user_index: int) -> np.ndarray:
         """Item indices the user rated in training."""
-        return self.seen_indices_[self.seen_indptr_[user_index]:self.seen_indptr_[user_index + 1]]
+        return self.seen_indices_[self.seen_indptr_[user_index] : self.seen_indptr_[user_index + 1]]
 
-    def recommend(self, user, k: int = 10, exclude_seen: bool = True,
-                  min_ratings: int = 0) -> pd.DataFrame:
+    def recommend(
+        self, user, k: int = 10, exclude_seen: bool = True, min_ratings: int = 0
+    ) -> pd.DataFrame:
         """Top-``k`` items for a known user: columns item_id, prediction (clipped).
 
         Raises:
@@ -111,8 +126,10 @@ class Recommender:
         """
         idx = self.user_map.encode([user])[0]
         if idx < 0:
-            raise KeyError(f"unknown user {user}: not in the training data; "
-                           "use recsys_utils.recommend.fold_in for new users")
+            raise KeyError(
+                f"unknown user {user}: not in the training data; "
+                "use recsys_utils.recommend.fold_in for new users"
+            )
         scores = self.score_items(np.array([idx]))[0].astype(np.float64)
         mask = self.item_counts_ >= min_ratings
         if exclude_seen:
@@ -123,9 +140,11 @@ class Recommender:
 
     # --- for subclasses -------------------------------------------------------------
     def _encode(self, df: pd.DataFrame):
-        return (self.user_map.encode(df[USER_COL].to_numpy()),
-                self.item_map.encode(df[ITEM_COL].to_numpy()),
-                df[RATING_COL].to_numpy(dtype=np.float64))
+        return (
+            self.user_map.encode(df[USER_COL].to_numpy()),
+            self.item_map.encode(df[ITEM_COL].to_numpy()),
+            df[RATING_COL].to_numpy(dtype=np.float64),
+        )
 
     def _fit(self, u, i, r, valid) -> None:
         raise NotImplementedError
@@ -187,8 +206,15 @@ class BiasOnly(Recommender):
     def _fit(self, u, i, r, valid):
         p = self.params
         self.mu_, self.b_u_, self.b_i_ = damped_biases(
-            u, i, r, len(self.user_map), len(self.item_map), p["reg_user"], p["reg_item"],
-            p["n_iters"])
+            u,
+            i,
+            r,
+            len(self.user_map),
+            len(self.item_map),
+            p["reg_user"],
+            p["reg_item"],
+            p["n_iters"],
+        )
 
     def _predict_idx(self, u, i):
         return self.mu_ + self.b_u_[u] + self.b_i_[i]
@@ -235,8 +261,9 @@ class TorchRecommender(Recommender):
             raise TypeError(f"{type(self).__name__} got unknown parameters {sorted(unknown)}")
         self.net_params = {**self.net_defaults, **net_kw}
         self.train_config = TrainConfig(**kw)
-        super().__init__(rating_scale=scale, **self.net_params,
-                         **dataclasses.asdict(self.train_config))
+        super().__init__(
+            rating_scale=scale, **self.net_params, **dataclasses.asdict(self.train_config)
+        )
         self.net = None
 
     def build_net(self, n_users: int, n_items: int, mu: float = 0.0):
@@ -249,8 +276,9 @@ class TorchRecommender(Recommender):
         check_embedding_memory(n_users, n_items, self.net_params, self.train_config.optimizer)
         torch.manual_seed(self.train_config.seed)
         self.device = resolve_device(self.train_config.device)
-        self.net = self.net_class(n_users, n_items, mu=mu, **self.net_params,
-                                  **self._net_inputs()).to(self.device)
+        self.net = self.net_class(
+            n_users, n_items, mu=mu, **self.net_params, **self._net_inputs()
+        ).to(self.device)
         return self.net
 
     def _net_inputs(self) -> dict:
@@ -263,8 +291,14 @@ class TorchRecommender(Recommender):
         self.build_net(len(self.user_map), len(self.item_map), float(r.mean()))
         train_t = to_tensors(u, i, r, self.device)
         valid_t = to_tensors(*valid, self.device) if valid is not None else None
-        self.history_ = train(self.net, train_t, valid_t, self.train_config,
-                              clip=self.rating_scale, on_epoch=getattr(self, "on_epoch", None))
+        self.history_ = train(
+            self.net,
+            train_t,
+            valid_t,
+            self.train_config,
+            clip=self.rating_scale,
+            on_epoch=getattr(self, "on_epoch", None),
+        )
 
     def selected_params(self) -> dict:
         hist = self.history_
@@ -286,7 +320,9 @@ class TorchRecommender(Recommender):
         out = []
         with torch.no_grad():
             for s in range(0, len(user_indices), chunk):
-                ut = torch.as_tensor(user_indices[s:s + chunk], dtype=torch.long, device=self.device)
+                ut = torch.as_tensor(
+                    user_indices[s : s + chunk], dtype=torch.long, device=self.device
+                )
                 out.append(self.net.score_all(ut).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.item_map)))
 
@@ -323,14 +359,18 @@ class ImplicitMF(TorchRecommender):
     def __init__(self, **kw):
         super().__init__(**kw)
         if self.train_config.optimizer.startswith("sparse"):
-            raise ValueError("implicit_mf needs a dense optimizer (adamw, adam or sgd): each "
-                             "step reads the whole implicit tables, not just the batch's rows")
+            raise ValueError(
+                "implicit_mf needs a dense optimizer (adamw, adam or sgd): each "
+                "step reads the whole implicit tables, not just the batch's rows"
+            )
 
     def _net_inputs(self) -> dict:
         indptr, items = self.seen_indptr_, self.seen_indices_
         users = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
         order = np.argsort(items, kind="stable")
-        item_indptr = np.concatenate([[0], np.cumsum(np.bincount(items, minlength=len(self.item_map)))])
+        item_indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(items, minlength=len(self.item_map)))]
+        )
         return {"user_items": (indptr, items), "item_users": (item_indptr, users[order])}
 
 
@@ -346,8 +386,14 @@ class ImplicitMF(TorchRecommender):
 # can then fit a table exactly).
 TUNED: dict[str, dict] = {
     "mf": {"batch_size": 8192, "lr": 0.03, "l2": 0.1, "epochs": 6, "schedule": "cosine"},
-    "implicit_mf": {"n_factors": 128, "batch_size": 4096, "lr": 0.003, "l2": 0.2,
-                    "epochs": 12, "schedule": "cosine"},
+    "implicit_mf": {
+        "n_factors": 128,
+        "batch_size": 4096,
+        "lr": 0.003,
+        "l2": 0.2,
+        "epochs": 12,
+        "schedule": "cosine",
+    },
     "collabfnet": {},
 }
 

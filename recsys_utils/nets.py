@@ -32,8 +32,14 @@ def _zeros(n: int) -> nn.Embedding:
 class MFNet(nn.Module):
     """Biased matrix factorisation: r(u,i) = mu + b_u + b_i + p_u . q_i."""
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 64, mu: float = 0.0,
-                 init_std: float = 0.05):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 64,
+        mu: float = 0.0,
+        init_std: float = 0.05,
+    ):
         super().__init__()
         self.user_emb = _embedding(n_users, n_factors, init_std)
         self.item_emb = _embedding(n_items, n_factors, init_std)
@@ -42,8 +48,12 @@ class MFNet(nn.Module):
         self.mu = nn.Parameter(torch.tensor(float(mu)))
 
     def _lookup(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (_rows(self.user_emb, users), _rows(self.item_emb, items),
-                _rows(self.user_bias, users).squeeze(-1), _rows(self.item_bias, items).squeeze(-1))
+        return (
+            _rows(self.user_emb, users),
+            _rows(self.item_emb, items),
+            _rows(self.user_bias, users).squeeze(-1),
+            _rows(self.item_bias, items).squeeze(-1),
+        )
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         rows = self._lookup(users, items)
@@ -61,8 +71,12 @@ class MFNet(nn.Module):
 
     @torch.no_grad()
     def score_all(self, users: torch.Tensor) -> torch.Tensor:
-        return (self.mu + self.user_bias(users) + self.item_bias.weight.T
-                + self.user_emb(users) @ self.item_emb.weight.T)
+        return (
+            self.mu
+            + self.user_bias(users)
+            + self.item_bias.weight.T
+            + self.user_emb(users) @ self.item_emb.weight.T
+        )
 
 
 class CollabFNet(nn.Module):
@@ -74,8 +88,16 @@ class CollabFNet(nn.Module):
     bias starts at the global mean so training begins from the mean predictor.
     """
 
-    def __init__(self, n_users: int, n_items: int, emb_size: int = 100, n_hidden: int = 10,
-                 dropout: float = 0.1, mu: float = 0.0, init_std: float = 0.05):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        emb_size: int = 100,
+        n_hidden: int = 10,
+        dropout: float = 0.1,
+        mu: float = 0.0,
+        init_std: float = 0.05,
+    ):
         super().__init__()
         self.user_emb = _embedding(n_users, emb_size, init_std)
         self.item_emb = _embedding(n_items, emb_size, init_std)
@@ -123,9 +145,17 @@ class ImplicitMFNet(nn.Module):
     are buffers outside the state dict.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 64, mu: float = 0.0,
-                 init_std: float = 0.05, user_items=None, item_users=None,
-                 implicit_std: float = 0.01):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 64,
+        mu: float = 0.0,
+        init_std: float = 0.05,
+        user_items=None,
+        item_users=None,
+        implicit_std: float = 0.01,
+    ):
         super().__init__()
         self.user_emb = _embedding(n_users, n_factors, init_std)
         self.item_emb = _embedding(n_items, n_factors, init_std)
@@ -137,10 +167,12 @@ class ImplicitMFNet(nn.Module):
         empty = (torch.zeros(n_users + 1, dtype=torch.long), torch.zeros(0, dtype=torch.long))
         for name, csr in (("ui", user_items), ("iu", item_users)):
             indptr, indices = csr if csr is not None else empty
-            self.register_buffer(f"{name}_indptr", torch.as_tensor(indptr, dtype=torch.long),
-                                 persistent=False)
-            self.register_buffer(f"{name}_indices", torch.as_tensor(indices, dtype=torch.long),
-                                 persistent=False)
+            self.register_buffer(
+                f"{name}_indptr", torch.as_tensor(indptr, dtype=torch.long), persistent=False
+            )
+            self.register_buffer(
+                f"{name}_indices", torch.as_tensor(indices, dtype=torch.long), persistent=False
+            )
 
     def user_vectors(self) -> torch.Tensor:
         return self.user_emb.weight + _csr_bag(self.ui_indptr, self.ui_indices, self.y_item.weight)
@@ -150,15 +182,28 @@ class ImplicitMFNet(nn.Module):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         p, q = self.user_vectors()[users], self.item_vectors()[items]
-        return (self.mu + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1)
-                + (p * q).sum(-1))
+        return (
+            self.mu
+            + self.user_bias(users).squeeze(-1)
+            + self.item_bias(items).squeeze(-1)
+            + (p * q).sum(-1)
+        )
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return (self.user_emb(users).pow(2).sum() + self.item_emb(items).pow(2).sum()
-                + self.user_bias(users).pow(2).sum() + self.item_bias(items).pow(2).sum()
-                + self.y_item(items).pow(2).sum() + self.z_user(users).pow(2).sum())
+        return (
+            self.user_emb(users).pow(2).sum()
+            + self.item_emb(items).pow(2).sum()
+            + self.user_bias(users).pow(2).sum()
+            + self.item_bias(items).pow(2).sum()
+            + self.y_item(items).pow(2).sum()
+            + self.z_user(users).pow(2).sum()
+        )
 
     @torch.no_grad()
     def score_all(self, users: torch.Tensor) -> torch.Tensor:
-        return (self.mu + self.user_bias(users) + self.item_bias.weight.T
-                + self.user_vectors()[users] @ self.item_vectors().T)
+        return (
+            self.mu
+            + self.user_bias(users)
+            + self.item_bias.weight.T
+            + self.user_vectors()[users] @ self.item_vectors().T
+        )

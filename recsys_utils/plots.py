@@ -141,8 +141,9 @@ def learning_curves(histories: dict[str, pd.DataFrame], ncols: int = 3):
     n = len(histories)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained", squeeze=False
+    )
     for ax, (name, hist) in zip(axes.ravel()[:n], histories.items(), strict=True):
         ax.plot(hist["epoch"], np.sqrt(hist["train_loss"]), marker=".", label="train")
         ax.plot(hist["epoch"], hist["val_rmse"], marker=".", label="validation")

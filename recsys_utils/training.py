@@ -72,12 +72,16 @@ class TrainConfig:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, got {self.lr}")
         if self.optimizer not in ("adam", "adamw", "sgd", *SPARSE_OPTIMIZERS):
-            raise ValueError(f"optimizer must be adam, adamw, sgd or one of {SPARSE_OPTIMIZERS}, "
-                             f"got {self.optimizer!r}")
+            raise ValueError(
+                f"optimizer must be adam, adamw, sgd or one of {SPARSE_OPTIMIZERS}, "
+                f"got {self.optimizer!r}"
+            )
         if self.schedule not in ("none", "cosine", "step"):
             raise ValueError(f"schedule must be none, cosine or step, got {self.schedule!r}")
         if not (self.weight_decay >= 0 and self.l2 >= 0):  # also refuses NaN
-            raise ValueError(f"weight_decay and l2 must be >= 0, got {self.weight_decay}, {self.l2}")
+            raise ValueError(
+                f"weight_decay and l2 must be >= 0, got {self.weight_decay}, {self.l2}"
+            )
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 or None, got {self.patience}")
 
@@ -123,19 +127,26 @@ def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig):
 
 
 @torch.no_grad()
-def predict_batched(net: nn.Module, users: torch.Tensor, items: torch.Tensor,
-                    batch_size: int = 262_144) -> torch.Tensor:
+def predict_batched(
+    net: nn.Module, users: torch.Tensor, items: torch.Tensor, batch_size: int = 262_144
+) -> torch.Tensor:
     """Raw (unclipped) predictions for index pairs, in eval mode, in chunks."""
     was_training = net.training
     net.eval()
-    out = [net(users[s:s + batch_size], items[s:s + batch_size])
-           for s in range(0, len(users), batch_size)]
+    out = [
+        net(users[s : s + batch_size], items[s : s + batch_size])
+        for s in range(0, len(users), batch_size)
+    ]
     net.train(was_training)
     return torch.cat(out) if out else torch.empty(0, device=users.device)
 
 
-def evaluate(net: nn.Module, data: tuple[torch.Tensor, ...], clip: tuple[float, float],
-             batch_size: int = 262_144) -> tuple[float, float]:
+def evaluate(
+    net: nn.Module,
+    data: tuple[torch.Tensor, ...],
+    clip: tuple[float, float],
+    batch_size: int = 262_144,
+) -> tuple[float, float]:
     """(RMSE, MAE) of clipped predictions on (users, items, ratings) index tensors."""
     users, items, ratings = data
     pred = predict_batched(net, users, items, batch_size).clamp(*clip)
@@ -188,15 +199,20 @@ def train(
     sparse = isinstance(opt, RowSparseOptimizer)
     best_rmse, best_state, bad_epochs = math.inf, None, 0
     rows: list[dict] = []
-    bar = tqdm(range(1, cfg.epochs + 1), desc=type(net).__name__, unit="epoch",
-               disable=not cfg.progress, leave=False)
+    bar = tqdm(
+        range(1, cfg.epochs + 1),
+        desc=type(net).__name__,
+        unit="epoch",
+        disable=not cfg.progress,
+        leave=False,
+    )
     for epoch in bar:
         net.train()
         start = time.perf_counter()
         perm = torch.randperm(n, generator=gen).to(users.device)
         total = torch.zeros((), device=users.device)
         for s in range(0, n, cfg.batch_size):
-            idx = perm[s:s + cfg.batch_size]
+            idx = perm[s : s + cfg.batch_size]
             u, i, r = users[idx], items[idx], ratings[idx]
             fwd, u, i = opt.gather(u, i) if sparse else (net, u, i)
             loss = torch.nn.functional.mse_loss(fwd(u, i), r)
@@ -210,15 +226,22 @@ def train(
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"training loss became {train_loss} in epoch {epoch} with lr={cfg.lr}; "
-                "lower the learning rate (try 10x smaller) or add regularisation")
+                "lower the learning rate (try 10x smaller) or add regularisation"
+            )
         lr_now = opt.param_groups[0]["lr"]
         if sched is not None:
             sched.step()
         val_rmse = val_mae = float("nan")
         if valid_data is not None and len(valid_data[2]):
             val_rmse, val_mae = evaluate(net, valid_data, clip, cfg.eval_batch_size)
-        row = {"epoch": epoch, "train_loss": train_loss, "val_rmse": val_rmse,
-               "val_mae": val_mae, "lr": lr_now, "seconds": time.perf_counter() - start}
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_rmse": val_rmse,
+            "val_mae": val_mae,
+            "lr": lr_now,
+            "seconds": time.perf_counter() - start,
+        }
         rows.append(row)
         bar.set_postfix(loss=f"{train_loss:.4f}", val_rmse=f"{val_rmse:.4f}")
         if on_epoch is not None:
@@ -238,9 +261,12 @@ def train(
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
 
-def to_tensors(users: np.ndarray, items: np.ndarray, ratings: np.ndarray,
-               device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def to_tensors(
+    users: np.ndarray, items: np.ndarray, ratings: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Index arrays and ratings as tensors on ``device`` (batches are built there)."""
-    return (torch.tensor(np.asarray(users), dtype=torch.long, device=device),
-            torch.tensor(np.asarray(items), dtype=torch.long, device=device),
-            torch.tensor(np.asarray(ratings), dtype=torch.float32, device=device))
+    return (
+        torch.tensor(np.asarray(users), dtype=torch.long, device=device),
+        torch.tensor(np.asarray(items), dtype=torch.long, device=device),
+        torch.tensor(np.asarray(ratings), dtype=torch.float32, device=device),
+    )
