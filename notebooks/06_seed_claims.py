@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -55,7 +57,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from recsys_utils import data, metrics, probes, report, rules, splits
+from recsys_utils import data, metrics, plots, probes, report, rules, splits
 from recsys_utils.models import make_model
 
 train_kw = {"epochs": EPOCHS, "device": DEVICE, "seed": SEED, "progress": False}
@@ -131,6 +133,7 @@ ranking = probes.compare_recommenders(
     contenders, test, k=K, relevance_threshold=RELEVANCE_THRESHOLD
 )
 display(ranking.round(4))
+plots.metric_bars(ranking, ["precision", "recall", "ndcg", "coverage"], title=f"Top-{K} on test")
 
 # %%
 winner = ranking["ndcg"].idxmax()
@@ -215,7 +218,8 @@ rungs = {
     f"best ({best_source})": best_model,
 }
 ladder = probes.ladder(rungs, test)
-ladder.round(4)
+display(ladder.round(4))
+plots.metric_bars(ladder, ["rmse"], title="Test RMSE, rung by rung (lower is better)")
 
 # %%
 rmse = ladder["rmse"]

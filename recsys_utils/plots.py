@@ -155,3 +155,19 @@ def learning_curves(histories: dict[str, pd.DataFrame], ncols: int = 3):
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig
+
+
+def metric_bars(table: pd.DataFrame, columns: list[str], title: str = ""):
+    """One horizontal bar panel per metric column, a bar per row of ``table``."""
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(3.2 * len(columns), 0.45 * len(table) + 1.2), squeeze=False
+    )
+    for ax, col in zip(axes[0], columns, strict=True):
+        table[col].plot.barh(ax=ax, color=[f"C{i % 10}" for i in range(len(table))])
+        ax.set_title(col)
+        ax.invert_yaxis()
+        if ax is not axes[0][0]:
+            ax.set_yticklabels([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

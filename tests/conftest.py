@@ -194,3 +194,19 @@ def small_zip_entries() -> dict[str, bytes]:
         "ml-latest-small/ratings.csv": SMALL_RATINGS,
         "ml-latest-small/movies.csv": SMALL_MOVIES,
     }
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(tmp_path_factory):
+    """Every notebook executed once a session (test_notebooks and test_browser share it)."""
+    from test_notebooks import run_notebooks
+
+    return run_notebooks(tmp_path_factory.mktemp("notebook_runs"))
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tmp_path_factory):
+    """The tiny report notebook run once a session (test_report and test_browser share it)."""
+    from test_report import make_tiny_report
+
+    return make_tiny_report(tmp_path_factory.mktemp("tiny"))

@@ -16,8 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_notebooks import discovered, notebook_runs  # noqa: F401 (session fixture)
-from test_report import tiny_report  # noqa: F401 (session fixture)
+from test_notebooks import discovered
 
 from recsys_utils import report
 from recsys_utils.constants import REPORTS_DIR
@@ -106,7 +105,7 @@ def test_problems_flags_broken_pages():
     ]
 
 
-def test_tiny_report_renders_offline(browser, tiny_report, tmp_path):  # noqa: F811
+def test_tiny_report_renders_offline(browser, tiny_report, tmp_path):
     dom = render(browser, tiny_report.html_path, "tiny_report", tmp_path / "profile")
     assert problems(dom) == []
     assert "<title>Tiny report</title>" in dom
@@ -118,7 +117,7 @@ def test_tiny_report_renders_offline(browser, tiny_report, tmp_path):  # noqa: F
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", discovered())
-def test_notebook_report_renders(browser, name, notebook_runs, tmp_path):  # noqa: F811
+def test_notebook_report_renders(browser, name, notebook_runs, tmp_path):
     html_path = notebook_runs.reports_dir / f"{name}.html"
     if not html_path.is_file():
         pytest.fail(f"no HTML report for {name}: {notebook_runs.errors.get(name, 'not run')}")

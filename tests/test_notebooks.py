@@ -190,10 +190,12 @@ def mirror_dir() -> Path:
     return mirror
 
 
-@pytest.fixture(scope="session")
-def notebook_runs(tmp_path_factory) -> NotebookRuns:
-    """All listed notebooks executed in numeric order; HTML exported to a tmp reports dir."""
-    root = tmp_path_factory.mktemp("notebook_runs")
+def run_notebooks(root: Path) -> NotebookRuns:
+    """All listed notebooks executed in numeric order; HTML exported under ``root``.
+
+    Called once a session by the ``notebook_runs`` fixture in conftest.py, which this
+    file and test_browser.py share.
+    """
     runs = NotebookRuns(reports_dir=root / "reports")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(DATA_DIR_ENV, str(root / "data"))

@@ -63,10 +63,12 @@ class TinyReport:
     html_no_vendor: str  # exported with no vendor files: the CDN fallback
 
 
-@pytest.fixture(scope="session")
-def tiny_report(tmp_path_factory) -> TinyReport:
-    """The tiny notebook run once with N_POINTS=7 injected, and its HTML exports."""
-    root = tmp_path_factory.mktemp("tiny")
+def make_tiny_report(root: Path) -> TinyReport:
+    """The tiny notebook run with N_POINTS=7 injected, and its HTML exports.
+
+    Run once a session by the ``tiny_report`` fixture in conftest.py (shared with
+    test_browser.py).
+    """
     source = write_notebook(root / "tiny.ipynb", TINY_CELLS)
     executed = report.run_notebook(source, root / "executed", {"N_POINTS": 7, "LABEL": "injected"})
     html_path = report.export_html(executed, root / "tiny.html")
