@@ -154,8 +154,10 @@ def test_pca_of_a_cross_is_its_two_axes(data_home):
 
 @pytest.fixture
 def counted(monkeypatch):
+    from recsys_utils import projection  # where project looks the helper up
+
     calls = []
-    real = embeddings._compute_projection
+    real = projection._compute_projection
 
     def fake(vectors, method, seed, params):
         calls.append((method, dict(params)))
@@ -163,7 +165,7 @@ def counted(monkeypatch):
             return vectors[:, :2].astype(np.float64) + params["n_neighbors"]
         return real(vectors, method, seed, params)
 
-    monkeypatch.setattr(embeddings, "_compute_projection", fake)
+    monkeypatch.setattr(projection, "_compute_projection", fake)
     return calls
 
 
