@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import ratings_table
 
 from recsys_utils import embeddings
 from recsys_utils.demo import mf_from_factors
@@ -14,17 +15,7 @@ from recsys_utils.embeddings import nearest
 R2 = np.sqrt(0.5)
 
 
-def table(pairs):
-    """A tidy ratings table from (user, movie, rating) triples."""
-    u, i, r = zip(*pairs, strict=True)
-    return pd.DataFrame(
-        {
-            "user_id": np.array(u, dtype="int32"),
-            "item_id": np.array(i, dtype="int32"),
-            "rating": np.array(r, dtype="float32"),
-            "timestamp": np.zeros(len(u), "int64"),
-        }
-    )
+table = ratings_table
 
 
 # four movies 10, 20, 30, 40; movie 20 has one rating, the others two

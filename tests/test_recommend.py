@@ -6,21 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import ratings_table
 
 from recsys_utils import recommend
 from recsys_utils.demo import mf_from_factors
 
-
-def table(pairs):
-    u, i, r = zip(*pairs, strict=True)
-    return pd.DataFrame(
-        {
-            "user_id": np.array(u, dtype="int32"),
-            "item_id": np.array(i, dtype="int32"),
-            "rating": np.array(r, dtype="float32"),
-            "timestamp": np.zeros(len(u), "int64"),
-        }
-    )
+table = ratings_table
 
 
 def one_factor_mf():

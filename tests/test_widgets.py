@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ratings_table
 
 from recsys_utils import embeddings, recommend, widgets
 from recsys_utils.demo import mf_from_factors
@@ -22,15 +23,7 @@ ITEMS = np.array([[1.0, 0.0], [0.9, 0.3], [0.0, 1.0], [-1.0, 0.2], [0.95, 0.1], 
 
 
 def table(pairs):
-    u, i, r = zip(*pairs, strict=True)
-    return pd.DataFrame(
-        {
-            "user_id": np.array(u, dtype="int32"),
-            "item_id": np.array(i, dtype="int32"),
-            "rating": np.array(r, dtype="float32"),
-            "timestamp": np.arange(len(u), dtype="int64"),
-        }
-    )
+    return ratings_table(pairs, ordered_timestamps=True)
 
 
 RATINGS = table(
