@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from recsys_utils.constants import ITEM_COL, RATING_COL, RATINGS_COLUMNS, TIMESTAMP_COL, USER_COL
+from recsys_utils.constants import ITEM_COL, RATINGS_COLUMNS, TIMESTAMP_COL, USER_COL
+from recsys_utils.validation import summarize
+
+# report row label -> summarize() key
+_REPORT_ROWS = {
+    "ratings": "n_ratings",
+    "users": "n_users",
+    "movies": "n_movies",
+    "density": "density",
+    "mean rating": "mean_rating",
+}
 
 
 def drop_duplicates(ratings: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
@@ -44,14 +54,9 @@ def k_core(
 
 
 def _stats(ratings: pd.DataFrame) -> dict[str, float]:
-    n, users, items = len(ratings), ratings[USER_COL].nunique(), ratings[ITEM_COL].nunique()
-    return {
-        "ratings": n,
-        "users": users,
-        "movies": items,
-        "density": n / (users * items) if users and items else 0.0,
-        "mean rating": float(ratings[RATING_COL].mean()) if n else float("nan"),
-    }
+    """The rows of the before/after table, from ``validation.summarize``."""
+    summary = summarize(ratings)
+    return {label: summary[key] for label, key in _REPORT_ROWS.items()}
 
 
 def clean(
