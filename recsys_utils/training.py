@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from recsys_utils import fused_mf
 from recsys_utils.rowsparse import SPARSE_OPTIMIZERS, RowSparseOptimizer
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_rmse", "val_mae", "lr", "seconds")
@@ -50,6 +51,9 @@ class TrainConfig:
         num_threads: torch intra-op threads; ``None`` leaves torch's choice.
         progress: show a tqdm bar over epochs.
         eval_batch_size: rows per forward pass when scoring validation ratings.
+        fused: with a ``sparse_*`` optimiser, train ``MFNet`` on the CPU with the compiled
+            step of ``fused_mf`` (the same updates, about 4x faster at ml-25m's shape);
+            ``False`` keeps the generic torch step.
     """
 
     epochs: int = 20
@@ -65,6 +69,7 @@ class TrainConfig:
     num_threads: int | None = None
     progress: bool = True
     eval_batch_size: int = 262_144
+    fused: bool = True
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
@@ -179,7 +184,8 @@ def train(
             raising ``optuna.TrialPruned`` there stops training).
 
     Returns:
-        DataFrame with columns ``HISTORY_COLUMNS``, one row per epoch run.
+        DataFrame with columns ``HISTORY_COLUMNS``, one row per epoch run;
+        ``attrs["fused"]`` says whether the compiled MF step (``fused_mf``) ran.
 
     Raises:
         TrainingDiverged: when the loss becomes NaN or infinite.
@@ -197,6 +203,12 @@ def train(
     sched = _make_scheduler(opt, cfg)
     has_penalty = cfg.l2 > 0 and hasattr(net, "penalty")
     sparse = isinstance(opt, RowSparseOptimizer)
+    fused = None
+    if sparse and cfg.fused and fused_mf.supports(net, opt) and users.device.type == "cpu":
+        if cfg.num_threads:
+            fused_mf.set_threads(cfg.num_threads)
+        fused = fused_mf.MFStep(net, opt, min(cfg.batch_size, n))
+        data = fused.prepare(users, items, ratings)
     best_rmse, best_state, bad_epochs = math.inf, None, 0
     rows: list[dict] = []
     bar = tqdm(
@@ -209,10 +221,16 @@ def train(
     for epoch in bar:
         net.train()
         start = time.perf_counter()
-        perm = torch.randperm(n, generator=gen).to(users.device)
+        if fused is not None:  # its parallel shuffle, seeded from the same generator
+            perm = fused_mf.shuffle(n, int(torch.randint(2**62, (), generator=gen)))
+        else:
+            perm = torch.randperm(n, generator=gen).to(users.device)
         total = torch.zeros((), device=users.device)
         for s in range(0, n, cfg.batch_size):
             idx = perm[s : s + cfg.batch_size]
+            if fused is not None:  # the same step, compiled: see fused_mf
+                total += fused.step(idx, *data, cfg.l2 if has_penalty else 0.0)
+                continue
             u, i, r = users[idx], items[idx], ratings[idx]
             fwd, u, i = opt.gather(u, i) if sparse else (net, u, i)
             loss = torch.nn.functional.mse_loss(fwd(u, i), r)
@@ -258,7 +276,9 @@ def train(
     bar.close()
     if best_state is not None:
         net.load_state_dict(best_state)
-    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    history.attrs["fused"] = fused is not None  # which step ran: see fused_mf
+    return history
 
 
 def to_tensors(

@@ -188,7 +188,7 @@ CHANGES = {
     "tag_weight": 1.0,
 }
 # settings that cannot change a fit without validation data or only change speed
-INERT = {"patience", "device", "num_threads", "progress", "eval_batch_size"}
+INERT = {"patience", "device", "num_threads", "progress", "eval_batch_size", "fused"}
 
 
 def _changes(name):

@@ -139,14 +139,16 @@ def test_unknown_optimizer_names_the_choices():
         TrainConfig(optimizer="sparse_lbfgs")
 
 
-def test_bench_scale_runs_tiny_and_prints_figures(capsys):
-    code = main(
-        ["bench", "scale", "--ratings", "20000", "--surprise-ratings", "5000", "--threads", "1"]
-    )
+@pytest.mark.parametrize(
+    ("flags", "which"), [([], "on cpu (fused step): epoch 1"), (["--no-fused"], "on cpu: epoch 1")]
+)
+def test_bench_scale_runs_tiny_and_prints_figures(capsys, flags, which):
+    argv = ["bench", "scale", "--ratings", "20000", "--surprise-ratings", "5000"]
+    code = main([*argv, "--threads", "1", "--device", "cpu", *flags])
     out = capsys.readouterr().out
     assert code == 0
     assert "synthetic ratings: 20,000 (400 users x 200 movies)" in out
-    assert "epoch 1" in out and "M ratings/s" in out and "peak RSS" in out
+    assert which in out and "M ratings/s" in out and "peak RSS" in out
     assert "Surprise" in out
 
 

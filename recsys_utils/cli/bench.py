@@ -91,6 +91,12 @@ def _add_scale(sub) -> None:
         default=0,
         help="also time neighbour search and UMAP on this many movies (e.g. 60000)",
     )
+    scale.add_argument(
+        "--no-fused",
+        dest="fused",
+        action="store_false",
+        help="train with the generic torch row-sparse step instead of the compiled one",
+    )
     scale.add_argument("--device", default="auto")
     scale.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     scale.add_argument("--seed", type=int, default=0)
@@ -106,6 +112,7 @@ def _scale(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         epochs=args.epochs,
         optimizer=args.optimizer,
+        fused=args.fused,
         surprise_ratings=args.surprise_ratings,
         catalogue=args.catalogue,
         device=args.device,
