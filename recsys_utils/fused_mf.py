@@ -69,9 +69,11 @@ def hugepage_copy(t: torch.Tensor) -> torch.Tensor:
     the copy is harmless.
     """
     nbytes = t.numel() * t.element_size()
-    if nbytes < 2**21 or not hasattr(mmap, "MADV_HUGEPAGE"):
+    if nbytes < 2**21 or not hasattr(mmap, "MADV_HUGEPAGE") or not hasattr(mmap, "MAP_PRIVATE"):
         return t
-    buf = mmap.mmap(-1, nbytes)  # anonymous, zero-filled; the tensor keeps it alive
+    # private and anonymous (a shared mapping is shmem, which THP leaves alone), zero-filled;
+    # the tensor keeps it alive
+    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     buf.madvise(mmap.MADV_HUGEPAGE)
     out = torch.frombuffer(buf, dtype=t.dtype, count=t.numel()).view(t.shape)
     return out.copy_(t)
