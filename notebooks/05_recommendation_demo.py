@@ -49,7 +49,7 @@ SEED = 3
 import pandas as pd
 from IPython.display import HTML, display
 
-from recsys_utils import data, demo, embeddings, maps, recommend, report, widgets
+from recsys_utils import data, demo, embeddings, explanations, maps, recommend, report, widgets
 from recsys_utils.constants import TITLE_COL
 
 dataset = data.load_dataset(DATASET)
@@ -80,7 +80,7 @@ display(recs.round(3))
 # it in embedding space.
 
 # %%
-why = recommend.explain(mf, new_user, int(recs["item_id"].iloc[0]), movies, k=3)
+why = explanations.explain(mf, new_user, int(recs["item_id"].iloc[0]), movies, k=3)
 print(
     f"{why['title']}: predicted {why['prediction']:.2f} = "
     + " + ".join(f"{name} {value:+.2f}" for name, value in why["parts"].items())

@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import ratings_table
 
-from recsys_utils import recommend
+from recsys_utils import explanations, recommend
 from recsys_utils.demo import mf_from_factors
 
 table = ratings_table
@@ -165,7 +165,7 @@ def test_predictions_are_clipped_to_the_scale():
 
 def test_explain_parts_add_up_and_neighbours_are_liked_movies(known_mf):
     ratings = table([(1, 10, 5.0), (1, 20, 1.0), (1, 30, 4.0), (1, 40, 4.5), (1, 50, 2.0)])
-    out = recommend.explain(known_mf, 1, 120, ratings=ratings, k=2)
+    out = explanations.explain(known_mf, 1, 120, ratings=ratings, k=2)
     parts = out["parts"]
     assert parts["mu"] == 3.0 and parts["user_bias"] == pytest.approx(0.3)
     assert parts["item_bias"] == pytest.approx(B_I[11], abs=1e-6)
@@ -181,13 +181,13 @@ def test_explain_parts_add_up_and_neighbours_are_liked_movies(known_mf):
 
 def test_explain_a_folded_user_leaves_the_target_out(known_mf):
     user = recommend.fold_in(known_mf, {10: 5.0, 20: 5.0, 30: 1.0})
-    out = recommend.explain(known_mf, user, 10, k=5)
+    out = explanations.explain(known_mf, user, 10, k=5)
     assert out["neighbours"]["item_id"].tolist() == [20]  # 10 is the target, 30 not liked
     assert sum(out["parts"].values()) == pytest.approx(
         recommend.score_folded(known_mf, user, [0])[0]
     )
     with pytest.raises(KeyError, match="unknown user 5"):
-        recommend.explain(known_mf, 5, 10)
+        explanations.explain(known_mf, 5, 10)
 
 
 # --- nets without a closed form: gradient fold-in ------------------------------------------
