@@ -1,7 +1,8 @@
 """A linear blend of embedding models, its weights fitted on the validation split.
 
-Registered in ``models.MODELS`` as ``"blend"`` (``models`` imports this module last), so
-``make_model``, the CLI and checkpoints know it.
+Registered in ``models.MODELS`` as ``"blend"``, so ``make_model``, the CLI and
+checkpoints know it; members are built through that registry (imported when needed,
+since ``models`` imports this module).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_utils.models import MODELS, TUNED, Recommender, TorchRecommender, make_model
+from recsys_utils.contract import Recommender
+from recsys_utils.embedding_models import TUNED, TorchRecommender
 
 # Fitted attributes of the base class that a blend's members share with the blend.
 _SHARED_FIT = (
@@ -58,6 +60,8 @@ class Blend(Recommender):
         members = [[str(n), dict(p)] for n, p in members]
         if not members:
             raise ValueError("a blend needs at least one member")
+        from recsys_utils.models import MODELS
+
         for n, _ in members:
             if not issubclass(MODELS.get(n, Recommender), TorchRecommender):
                 raise ValueError(f"blend members must be torch models, got {n!r}")
@@ -92,6 +96,8 @@ class Blend(Recommender):
         return blend
 
     def _member(self, name: str, params: dict) -> TorchRecommender:
+        from recsys_utils.models import make_model
+
         model = make_model(name, **params)
         for attr in _SHARED_FIT:
             setattr(model, attr, getattr(self, attr))
@@ -145,6 +151,3 @@ class Blend(Recommender):
             ],
             "weights": self.weights_.tolist(),
         }
-
-
-MODELS.setdefault(Blend.name, Blend)

@@ -2,9 +2,8 @@
 
 ``TorchRecommender`` builds a module from ``nets`` and trains it; ``MF``, ``CollabFNet``
 and ``ImplicitMF`` pick the net and its defaults, and ``TUNED`` holds the settings chosen
-on the validation split. ``models`` imports this module after its base class exists and
-re-exports everything here (``from recsys_utils.models import MF`` keeps working), so
-import it through ``models``: importing this module first would start a cycle.
+on the validation split. ``models`` re-exports everything here and registers the models
+(``from recsys_utils.models import MF`` works).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from recsys_utils import nets
-from recsys_utils.models import Recommender
+from recsys_utils.contract import Recommender
 
 
 class TorchRecommender(Recommender):

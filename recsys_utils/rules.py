@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, USER_COL, get_spec, raw_dir
-from recsys_utils.models import MODELS, Recommender
+from recsys_utils.contract import Recommender
 
 TAG_COL = "tag"
 PENALTY = 100.0  # larger than any rating-scale score: rare movies rank after all others
@@ -268,6 +268,3 @@ def tune(
         )
     table = pd.DataFrame(rows)
     return combos[int(np.argmax(table["ndcg"].to_numpy()))], table
-
-
-MODELS.setdefault(GenreRules.name, GenreRules)
