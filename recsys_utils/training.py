@@ -19,7 +19,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from recsys_utils import fused_mf
 from recsys_utils.rowsparse import SPARSE_OPTIMIZERS, RowSparseOptimizer
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_rmse", "val_mae", "lr", "seconds")
@@ -204,11 +203,14 @@ def train(
     has_penalty = cfg.l2 > 0 and hasattr(net, "penalty")
     sparse = isinstance(opt, RowSparseOptimizer)
     fused = None
-    if sparse and cfg.fused and fused_mf.supports(net, opt) and users.device.type == "cpu":
-        if cfg.num_threads:
-            fused_mf.set_threads(cfg.num_threads)
-        fused = fused_mf.MFStep(net, opt, min(cfg.batch_size, n))
-        data = fused.prepare(users, items, ratings)
+    if sparse and cfg.fused:
+        from recsys_utils import fused_mf  # numba, imported only where it may be used
+
+        if fused_mf.supports(net, opt) and users.device.type == "cpu":
+            if cfg.num_threads:
+                fused_mf.set_threads(cfg.num_threads)
+            fused = fused_mf.MFStep(net, opt, min(cfg.batch_size, n))
+            data = fused.prepare(users, items, ratings)
     best_rmse, best_state, bad_epochs = math.inf, None, 0
     rows: list[dict] = []
     bar = tqdm(
