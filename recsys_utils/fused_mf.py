@@ -144,10 +144,23 @@ class MFStep:
             self.pw = tuple(np.float32(b) ** k for b in self.opt.betas)
         return self.pw
 
-    @staticmethod
-    def prepare(users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor):
+    def prepare(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor):
         """The training arrays as ``step`` reads them fastest: int32 indices, float32
-        ratings, in huge-page memory (a copy: 10 bytes a rating)."""
+        ratings, in huge-page memory (a copy: 10 bytes a rating).
+
+        Raises:
+            IndexError: an index outside the net's tables (the compiled loops do not
+                check bounds, so this checks them once, here).
+        """
+        for name, idx, (W, _) in (
+            ("user", users, self.sides["user"]),
+            ("item", items, self.sides["item"]),
+        ):
+            if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= W.shape[0]):
+                raise IndexError(
+                    f"{name} indices must lie in [0, {W.shape[0]}), the net's table; "
+                    f"got {int(idx.min())}..{int(idx.max())}"
+                )
         return (
             hugepage_copy(users.to(torch.int32)),
             hugepage_copy(items.to(torch.int32)),

@@ -12,7 +12,7 @@ import torch
 
 from recsys_utils import fused_mf, nets
 from recsys_utils.rowsparse import RowSparseOptimizer
-from recsys_utils.training import TrainConfig, train
+from recsys_utils.training import TrainConfig, TrainingDiverged, train
 
 pytestmark = pytest.mark.skipif(fused_mf.numba is None, reason="numba is not installed")
 
@@ -152,6 +152,27 @@ def test_supports_only_a_float32_cpu_mfnet_with_a_row_sparse_optimiser():
     assert not fused_mf.supports(double, RowSparseOptimizer(double, "adam"))
     with pytest.raises(ValueError, match="MFNet"):
         fused_mf.MFStep(collab, RowSparseOptimizer(collab, "adam"), 4)
+
+
+def test_indices_outside_the_tables_are_refused_before_any_step():
+    net = _net()  # 6 users, 5 movies
+    step = fused_mf.MFStep(net, RowSparseOptimizer(net, "adam"), max_batch=4)
+    users, items, ratings = _data()
+    with pytest.raises(IndexError, match=r"user indices must lie in \[0, 6\).*got 0\.\.6"):
+        step.prepare(torch.cat([users, torch.tensor([6])]), items, ratings)
+    with pytest.raises(IndexError, match=r"item indices .* got -1\.\.4"):
+        step.prepare(users, torch.cat([items, torch.tensor([-1])]), ratings)
+    cfg = TrainConfig(optimizer="sparse_adam", batch_size=4, epochs=1, progress=False)
+    with pytest.raises(IndexError, match="user indices"):
+        train(net, (users + 1, items, ratings), None, cfg, clip=(0.5, 5))
+
+
+def test_a_nan_rating_stops_fused_training_as_divergence():
+    users, items, ratings = _data()
+    ratings[3] = float("nan")
+    cfg = TrainConfig(optimizer="sparse_adam", batch_size=4, epochs=2, progress=False)
+    with pytest.raises(TrainingDiverged, match="epoch 1"):
+        train(_net(), (users, items, ratings), None, cfg, clip=(0.5, 5))
 
 
 def test_a_batch_larger_than_the_step_was_built_for_is_refused():
