@@ -104,7 +104,7 @@ class MFStep:
         self.ub, self.ib = np.empty(max_batch, np.int64), np.empty(max_batch, np.int64)
         self.rb, self.err = np.empty(max_batch, np.float32), np.empty(max_batch, np.float32)
         self.n_slots = np.zeros(2, np.int64)
-        self.steps, self.pw = 0, (np.empty(0, np.float32), np.empty(0, np.float32))
+        self.pw = (np.empty(0, np.float32), np.empty(0, np.float32))
         self.buf = {}
         for side, (W, b) in self.sides.items():
             W.data, b.data = hugepage_copy(W.data), hugepage_copy(b.data)
@@ -116,6 +116,14 @@ class MFStep:
                 "Gb": np.zeros((n, 1), np.float32),
                 "count": np.zeros(n, np.int64),
             }
+        # the optimiser's state for each side's table and bias, as numpy views (made once)
+        self.state = {
+            side: (*self._state(W), *self._state(b)) for side, (W, b) in self.sides.items()
+        }
+        # rows may carry step counts from earlier generic steps: Adam's power tables
+        # must reach past the largest
+        counts = [st["t"] for st in opt.state.values() if "t" in st]
+        self.steps = int(max((float(t.max()) for t in counts), default=0.0))
 
     def _state(self, weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The optimiser's state arrays for one table, created as ``rowsparse`` does."""
@@ -137,9 +145,6 @@ class MFStep:
         """``b1**k`` and ``b2**k`` (float32) for every step count a row can reach next."""
         self.steps += 1
         if self.steps >= len(self.pw[0]):
-            if len(self.pw[0]) == 0:  # rows may carry counts from earlier generic steps
-                ts = [s["t"] for s in self.opt.state.values() if "t" in s]
-                self.steps += int(max((float(t.max()) for t in ts), default=0.0))
             k = np.arange(2 * self.steps + 2, dtype=np.float32)
             self.pw = tuple(np.float32(b) ** k for b in self.opt.betas)
         return self.pw
@@ -215,7 +220,8 @@ class MFStep:
         lr, wd = group["lr"], group["weight_decay"]
         hyper = (self.kind, *np.float32([lr, wd, opt.eps, 2.0 * l2 / n]))
         pw1, pw2 = self._powers()
-        for (W, b), buf, n_rows in zip(self.sides.values(), (su, si), (n_u, n_i), strict=True):
+        for side, (W, b), n_rows in zip(self.sides, self.sides.values(), (n_u, n_i), strict=True):
+            buf = self.buf[side]
             K.update(
                 buf["rows"],
                 n_rows,
@@ -225,8 +231,7 @@ class MFStep:
                 buf["G"],
                 buf["Gb"],
                 buf["count"],
-                *self._state(W),
-                *self._state(b),
+                *self.state[side],
                 pw1,
                 pw2,
                 hyper,

@@ -31,6 +31,19 @@ def _primary(genres, keep: set[str]) -> str:
     return genres[0] if genres[0] in keep else "other"
 
 
+def _points(coords: np.ndarray, id_col: str, ids, bias, vectors: np.ndarray) -> pd.DataFrame:
+    """x, y, the ids, bias (NaN for a model without one) and vector norm, one row a point."""
+    return pd.DataFrame(
+        {
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+            id_col: ids,
+            "bias": bias if bias is not None else np.nan,
+            "norm": np.linalg.norm(vectors, axis=1),
+        }
+    )
+
+
 def movie_frame(
     model, coords: np.ndarray, movies: pd.DataFrame, ratings: pd.DataFrame
 ) -> pd.DataFrame:
@@ -40,15 +53,7 @@ def movie_frame(
 
     emb = extract(model)
     stats = ratings.groupby(ITEM_COL)[RATING_COL].agg(n_ratings="size", mean_rating="mean")
-    frame = pd.DataFrame(
-        {
-            "x": coords[:, 0],
-            "y": coords[:, 1],
-            ITEM_COL: emb.item_ids,
-            "bias": emb.item_bias if emb.item_bias is not None else np.nan,
-            "norm": np.linalg.norm(emb.item, axis=1),
-        }
-    )
+    frame = _points(coords, ITEM_COL, emb.item_ids, emb.item_bias, emb.item)
     frame = frame.join(stats, on=ITEM_COL).merge(
         movies[[ITEM_COL, TITLE_COL, GENRES_COL]], on=ITEM_COL, how="left"
     )
@@ -74,15 +79,7 @@ def user_frame(
     liked = ratings[ratings[RATING_COL] >= 4].merge(movies[[ITEM_COL, GENRES_COL]], on=ITEM_COL)
     liked = liked.explode(GENRES_COL).dropna(subset=[GENRES_COL])
     fav = liked.groupby(USER_COL)[GENRES_COL].agg(lambda g: g.value_counts().index[0])
-    frame = pd.DataFrame(
-        {
-            "x": coords[:, 0],
-            "y": coords[:, 1],
-            USER_COL: emb.user_ids,
-            "bias": emb.user_bias if emb.user_bias is not None else np.nan,
-            "norm": np.linalg.norm(emb.user, axis=1),
-        }
-    )
+    frame = _points(coords, USER_COL, emb.user_ids, emb.user_bias, emb.user)
     frame = frame.join(stats, on=USER_COL).join(fav.rename("favourite_genre"), on=USER_COL)
     frame["log_popularity"] = np.log10(frame["n_ratings"].fillna(1).clip(lower=1))
     frame["favourite_genre"] = frame["favourite_genre"].fillna("(none)")

@@ -29,6 +29,18 @@ def _zeros(n: int) -> nn.Embedding:
     return emb
 
 
+def _add_biased_tables(
+    net: nn.Module, n_users: int, n_items: int, n_factors: int, mu: float, init_std: float
+) -> None:
+    """Biased MF's parameters on ``net``: ``user_emb``, ``item_emb``, ``user_bias``,
+    ``item_bias`` (zeros) and ``mu``, in that order (the state dict's)."""
+    net.user_emb = _embedding(n_users, n_factors, init_std)
+    net.item_emb = _embedding(n_items, n_factors, init_std)
+    net.user_bias = _zeros(n_users)
+    net.item_bias = _zeros(n_items)
+    net.mu = nn.Parameter(torch.tensor(float(mu)))
+
+
 class MFNet(nn.Module):
     """Biased matrix factorisation: r(u,i) = mu + b_u + b_i + p_u . q_i."""
 
@@ -41,11 +53,7 @@ class MFNet(nn.Module):
         init_std: float = 0.05,
     ):
         super().__init__()
-        self.user_emb = _embedding(n_users, n_factors, init_std)
-        self.item_emb = _embedding(n_items, n_factors, init_std)
-        self.user_bias = _zeros(n_users)
-        self.item_bias = _zeros(n_items)
-        self.mu = nn.Parameter(torch.tensor(float(mu)))
+        _add_biased_tables(self, n_users, n_items, n_factors, mu, init_std)
 
     def _lookup(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (
@@ -157,11 +165,7 @@ class ImplicitMFNet(nn.Module):
         implicit_std: float = 0.01,
     ):
         super().__init__()
-        self.user_emb = _embedding(n_users, n_factors, init_std)
-        self.item_emb = _embedding(n_items, n_factors, init_std)
-        self.user_bias = _zeros(n_users)
-        self.item_bias = _zeros(n_items)
-        self.mu = nn.Parameter(torch.tensor(float(mu)))
+        _add_biased_tables(self, n_users, n_items, n_factors, mu, init_std)
         self.y_item = _embedding(n_items, n_factors, implicit_std)
         self.z_user = _embedding(n_users, n_factors, implicit_std)
         empty = (torch.zeros(n_users + 1, dtype=torch.long), torch.zeros(0, dtype=torch.long))

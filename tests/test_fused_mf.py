@@ -77,6 +77,24 @@ def test_fused_steps_match_the_generic_steps_one_by_one(kind):
     assert compared == {"sgd": 0, "adagrad": 4, "adam": 12}[kind]
 
 
+def test_fused_steps_continue_where_generic_adam_steps_left_off():
+    # Adam's per-row step counts from the generic epoch carry into the fused one
+    a, b = _net(), _net()
+    opt_a = RowSparseOptimizer(a, "adam", lr=0.05)
+    opt_b = RowSparseOptimizer(b, "adam", lr=0.05)
+    data = _data()
+    for batch in BATCHES:
+        for net, opt in ((a, opt_a), (b, opt_b)):
+            _generic_step(net, opt, *data, torch.tensor(batch), l2=0.0)
+    step = fused_mf.MFStep(a, opt_a, max_batch=6)
+    for batch in BATCHES:
+        step.step(torch.tensor(batch), *data)
+        _generic_step(b, opt_b, *data, torch.tensor(batch), l2=0.0)
+    assert int(opt_a.state[a.user_emb.weight]["t"].max()) == 4  # user 0: in 2 batches a time
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.allclose(pa, pb, atol=1e-5)
+
+
 def test_one_fused_sgd_step_by_hand():
     # p_0 = (1, 0), q_0 = (0.5, 0.5), biases 0, mu 0, one rating r = 1: prediction 0.5,
     # d(loss)/d(pred) = 2 (0.5 - 1) = -1, so with lr 0.1: p_0 <- p_0 + 0.1 q_0 = (1.05, 0.05),
