@@ -48,6 +48,7 @@ def bench_mf(
     device: str = "auto",
     num_threads: int | None = None,
     fused: bool = True,
+    seed: int = 42,
 ) -> dict:
     """Fit MF (the model contract's ``fit``) and time each epoch.
 
@@ -72,6 +73,7 @@ def bench_mf(
         device=device,
         num_threads=num_threads,
         fused=fused,
+        seed=seed,
     )
     start = time.perf_counter()
     model.fit(ratings)

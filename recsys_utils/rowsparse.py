@@ -20,8 +20,10 @@ named ``user...`` are indexed by users, ``item...`` by items (``nets`` follows t
 the net's own ``forward`` and ``penalty`` run unchanged on the gathered rows.
 
 ``training.train`` uses this for ``TrainConfig(optimizer="sparse_adam" | "sparse_adagrad"
-| "sparse_sgd")``. Rows a batch does not use are left alone (no decay, no momentum), the
-usual lazy semantics; on the first step it equals the dense optimiser exactly.
+| "sparse_sgd")``; for ``MFNet`` on the CPU it runs the same update compiled
+(``fused_mf``), on this optimiser's state. Rows a batch does not use are left alone (no
+decay, no momentum), the usual lazy semantics; on the first step it equals the dense
+optimiser exactly.
 """
 
 from __future__ import annotations

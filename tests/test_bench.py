@@ -197,3 +197,19 @@ def test_targets_read_off_a_table_by_hand():
     assert bench.targets(df)["mf_beats_tuned_svd"] is True
     assert bench.targets(df, margin=0.015)["best_target_met"] is False
     assert bench.targets(df[df["model"].str.startswith("ours.")]) == {}
+
+
+def test_mf_throughput_is_total_ratings_over_total_time(monkeypatch):
+    # 600 ratings an epoch at 100/s then 300/s: 6 s + 2 s for 1,200 ratings = 150/s
+    # (the mean of the rates, 200, would be wrong)
+    from recsys_utils import bench_scale
+
+    seen = {}
+
+    def fake_bench_mf(train, dim, batch_size, epochs, optimizer, seed):
+        seen.update(dim=dim, batch_size=batch_size, epochs=epochs, optimizer=optimizer)
+        return {"ratings_per_s": [100.0, 300.0]}
+
+    monkeypatch.setattr(bench_scale, "bench_mf", fake_bench_mf)
+    assert bench.mf_throughput(pd.DataFrame(), epochs=2) == pytest.approx(150.0)
+    assert seen == {"dim": 64, "batch_size": 1024, "epochs": 2, "optimizer": "adamw"}
