@@ -3,9 +3,10 @@
 #   make setup    .venv + torch (CPU wheel) + `pip install -e ".[dev]"` + offline JS assets
 #   make data     fetch ml-latest-small (RECSYS_DATA_MIRROR replaces GroupLens)
 #   make report   run notebooks/NN_*.ipynb in order -> reports/*.html + reports/index.html
-#   make test     ruff (lint + format check) + pytest
+#   make test     make lint + pytest
+#   make lint     ruff (lint + format check) + lint-imports (the layers in pyproject.toml)
 #   make lab      JupyterLab on notebooks/
-#   make lint     ruff only;  make format  rewrites files with ruff
+#   make format   rewrites files with ruff
 #   make clean    reports and caches;  make distclean  also .venv, .vendor and downloaded data
 
 PYTHON ?= python3
@@ -57,11 +58,12 @@ data: setup
 	$(PY) -m recsys_utils data fetch
 
 report: setup data
-	$(PY) -m recsys_utils.report $(REPORT_ARGS)
+	$(PY) -m recsys_utils.app.report $(REPORT_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff format $(LINT_PATHS)

@@ -15,7 +15,7 @@ if ! "$PY" -c "import sys, torch; print('torch', torch.__version__, 'cuda', torc
 fi
 status=0
 echo "== gpu tests"
-timeout 180 "$PY" -m pytest tests/test_gpu.py -m gpu -q -rs -p no:cacheprovider || status=1
+timeout 180 "$PY" -m pytest tests/training/test_gpu.py -m gpu -q -rs -p no:cacheprovider || status=1
 echo "== bench scale on cuda: $N ratings, dim 64, batch 65,536"
 timeout 150 "$PY" -m recsys_utils bench scale --ratings "$N" --device cuda --epochs 3 \
     --surprise-ratings 0 || status=1

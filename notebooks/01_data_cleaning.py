@@ -35,11 +35,13 @@ TOP_N_MIN_COUNT = 50
 import pandas as pd
 from IPython.display import display
 
-from recsys_utils import data, plots, splits
-from recsys_utils.cleaning import clean
+from recsys_utils import data
+from recsys_utils.app import plots
 from recsys_utils.constants import ITEM_COL, USER_COL, get_spec
-from recsys_utils.encoding import IdMap
-from recsys_utils.validation import summarize, validate_ratings
+from recsys_utils.data import splits
+from recsys_utils.data.cleaning import clean
+from recsys_utils.data.encoding import IdMap
+from recsys_utils.data.validation import summarize, validate_ratings
 
 spec = get_spec(DATASET)
 print(
@@ -153,7 +155,7 @@ print(
 )
 
 # %%
-from recsys_utils.report import record_figures
+from recsys_utils.app.report import record_figures
 
 record_figures(
     {

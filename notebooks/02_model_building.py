@@ -65,10 +65,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from recsys_utils import checkpoints, plots, splits
-from recsys_utils.blend import Blend
+from recsys_utils.app import plots
 from recsys_utils.constants import checkpoint_dir
-from recsys_utils.metrics import ranking_metrics, rating_metrics
+from recsys_utils.data import splits
+from recsys_utils.evaluation.metrics import ranking_metrics, rating_metrics
 from recsys_utils.models import (
     MF,
     BiasOnly,
@@ -76,7 +76,9 @@ from recsys_utils.models import (
     GlobalMean,
     ImplicitMF,
     Popularity,
+    checkpoints,
 )
+from recsys_utils.models.blend import Blend
 
 common = {"seed": SEED, "patience": PATIENCE, "progress": PROGRESS}
 
@@ -90,7 +92,7 @@ try:
     split = splits.load_split(DATASET)
     split_source = "notebook 01"
 except FileNotFoundError:
-    from recsys_utils.data import load_dataset
+    from recsys_utils.data.movielens import load_dataset
 
     ratings = load_dataset(DATASET).ratings
     split = splits.random_split(ratings, valid_frac=VALID_FRAC, test_frac=TEST_FRAC, seed=SEED)
@@ -239,7 +241,7 @@ same = np.allclose(
 print("reloaded best checkpoint predicts the same:", same)
 
 # %%
-from recsys_utils.report import record_figures
+from recsys_utils.app.report import record_figures
 
 record_figures(
     {

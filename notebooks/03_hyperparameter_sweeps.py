@@ -42,8 +42,9 @@ PRUNE_MODEL = "mf"
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from recsys_utils import plots, sweeps
-from recsys_utils.metrics import rating_metrics
+from recsys_utils.app import plots
+from recsys_utils.evaluation.metrics import rating_metrics
+from recsys_utils.tuning import run as sweeps
 
 grid = {"batch_size": BATCH_SIZES, "lr": LEARNING_RATES}
 configs = {
@@ -163,7 +164,7 @@ lines.append(
 print("\n".join(lines))
 
 # %%
-from recsys_utils.report import record_figures
+from recsys_utils.app.report import record_figures
 
 record_figures(
     {

@@ -45,8 +45,10 @@ import pandas as pd
 from IPython.display import display
 from scipy.stats import spearmanr
 
-from recsys_utils import data, demo, embeddings, maps, report
+from recsys_utils import data, embeddings
+from recsys_utils.app import demo, map_plots, report
 from recsys_utils.constants import ITEM_COL, TITLE_COL
+from recsys_utils.embeddings import maps
 
 umap_params = (
     {"n_neighbors": UMAP_NEIGHBORS, "min_dist": UMAP_MIN_DIST} if PROJECTION == "umap" else {}
@@ -102,7 +104,7 @@ for movie_id in landmarks:
 coords = embeddings.project(emb_mf.item, PROJECTION, seed=SEED, **umap_params)
 movie_map = maps.movie_frame(mf, coords, movies, ratings)
 labels = maps.label_titles(movie_map, N_LABELS)
-fig_movies = maps.static_maps(movie_map, labels=labels, what="MF movie")
+fig_movies = map_plots.static_maps(movie_map, labels=labels, what="MF movie")
 
 # %% [markdown]
 # ## What the map suggests, measured
@@ -133,7 +135,7 @@ print(
     f"mean rating R² = {mean_r2:.2f}.\n"
     f"Bias vs norm: Spearman rho = {bias_norm_rho:.2f}; log popularity vs norm: rho = {pop_norm_rho:.2f}."
 )
-fig_bias = maps.bias_vs_norm(movie_map)
+fig_bias = map_plots.bias_vs_norm(movie_map)
 
 # %% [markdown]
 # ## MF against CollabFNet
@@ -165,7 +167,7 @@ print(
 # `INTERACTIVE_MAX_POINTS` movies are drawn to keep the page light.
 
 # %%
-maps.interactive_map(
+map_plots.interactive_map(
     movie_map,
     "genre",
     max_points=INTERACTIVE_MAX_POINTS,
@@ -180,7 +182,7 @@ maps.interactive_map(
 # %%
 user_coords = embeddings.project(emb_mf.user, PROJECTION, seed=SEED, **umap_params)
 user_map = maps.user_frame(mf, user_coords, movies, ratings)
-fig_users = maps.static_maps(
+fig_users = map_plots.static_maps(
     user_map, colors=("favourite_genre", "log_popularity", "mean_rating"), what="MF user"
 )
 user_mean_r2 = embeddings.linear_r2(emb_mf.user, user_map["mean_rating"].to_numpy(), seed=SEED)
@@ -189,7 +191,7 @@ print(
     f"Users' mean rating from their vector: R² = {user_mean_r2:.2f}; "
     f"their learned bias vs mean rating: rho = {user_bias_rho:.2f}"
 )
-maps.interactive_map(
+map_plots.interactive_map(
     user_map.assign(title="user " + user_map["user_id"].astype(str)),
     "favourite_genre",
     title="MF user embeddings (UMAP)",

@@ -49,8 +49,12 @@ SEED = 3
 import pandas as pd
 from IPython.display import HTML, display
 
-from recsys_utils import data, demo, embeddings, explanations, maps, recommend, report, widgets
+from recsys_utils import data, embeddings, recommend
+from recsys_utils.app import demo, map_plots, report, widgets
 from recsys_utils.constants import TITLE_COL
+from recsys_utils.embeddings import maps  # noqa: F401
+from recsys_utils.evaluation import foldin_curve
+from recsys_utils.recommend import explain as explanations
 
 dataset = data.load_dataset(DATASET)
 ratings, movies = dataset.ratings, dataset.movies
@@ -141,24 +145,26 @@ print(
 # 0-2); the last lines show how much the vector's weight matters on this draw.
 
 # %%
-train, held = recommend.split_heldout_users(ratings, HELDOUT_USERS, HELDOUT_MIN_RATINGS, SEED)
+train, held = foldin_curve.split_heldout_users(ratings, HELDOUT_USERS, HELDOUT_MIN_RATINGS, SEED)
 curve_mf = demo.fit_early_stopped("mf", train, seed=SEED, epochs=CURVE_EPOCHS)
 fold_kw = {"bias_reg": FOLD_IN_BIAS_REG, "min_ratings": MIN_RATINGS}
-curve = recommend.fold_in_curve(
+curve = foldin_curve.fold_in_curve(
     curve_mf, train, held, CURVE_KS, seed=SEED, reg=FOLD_IN_REG, **fold_kw
 )
 display(curve.pivot(index="k", columns="method", values=["rmse", "ndcg"]).round(4))
 k_ref = 10 if 10 in CURVE_KS else max(CURVE_KS)
 sensitivity = {}
 for reg in SENSITIVITY_REGS:  # the same scored ratings: same ks, same seed
-    other = recommend.fold_in_curve(curve_mf, train, held, CURVE_KS, seed=SEED, reg=reg, **fold_kw)
+    other = foldin_curve.fold_in_curve(
+        curve_mf, train, held, CURVE_KS, seed=SEED, reg=reg, **fold_kw
+    )
     sensitivity[reg] = other.query("method == 'fold_in' and k == @k_ref")["rmse"].item()
 chosen = curve.query("method == 'fold_in' and k == @k_ref")["rmse"].item()
 print(
     f"fold-in RMSE at k = {k_ref}: reg {FOLD_IN_REG:g} -> {chosen:.4f}; other reg values:",
     {r: round(v, 4) for r, v in sensitivity.items()},
 )
-fig_curve = maps.fold_in_curve_plot(curve)
+fig_curve = map_plots.fold_in_curve_plot(curve)
 
 # %%
 rmse = curve.pivot(index="k", columns="method", values="rmse")

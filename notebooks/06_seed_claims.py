@@ -57,8 +57,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from recsys_utils import data, metrics, plots, probes, report, rules, splits
+from recsys_utils import data
+from recsys_utils.app import plots, report
+from recsys_utils.data import splits
+from recsys_utils.data.tags import load_tags
+from recsys_utils.evaluation import metrics, probes
 from recsys_utils.models import make_model
+from recsys_utils.tuning.rules_grid import tune as tune_rules
 
 train_kw = {"epochs": EPOCHS, "device": DEVICE, "seed": SEED, "progress": False}
 
@@ -101,12 +106,12 @@ print(f"MF: {mf_source}; CollabFNet: {cfn_source}")
 # epoch by early stopping. Relevant = a test rating of at least `RELEVANCE_THRESHOLD`.
 
 # %%
-best_rules, rules_grid = rules.tune(
+best_rules, rules_grid = tune_rules(
     train, valid, movies, RULES_GRID, k=K, relevance_threshold=RELEVANCE_THRESHOLD
 )
-tags = rules.load_tags(DATASET)
+tags = load_tags(DATASET)
 if tags is not None:
-    best_tags, tags_grid = rules.tune(
+    best_tags, tags_grid = tune_rules(
         train,
         valid,
         movies,

@@ -9,8 +9,10 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from helpers import table
 
 from recsys_utils.constants import DATA_DIR_ENV
 
@@ -210,3 +212,12 @@ def tiny_report(tmp_path_factory):
     from test_report import make_tiny_report
 
     return make_tiny_report(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def low_rank() -> pd.DataFrame:
+    """25 users x 15 movies, 80% observed, ratings 3 + p.q from two factors."""
+    rng = np.random.default_rng(1)
+    p, q = rng.normal(0, 0.6, (25, 2)), rng.normal(0, 0.6, (15, 2))
+    uu, ii = np.nonzero(rng.random((25, 15)) < 0.8)
+    return table(uu + 1, ii + 100, np.clip(3 + (p @ q.T)[uu, ii], 0.5, 5))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
+
 
 def ratings_table(pairs, ordered_timestamps: bool = False) -> pd.DataFrame:
     """A tidy ratings table from (user, movie, rating) triples.
@@ -19,5 +21,28 @@ def ratings_table(pairs, ordered_timestamps: bool = False) -> pd.DataFrame:
             "item_id": np.array(i, dtype="int32"),
             "rating": np.array(r, dtype="float32"),
             "timestamp": ts.astype("int64"),
+        }
+    )
+
+
+# Small, fast training settings for tests of the torch models.
+FAST = {
+    "epochs": 4,
+    "batch_size": 64,
+    "lr": 0.02,
+    "seed": 0,
+    "progress": False,
+    "device": "cpu",
+    "num_threads": 1,
+}
+
+
+def table(users, items, ratings) -> pd.DataFrame:
+    """A tidy ratings table from three equal-length columns (no timestamps)."""
+    return pd.DataFrame(
+        {
+            USER_COL: np.asarray(users, dtype=np.int32),
+            ITEM_COL: np.asarray(items, dtype=np.int32),
+            RATING_COL: np.asarray(ratings, dtype=np.float32),
         }
     )

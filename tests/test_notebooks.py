@@ -19,7 +19,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from recsys_utils import report
+from recsys_utils.app import report
 from recsys_utils.constants import DATA_DIR_ENV, MIRROR_ENV, NOTEBOOKS_DIR, PROJECT_ROOT
 
 MIRROR = PROJECT_ROOT.parent / "shared" / "data" / "movielens"

@@ -47,7 +47,7 @@ def _peers(args: argparse.Namespace) -> int:
         raise ValueError(
             "scikit-surprise is not installed; pip install 'recsys-utils[bench]'"
         ) from None
-    from recsys_utils.bench import bench_peers, to_markdown
+    from recsys_utils.bench.peers import bench_peers, to_markdown
 
     df = bench_peers(
         args.out,
@@ -104,7 +104,7 @@ def _add_scale(sub) -> None:
 
 
 def _scale(args: argparse.Namespace) -> int:
-    from recsys_utils.bench_scale import run_scale
+    from recsys_utils.bench.scale import run_scale
 
     run_scale(
         args.ratings,

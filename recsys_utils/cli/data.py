@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from recsys_utils.download import fetch
+    from recsys_utils.data.download import fetch
 
     print(fetch(args.dataset, force=args.force))
     return 0

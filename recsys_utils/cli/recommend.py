@@ -85,7 +85,7 @@ def parse_pairs(text: str) -> list[tuple[int, float]]:
 
 def load_model(path: str | None):
     """The checkpoint at ``path``, else the latest MF one, else the latest of any model."""
-    from recsys_utils import checkpoints
+    from recsys_utils.models import checkpoints
 
     if path is None:
         try:
@@ -97,8 +97,9 @@ def load_model(path: str | None):
 
 def load_movies(model):
     """The movies table of the checkpoint's data set, or ``None`` when it is not on disk."""
-    from recsys_utils import checkpoints, data
+    from recsys_utils import data
     from recsys_utils.constants import DEFAULT_DATASET
+    from recsys_utils.models import checkpoints
 
     name = (getattr(model, "checkpoint_meta_", {}) or {}).get("dataset") or DEFAULT_DATASET
     try:

@@ -89,7 +89,8 @@ def register(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """The ``SweepConfig`` the arguments describe (``ValueError`` for a bad combination)."""
-    from recsys_utils import models, sweeps
+    from recsys_utils import models
+    from recsys_utils.tuning import run as sweeps
 
     if args.model not in models.MODELS:
         raise ValueError(f"unknown model {args.model!r}; known: {', '.join(models.MODELS)}")
@@ -121,7 +122,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from recsys_utils import sweeps
+    from recsys_utils.tuning import run as sweeps
 
     cfg = config_from_args(args)
     result = sweeps.run_sweep(

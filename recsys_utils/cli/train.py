@@ -1,6 +1,6 @@
 """``python -m recsys_utils train``: train one model on the protocol split, save a checkpoint.
 
-The split is the benchmark's (``bench.protocol_split``: 10% random test holdout, 10%
+The split is the benchmark's (``data.splits.protocol_split``: 10% random test holdout, 10%
 validation for early stopping, the rest train). Prints the per-epoch history and the
 test RMSE/MAE, then saves ``<checkpoint_dir>/<model>.json`` (or ``--out``).
 """
@@ -17,10 +17,9 @@ DIM_PARAMS = ("n_factors", "emb_size")
 
 
 def register(subparsers) -> None:
-    from recsys_utils.models import MODELS
-
     p = subparsers.add_parser("train", help="train a model on the protocol split and save it")
-    p.add_argument("--model", default="mf", choices=list(MODELS))
+    # checked when the command runs, so --help does not import every model (and torch)
+    p.add_argument("--model", default="mf", help="a models.MODELS name (default mf)")
     p.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
@@ -43,7 +42,7 @@ def register(subparsers) -> None:
 
 
 def _params(args: argparse.Namespace, model_cls) -> dict:
-    from recsys_utils.models import TorchRecommender
+    from recsys_utils.models.torch_models import TorchRecommender
 
     if not issubclass(model_cls, TorchRecommender):
         return {}
@@ -71,13 +70,15 @@ def _params(args: argparse.Namespace, model_cls) -> dict:
 def _train(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from recsys_utils import checkpoints
-    from recsys_utils.bench import protocol_split
     from recsys_utils.constants import checkpoint_dir
-    from recsys_utils.data import load_dataset
-    from recsys_utils.metrics import rating_metrics
-    from recsys_utils.models import MODELS
+    from recsys_utils.data.movielens import load_dataset
+    from recsys_utils.data.splits import protocol_split
+    from recsys_utils.evaluation.metrics import rating_metrics
+    from recsys_utils.models import checkpoints
+    from recsys_utils.models.registry import MODELS
 
+    if args.model not in MODELS:
+        raise ValueError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
     cls = MODELS[args.model]
     model = cls(**_params(args, cls))
     split = protocol_split(load_dataset(args.dataset).ratings, args.seed)

@@ -1,0 +1,60 @@
+"""What people see: the widget app, plots, figures and the HTML report pipeline.
+
+Modules:
+    demo: Models for the embedding notebooks (04, 05) and the benchmark of the demo's targets.
+    figures: The key figures of a notebook run: shown as a table, stored in the executed notebook.
+    map_plots: Figures of the embedding space and the recommendation demo (notebooks 04 and 05).
+    plots: The figures the notebooks show. Each function draws one figure and returns it.
+    report: The HTML reports: papermill runs the notebooks, nbconvert exports them, offline.
+    widgets: The recommendation app: ipywidgets 8, three tabs, results as escaped HTML tables.
+
+Public names below are loaded from their module on first use, so importing
+the package imports nothing heavy (torch, numba, umap, optuna).
+"""
+
+from recsys_utils import lazy_exports
+
+_EXPORTS = {
+    "FIGURES_MIME": "figures",
+    "KERNEL_ENV": "report",
+    "MAX_MATCHES": "widgets",
+    "NOTEBOOK_GLOB": "report",
+    "NotebookError": "report",
+    "REQUIRE_JS": "report",
+    "RecommenderApp": "widgets",
+    "SMALL_MF": "demo",
+    "TEMPLATES_DIR": "report",
+    "VENDOR_DIR": "report",
+    "WIDGETS_JS": "report",
+    "bench_embeddings": "demo",
+    "bias_vs_norm": "map_plots",
+    "build_report": "report",
+    "export_html": "report",
+    "figures_bundle": "figures",
+    "find_notebooks": "report",
+    "fit_early_stopped": "demo",
+    "fold_in_curve_plot": "map_plots",
+    "format_value": "figures",
+    "genre_counts": "plots",
+    "html_table": "widgets",
+    "interactive_map": "map_plots",
+    "learning_curves": "plots",
+    "load_or_train": "demo",
+    "main": "report",
+    "median_ms": "demo",
+    "message": "widgets",
+    "metric_bars": "plots",
+    "mf_from_factors": "demo",
+    "rating_distribution": "plots",
+    "ratings_over_time": "plots",
+    "ratings_per_user_and_movie": "plots",
+    "read_figures": "figures",
+    "record_figures": "figures",
+    "run_notebook": "report",
+    "static_maps": "map_plots",
+    "sweep_curves": "plots",
+    "sweep_heatmap": "plots",
+    "sweep_seconds": "plots",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,103 @@
+"""The key figures of a notebook run: shown as a table, stored in the executed notebook.
+
+A notebook's last cell calls :func:`record_figures`; the figures travel inside the
+executed ``.ipynb`` as an output of mimetype ``application/vnd.recsys.figures+json``,
+where the notebook tests and ``reports/index.html`` read them back with
+:func:`read_figures`. ``recsys_utils.app.report`` re-exports both.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+FIGURES_MIME = "application/vnd.recsys.figures+json"
+
+
+def _jsonable(key: str, value: Any) -> Any:
+    """``value`` as plain JSON types (numpy scalars and arrays, paths become Python/str)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()  # numpy (and torch) scalars
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(f"{key}.{k}", v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(key, v) for v in value]
+    raise TypeError(f"figure {key!r}: {type(value).__name__} is not JSON-serialisable")
+
+
+def format_value(value: Any) -> str:
+    """A figure as short text: ints with thousands separators, floats to 4 significant digits."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _figures_table(figures: Mapping[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(format_value(v))}</td></tr>"
+        for k, v in figures.items()
+    )
+    return f'<table class="recsys-figures"><tr><th>figure</th><th>value</th></tr>{rows}</table>'
+
+
+def figures_bundle(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The display bundle :func:`record_figures` emits: JSON figures, HTML and text tables.
+
+    Raises:
+        TypeError: a value that cannot be stored as JSON (the message names its key).
+    """
+    clean = {str(k): _jsonable(str(k), v) for k, v in figures.items()}
+    json.dumps(clean, allow_nan=True)  # fail here, not when the notebook is saved
+    text = "\n".join(f"{k}: {format_value(v)}" for k, v in clean.items())
+    # nbformat sorts JSON keys when saving: keep the order the notebook gave separately
+    stored = {"figures": clean, "order": list(clean)}
+    return {FIGURES_MIME: stored, "text/html": _figures_table(clean), "text/plain": text}
+
+
+def record_figures(figures: Mapping[str, Any]) -> None:
+    """Show this run's key figures as a table and store them in the notebook's output.
+
+    Args:
+        figures: name -> value; numbers, strings, lists, dicts (numpy scalars are converted).
+    """
+    bundle = figures_bundle(figures)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(bundle["text/plain"])  # a plain script: no display machinery
+        return
+    display(bundle, raw=True)
+
+
+def read_figures(notebook_path: str | Path) -> dict[str, Any]:
+    """The figures recorded in an executed notebook (later records override earlier ones)."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    figures: dict[str, Any] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if FIGURES_MIME in data:
+                value = data[FIGURES_MIME]
+                stored = json.loads(value) if isinstance(value, str) else value
+                figures.update((k, stored["figures"][k]) for k in stored["order"])
+    return figures

@@ -1,0 +1,372 @@
+"""The HTML reports: papermill runs the notebooks, nbconvert exports them, offline.
+
+A notebook's last cell calls :func:`record_figures` (from ``recsys_utils.app.figures``); the
+figures travel inside the executed notebook, where tests and ``reports/index.html`` read
+them back with :func:`read_figures`.
+
+``python -m recsys_utils.app.report`` (what ``make report`` runs) executes every
+``notebooks/NN_*.ipynb`` in order and writes ``reports/NN_name.html``,
+``reports/executed/NN_name.ipynb`` and ``reports/index.html``. The HTML opens offline:
+the kernel uses plotly's ``notebook`` renderer (plotly.js embedded once), and our
+``offline`` template inlines require.js and the widget manager from ``.vendor/``.
+
+Length: over 300 lines: run, export and index are one pipeline with one command line;
+each step is a short function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import html
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from recsys_utils.app.figures import (  # re-exported: notebooks call report.record_figures
+    FIGURES_MIME,
+    figures_bundle,
+    format_value,
+    read_figures,
+    record_figures,
+)
+from recsys_utils.constants import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
+
+__all__ = [
+    "FIGURES_MIME",
+    "NotebookError",
+    "build_report",
+    "export_html",
+    "figures_bundle",
+    "find_notebooks",
+    "format_value",
+    "read_figures",
+    "record_figures",
+    "run_notebook",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+VENDOR_DIR = PROJECT_ROOT / ".vendor"
+REQUIRE_JS = VENDOR_DIR / "require.js"
+WIDGETS_JS = VENDOR_DIR / "embed-amd.js"
+_CDN_MATHJAX = re.compile(r'<script[^>]*\ssrc="https?://[^"]*mathjax[^"]*"[^>]*>\s*</script>', re.I)
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+KERNEL_ENV = {
+    "PLOTLY_RENDERER": "notebook",  # plotly.js inside the output, so the HTML draws it
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
+
+
+class NotebookError(RuntimeError):
+    """A notebook failed to execute: names the notebook and the failing cell."""
+
+    def __init__(self, notebook: str, message: str, executed: Path | None = None):
+        super().__init__(f"notebook {notebook} failed: {message}")
+        self.notebook = notebook
+        self.executed = executed
+
+
+# --- execution and export ---------------------------------------------------------------
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the kernels started inside the block."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_notebook(
+    path: str | Path,
+    out_dir: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel: str = "python3",
+    cwd: str | Path | None = None,
+    timeout: float | None = None,
+    log_output: bool = False,
+) -> Path:
+    """Execute a notebook with papermill and save it as ``out_dir/<name>.ipynb``.
+
+    Args:
+        path: the ``.ipynb`` to run (its ``parameters`` cell receives ``parameters``).
+        out_dir: where the executed copy goes (created if missing).
+        parameters: values injected after the ``parameters`` cell.
+        kernel: the Jupyter kernel name.
+        cwd: working directory of the kernel; default the notebook's folder.
+        timeout: seconds allowed per cell; ``None`` for no limit.
+        log_output: echo the cells' output to this process's log.
+
+    Returns:
+        The path of the executed notebook.
+
+    Raises:
+        NotebookError: a cell raised, ran past ``timeout`` or killed the kernel; the message
+            names the notebook and the cell, and the partly executed notebook is saved.
+    """
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    path = Path(path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path = out_dir / f"{path.stem}.ipynb"
+    with _environ(KERNEL_ENV):
+        try:
+            pm.execute_notebook(
+                str(path),
+                str(out_path),
+                parameters=dict(parameters or {}),
+                kernel_name=kernel,
+                language="python",
+                cwd=str(cwd or path.parent),
+                execution_timeout=timeout,
+                log_output=log_output,
+                progress_bar=True,
+            )
+        except pm.PapermillExecutionError as err:
+            first_line = (err.source or "").strip().splitlines()[:1]
+            where = f"cell {err.cell_index} (In [{err.exec_count}]: {''.join(first_line)!r})"
+            raise NotebookError(path.stem, f"{where}: {err.ename}: {err.evalue}", out_path) from err
+        except (CellTimeoutError, DeadKernelError) as err:
+            saved = out_path if out_path.exists() else None
+            raise NotebookError(path.stem, f"{type(err).__name__}: {err}", saved) from err
+    return out_path
+
+
+def _title(nb: Any, fallback: str) -> str:
+    """The notebook's first markdown heading, else ``fallback``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+            break
+    return fallback
+
+
+def _vendor_js(path: Path) -> str | None:
+    # "</script" inside an inlined script would end it early; "<\/" means the same to JS.
+    return (
+        path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+        if path.is_file()
+        else None
+    )
+
+
+def _strip_cdn_mathjax(nb: Any) -> None:
+    """Drop the MathJax ``<script src=CDN>`` plotly writes into each figure's HTML.
+
+    Offline, that tag blocks page load; plotly labels then show LaTeX untypeset.
+    """
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                text = data["text/html"]
+                text = "".join(text) if isinstance(text, list) else text
+                data["text/html"] = _CDN_MATHJAX.sub("", text)
+
+
+def export_html(executed_nb: str | Path, html_path: str | Path, *, keep_code: bool = False) -> Path:
+    """Export an executed notebook to one self-contained HTML file.
+
+    Args:
+        executed_nb: the executed ``.ipynb``.
+        html_path: the ``.html`` to write (folders created).
+        keep_code: show the code cells and prompts (hidden by default, like ``--no-input``).
+
+    Returns:
+        ``html_path``.
+    """
+    import nbformat
+    from markupsafe import Markup
+    from nbconvert import HTMLExporter
+
+    executed_nb, html_path = Path(executed_nb), Path(html_path)
+    nb = nbformat.read(str(executed_nb), as_version=4)
+    _strip_cdn_mathjax(nb)
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES_DIR)])
+    exporter.exclude_input = not keep_code
+    exporter.exclude_input_prompt = not keep_code
+    exporter.exclude_output_prompt = not keep_code
+    resources: dict[str, Any] = {"metadata": {"name": _title(nb, executed_nb.stem)}}
+    for key, path in (("offline_require_js", REQUIRE_JS), ("offline_widgets_js", WIDGETS_JS)):
+        js = _vendor_js(path)
+        resources[key] = Markup(js) if js is not None else None
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+# --- the report --------------------------------------------------------------------------
+def find_notebooks(names: Sequence[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The numbered notebooks in run order, or the named ones (stem, file name or path)."""
+    if not names:
+        return sorted(Path(folder).glob(NOTEBOOK_GLOB))
+    paths = []
+    for name in names:
+        path = Path(name)
+        if path.suffix != ".ipynb":
+            path = Path(folder) / f"{path.name}.ipynb"
+        elif not path.exists():
+            path = Path(folder) / path.name
+        if not path.is_file():
+            raise FileNotFoundError(f"no notebook {path}")
+        paths.append(path)
+    return sorted(paths, key=lambda p: p.name)
+
+
+def _write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mapping) -> Path:
+    rows = []
+    for e in entries:
+        figures = "".join(
+            f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>"
+            for k, v in e["figures"].items()
+        )
+        status = "" if e["ok"] else ' <span class="failed">FAILED</span>'
+        rows.append(
+            f'<tr><td><a href="{html.escape(e["html"])}">{html.escape(e["name"])}</a>{status}'
+            f"<br>{html.escape(e['title'])}</td><td><ul>{figures}</ul></td>"
+            f"<td>{e['seconds']:.1f} s</td></tr>"
+        )
+    params = html.escape(json.dumps(dict(parameters), default=str)) if parameters else "defaults"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Movie embeddings: reports</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.4em .8em;vertical-align:top}}
+ul{{margin:0;padding-left:1.2em}}.failed{{color:#b00;font-weight:bold}}</style></head>
+<body><h1>Movie embeddings: reports</h1>
+<p>Built {datetime.now():%Y-%m-%d %H:%M}; parameters: {params}.</p>
+<table><tr><th>notebook</th><th>key figures of this run</th><th>run time</th></tr>
+{"".join(rows)}
+</table></body></html>
+"""
+    index = out_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+def _report_one(
+    path: Path, out_dir: Path, parameters: Mapping[str, Any] | None, keep_code: bool
+) -> tuple[dict[str, Any], NotebookError | None]:
+    """Run and export one notebook; its index entry and the error, if it failed."""
+    import nbformat
+
+    start, error = time.perf_counter(), None
+    try:
+        executed = run_notebook(path, out_dir / "executed", parameters)
+    except NotebookError as err:
+        executed, error = err.executed, err
+    html_path = out_dir / f"{path.stem}.html"
+    saved = executed is not None and executed.exists()
+    if saved:  # a failed run is exported too: its HTML shows the traceback
+        export_html(executed, html_path, keep_code=keep_code)
+    title = _title(nbformat.read(str(executed if saved else path), as_version=4), path.stem)
+    entry = {
+        "name": path.stem,
+        "title": title,
+        "html": html_path.name,
+        "ok": error is None,
+        "figures": read_figures(executed) if error is None else {},
+        "seconds": time.perf_counter() - start,
+    }
+    return entry, error
+
+
+def build_report(
+    notebooks: Sequence[str | Path] | None = None,
+    out_dir: str | Path = REPORTS_DIR,
+    parameters: Mapping[str, Any] | None = None,
+    keep_code: bool = False,
+) -> Path:
+    """Run the notebooks in order and write their HTML reports and ``index.html``.
+
+    Args:
+        notebooks: names or paths; default every ``notebooks/NN_*.ipynb``.
+        out_dir: the reports folder (``reports/``).
+        parameters: injected into every notebook.
+        keep_code: show code cells in the HTML.
+
+    Returns:
+        The path of ``index.html``.
+
+    Raises:
+        NotebookError: a notebook failed; its partial HTML and the index are still written.
+    """
+    out_dir = Path(out_dir)
+    paths = find_notebooks([str(n) for n in notebooks] if notebooks else None)
+    if not paths:
+        raise FileNotFoundError(f"no notebooks matching {NOTEBOOK_GLOB} in {NOTEBOOKS_DIR}")
+    entries: list[dict[str, Any]] = []
+    start_all = time.perf_counter()
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.stem} ...", file=sys.stderr, flush=True)
+        entry, error = _report_one(path, out_dir, parameters, keep_code)
+        entries.append(entry)
+        state = "done" if error is None else "FAILED"
+        print(
+            f"[{i}/{len(paths)}] {path.stem} {state} in {entry['seconds']:.1f} s "
+            f"-> {out_dir / entry['html']}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if error is not None:
+            _write_index(out_dir, entries, parameters or {})
+            raise error
+    index = _write_index(out_dir, entries, parameters or {})
+    total = time.perf_counter() - start_all
+    print(f"{len(paths)} notebook(s) in {total:.1f} s -> {index}", file=sys.stderr)
+    return index
+
+
+def _parse_value(text: str) -> Any:
+    """A ``-p`` value: a Python literal (``3``, ``0.1``, ``[1, 2]``) or else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m recsys_utils.app.report [--keep-code] [--only NAME ...] [-p NAME VALUE]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m recsys_utils.app.report",
+        description="Run the notebooks in order and write offline HTML reports to reports/.",
+    )
+    parser.add_argument("--keep-code", action="store_true", help="show code cells in the HTML")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="notebooks to run, e.g. 01_data_cleaning"
+    )
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="inject a parameter into every notebook")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder")
+    args = parser.parse_args(argv)
+    parameters = {name: _parse_value(value) for name, value in args.parameter}
+    try:
+        build_report(args.only, args.out, parameters, keep_code=args.keep_code)
+    except NotebookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

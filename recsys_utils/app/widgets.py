@@ -1,0 +1,305 @@
+"""The recommendation app: ipywidgets 8, three tabs, results as escaped HTML tables.
+
+Tabs: (1) an existing user's top-rated movies and top-N recommendations; (2) a new
+user who searches titles, rates them with sliders and gets recommendations folded in
+live (``recommend.fold_in``); (3) a movie's nearest neighbours. Every widget is an
+attribute, so a notebook cell or a test can set ``.value`` (or ``click()`` a button)
+and read the resulting HTML from the ``*_html`` widgets, with no browser. Every title
+and every piece of typed text goes through ``html.escape``: a title containing
+``<script>`` shows as text.
+
+Length: over 300 lines because the app is one class whose three tabs share state
+(the model, the folded user, the search); its logic lives in ``recommend``.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from recsys_utils import embeddings, recommend
+from recsys_utils.constants import (
+    ITEM_COL,
+    PREDICTION_COL,
+    RATING_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+)
+
+MAX_MATCHES = 20
+
+
+def html_table(frame: pd.DataFrame, columns: dict[str, str], floats: str = "{:.2f}") -> str:
+    """An HTML table of ``frame[columns]``, headers ``columns.values()``, every cell escaped."""
+
+    def cell(v) -> str:
+        text = floats.format(v) if isinstance(v, (float, np.floating)) else str(v)
+        return html.escape(text, quote=True)
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in columns.values())
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+        for row in frame[list(columns)].itertuples(index=False)
+    )
+    return (
+        f'<table class="recsys-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
+def message(text: str) -> str:
+    """A one-line note as HTML, escaped."""
+    return f"<p><i>{html.escape(text)}</i></p>"
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, so "amelie" finds "Amélie"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+class RecommenderApp:
+    """Explore a fitted embedding model: existing users, a new user, movie neighbours.
+
+    Args:
+        model: a fitted MF or CollabFNet (or any torch model with user_emb/item_emb).
+        movies: the movies table (item_id, title, ...).
+        ratings: the ratings the model was trained on (for users' own ratings).
+        k: recommendations and neighbours shown.
+        min_ratings: initial value of the popularity filter.
+        **fold_kw: passed to ``recommend.fold_in`` (``reg``, ``bias_reg``, ``prior``).
+    """
+
+    def __init__(
+        self,
+        model,
+        movies: pd.DataFrame,
+        ratings: pd.DataFrame,
+        k: int = 10,
+        min_ratings: int = 0,
+        **fold_kw,
+    ):
+        self.model, self.k, self.fold_kw = model, k, fold_kw
+        known = movies[movies[ITEM_COL].isin(model.item_map.ids)].copy()
+        known["count"] = model.item_counts_[model.item_map.encode(known[ITEM_COL].to_numpy())]
+        self.catalogue = known.sort_values(["count", ITEM_COL], ascending=[False, True])
+        self._folded_titles = self.catalogue[TITLE_COL].astype(str).map(_fold).to_numpy()
+        self.titles = movies.set_index(ITEM_COL)[TITLE_COL]
+        self.movies = movies
+        self.ratings = ratings.sort_values(
+            [USER_COL, RATING_COL, TIMESTAMP_COL], ascending=[True, False, False], kind="stable"
+        )
+        users = self.ratings[USER_COL].to_numpy()
+        self._user_ids, self._user_start = np.unique(users, return_index=True)
+        self._user_end = np.append(self._user_start[1:], len(users))
+        lo, hi = model.rating_scale
+        self._unit = embeddings.normalize_rows(embeddings.extract(model).item)
+
+        self.min_ratings = widgets.IntSlider(
+            value=min_ratings,
+            min=0,
+            max=100,
+            step=1,
+            description="min ratings",
+            continuous_update=False,
+        )
+        # (1) existing user
+        self.user_id = widgets.IntText(value=int(model.user_map.ids[0]), description="user id")
+        self.user_top_html, self.user_recs_html = widgets.HTML(), widgets.HTML()
+        # (2) new user
+        self.search = widgets.Text(placeholder="part of a title", description="search")
+        self.search_note = widgets.HTML()
+        self.matches = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="60%"))
+        self.add_button = widgets.Button(description="Add", icon="plus")
+        self.clear_button = widgets.Button(description="Clear ratings")
+        self.rated_box = widgets.VBox()
+        self.sliders: dict[int, widgets.FloatSlider] = {}
+        self.new_recs_html = widgets.HTML(message("Rate a few movies to get recommendations."))
+        self._scale = (lo, hi)
+        # (3) movie neighbours
+        self.movie_search = widgets.Text(placeholder="part of a title", description="movie")
+        self.movie_note = widgets.HTML()
+        self.movie_matches = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="60%"))
+        self.neighbours_html = widgets.HTML()
+
+        self.tabs = widgets.Tab(
+            children=[
+                widgets.VBox(
+                    [
+                        self.user_id,
+                        widgets.HTML("<b>Their highest ratings</b>"),
+                        self.user_top_html,
+                        widgets.HTML("<b>Recommended</b>"),
+                        self.user_recs_html,
+                    ]
+                ),
+                widgets.VBox(
+                    [
+                        self.search,
+                        self.search_note,
+                        widgets.HBox([self.matches, self.add_button]),
+                        self.rated_box,
+                        self.clear_button,
+                        widgets.HTML("<b>Recommended</b>"),
+                        self.new_recs_html,
+                    ]
+                ),
+                widgets.VBox(
+                    [self.movie_search, self.movie_note, self.movie_matches, self.neighbours_html]
+                ),
+            ],
+            titles=("Existing user", "New user", "Movie"),
+        )
+        self.widget = widgets.VBox([self.min_ratings, self.tabs])
+
+        self.user_id.observe(lambda _: self.show_user(), names="value")
+        self.search.observe(
+            lambda c: self._fill(self.matches, self.search_note, c["new"]), names="value"
+        )
+        self.add_button.on_click(
+            lambda _: self.matches.value is not None and self.add_movie(self.matches.value)
+        )
+        self.clear_button.on_click(lambda _: self.clear())
+        self.movie_search.observe(
+            lambda c: self._fill(self.movie_matches, self.movie_note, c["new"]), names="value"
+        )
+        self.movie_matches.observe(lambda _: self.show_neighbours(), names="value")
+        self.min_ratings.observe(lambda _: self.refresh(), names="value")
+        self.show_user()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # --- search ---------------------------------------------------------------------------
+    def find(self, text: str, limit: int = MAX_MATCHES) -> list[tuple[str, int]]:
+        """Up to ``limit`` (title, item_id) whose title contains ``text``, most-rated first."""
+        needle = _fold(text.strip())
+        if not needle:
+            return []
+        hits = np.flatnonzero([needle in t for t in self._folded_titles])[:limit]
+        rows = self.catalogue.iloc[hits]
+        return [(str(t), int(i)) for t, i in zip(rows[TITLE_COL], rows[ITEM_COL], strict=True)]
+
+    def _fill(self, select: widgets.Select, note: widgets.HTML, text: str) -> None:
+        options = self.find(text)
+        select.options = options
+        select.value = options[0][1] if options else None
+        note.value = (
+            message(f"no known movie title contains {text.strip()!r}")
+            if (text.strip() and not options)
+            else ""
+        )
+
+    # --- tab 1 ------------------------------------------------------------------------------
+    def show_user(self) -> None:
+        """Fill tab 1 for ``self.user_id.value``."""
+        user = int(self.user_id.value)
+        pos = np.searchsorted(self._user_ids, user)
+        if (
+            pos >= len(self._user_ids)
+            or self._user_ids[pos] != user
+            or user not in self.model.user_map
+        ):
+            self.user_top_html.value = message(
+                f"user {user} is not in the training data (try the New user tab)"
+            )
+            self.user_recs_html.value = ""
+            return
+        mine = self.ratings.iloc[self._user_start[pos] : self._user_end[pos]].head(self.k)
+        self.user_top_html.value = html_table(
+            embeddings.with_titles(mine, self.movies), {TITLE_COL: "title", RATING_COL: "rating"}
+        )
+        try:
+            recs = self.model.recommend(user, k=self.k, min_ratings=self.min_ratings.value)
+            self.user_recs_html.value = html_table(
+                embeddings.with_titles(recs, self.movies),
+                {TITLE_COL: "title", PREDICTION_COL: "predicted"},
+            )
+        except (ValueError, KeyError) as err:
+            self.user_recs_html.value = message(str(err))
+
+    # --- tab 2 ------------------------------------------------------------------------------
+    def add_movie(self, item_id: int, rating: float | None = None) -> None:
+        """Rate a movie as the new user (a slider appears; recommendations update)."""
+        item_id = int(item_id)
+        if item_id not in self.model.item_map:
+            raise KeyError(f"unknown movie {item_id}: not in the model's training data")
+        lo, hi = self._scale
+        value = min(max(4.0 if rating is None else float(rating), lo), hi)
+        if item_id in self.sliders:
+            self.sliders[item_id].value = value
+            return
+        slider = widgets.FloatSlider(value=value, min=lo, max=hi, step=0.5, continuous_update=False)
+        slider.observe(lambda _: self.show_new_user(), names="value")
+        remove = widgets.Button(description="remove", layout=widgets.Layout(width="80px"))
+        remove.on_click(lambda _: self.remove_movie(item_id))
+        self.sliders[item_id] = slider
+        label = widgets.Label(str(self.titles.get(item_id, item_id)))  # Label shows plain text
+        self.rated_box.children = (*self.rated_box.children, widgets.HBox([slider, remove, label]))
+        self.show_new_user()
+
+    def remove_movie(self, item_id: int) -> None:
+        slider = self.sliders.pop(int(item_id))
+        self.rated_box.children = tuple(
+            r for r in self.rated_box.children if r.children[0] is not slider
+        )
+        self.show_new_user()
+
+    def clear(self) -> None:
+        self.sliders.clear()
+        self.rated_box.children = ()
+        self.show_new_user()
+
+    def new_user_ratings(self) -> dict[int, float]:
+        return {i: float(s.value) for i, s in self.sliders.items()}
+
+    def show_new_user(self) -> None:
+        """Fold in the slider ratings and list recommendations with the movie behind each."""
+        if not self.sliders:
+            self.new_recs_html.value = message("Rate a few movies to get recommendations.")
+            return
+        try:
+            user = recommend.fold_in(self.model, self.new_user_ratings(), **self.fold_kw)
+            recs = recommend.recommend_new_user(
+                self.model, user, k=self.k, min_ratings=self.min_ratings.value, movies=self.movies
+            )
+        except (ValueError, KeyError) as err:
+            self.new_recs_html.value = message(str(err))
+            return
+        liked = user.item_indices[user.ratings >= user.ratings.mean()]
+        rec_idx = self.model.item_map.encode(recs[ITEM_COL].to_numpy())
+        closest = liked[np.argmax(self._unit[rec_idx] @ self._unit[liked].T, axis=1)]
+        recs["because"] = self.titles.reindex(self.model.item_map.decode(closest)).to_numpy()
+        self.new_recs_html.value = html_table(
+            recs,
+            {TITLE_COL: "title", PREDICTION_COL: "predicted", "because": "closest movie you liked"},
+        )
+
+    # --- tab 3 ------------------------------------------------------------------------------
+    def show_neighbours(self) -> None:
+        """Nearest movies of the selected one (cosine on the movie embeddings)."""
+        item = self.movie_matches.value
+        if item is None:
+            self.neighbours_html.value = ""
+            return
+        try:
+            near = embeddings.similar_movies(
+                self.model, item, self.k, self.min_ratings.value, movies=self.movies
+            )
+        except (ValueError, KeyError) as err:
+            self.neighbours_html.value = message(str(err))
+            return
+        title = html.escape(str(self.titles.get(item, item)))
+        self.neighbours_html.value = f"<b>Closest to {title}</b>" + html_table(
+            near, {TITLE_COL: "title", embeddings.SIMILARITY_COL: "cosine"}
+        )
+
+    def refresh(self) -> None:
+        """Redraw every tab (after the popularity filter changes)."""
+        self.show_user()
+        self.show_new_user()
+        self.show_neighbours()

@@ -1,0 +1,105 @@
+"""The tables behind maps of the embedding space: one row per movie or user.
+
+``movie_frame``/``user_frame`` gather 2-D coordinates (from ``projection.project``) plus
+what to colour by; ``label_titles`` picks well-known titles spread over a map. The
+figures drawn from them are in ``app.map_plots``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, TITLE_COL, USER_COL
+
+COLOR_LABELS = {
+    "genre": "primary genre",
+    "log_popularity": "log10(ratings)",
+    "mean_rating": "mean rating",
+    "bias": "learned bias",
+    "favourite_genre": "favourite genre",
+}
+TOP_GENRES = 8
+
+
+def _primary(genres, keep: set[str]) -> str:
+    if genres is None or len(genres) == 0:
+        return "(none)"
+    return genres[0] if genres[0] in keep else "other"
+
+
+def _points(coords: np.ndarray, id_col: str, ids, bias, vectors: np.ndarray) -> pd.DataFrame:
+    """x, y, the ids, bias (NaN for a model without one) and vector norm, one row a point."""
+    return pd.DataFrame(
+        {
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+            id_col: ids,
+            "bias": bias if bias is not None else np.nan,
+            "norm": np.linalg.norm(vectors, axis=1),
+        }
+    )
+
+
+def movie_frame(
+    model, coords: np.ndarray, movies: pd.DataFrame, ratings: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per movie the model knows: x, y, item_id, title, genre, n_ratings,
+    log_popularity, mean_rating, bias (NaN without one) and norm of its embedding."""
+    from recsys_utils.embeddings.vectors import extract
+
+    emb = extract(model)
+    stats = ratings.groupby(ITEM_COL)[RATING_COL].agg(n_ratings="size", mean_rating="mean")
+    frame = _points(coords, ITEM_COL, emb.item_ids, emb.item_bias, emb.item)
+    frame = frame.join(stats, on=ITEM_COL).merge(
+        movies[[ITEM_COL, TITLE_COL, GENRES_COL]], on=ITEM_COL, how="left"
+    )
+    frame["n_ratings"] = frame["n_ratings"].fillna(0).astype(int)
+    frame["log_popularity"] = np.log10(frame["n_ratings"].clip(lower=1))
+    first = frame[GENRES_COL].map(lambda g: g[0] if isinstance(g, list) and g else "(none)")
+    keep = set(first.value_counts().index[:TOP_GENRES]) - {"(none)"}
+    frame["genre"] = frame[GENRES_COL].map(
+        lambda g: _primary(g if isinstance(g, list) else [], keep)
+    )
+    return frame.drop(columns=GENRES_COL)
+
+
+def user_frame(
+    model, coords: np.ndarray, movies: pd.DataFrame, ratings: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per user: x, y, user_id, n_ratings, log_popularity (of their activity),
+    mean_rating, bias and favourite_genre (the genre of most of their ratings >= 4)."""
+    from recsys_utils.embeddings.vectors import extract
+
+    emb = extract(model)
+    stats = ratings.groupby(USER_COL)[RATING_COL].agg(n_ratings="size", mean_rating="mean")
+    liked = ratings[ratings[RATING_COL] >= 4].merge(movies[[ITEM_COL, GENRES_COL]], on=ITEM_COL)
+    liked = liked.explode(GENRES_COL).dropna(subset=[GENRES_COL])
+    fav = liked.groupby(USER_COL)[GENRES_COL].agg(lambda g: g.value_counts().index[0])
+    frame = _points(coords, USER_COL, emb.user_ids, emb.user_bias, emb.user)
+    frame = frame.join(stats, on=USER_COL).join(fav.rename("favourite_genre"), on=USER_COL)
+    frame["log_popularity"] = np.log10(frame["n_ratings"].fillna(1).clip(lower=1))
+    frame["favourite_genre"] = frame["favourite_genre"].fillna("(none)")
+    return frame
+
+
+def label_titles(
+    frame: pd.DataFrame, n: int = 12, min_gap: float = 0.08, pool: int = 300
+) -> list[str]:
+    """Up to ``n`` well-known titles to label, spread over the map.
+
+    Walks the ``pool`` most-rated movies, most-rated first, keeping a title only when it
+    lies at least ``min_gap`` (a fraction of the map's diagonal) from those kept, so the
+    labels do not pile up where the popular movies crowd together.
+    """
+    data = frame.dropna(subset=["x", "y"])
+    data = data.sort_values(["n_ratings", TITLE_COL], ascending=[False, True], kind="stable")
+    xy = data[["x", "y"]].to_numpy(dtype=float)
+    gap = min_gap * float(np.linalg.norm(xy.max(0) - xy.min(0))) if len(xy) else 0.0
+    kept: list[int] = []
+    for j in range(min(pool, len(data))):
+        if len(kept) == n:
+            break
+        if all(np.linalg.norm(xy[j] - xy[i]) >= gap for i in kept):
+            kept.append(j)
+    return data[TITLE_COL].astype(str).iloc[kept].tolist()

@@ -1,0 +1,324 @@
+"""Checks of the seed blog's claims: ranking side by side, linear probes, the RMSE ladder,
+and whether nearest users in embedding space like the same movies.
+
+- ``compare_recommenders``: precision/recall/NDCG@k and coverage (``metrics.ranking_metrics``)
+  plus novelty (``metrics.novelty``) of several fitted models on one test set.
+- ``probe_genres`` / ``probe_target``: cross-validated linear probes from movie vectors to
+  each genre (logistic regression: accuracy, ROC AUC) and to a number (ridge: R²), each
+  next to the same probe fitted on shuffled labels, which is what chance looks like.
+- ``untrained`` and ``ladder``: the RMSE of each rung from an untrained net to the best
+  model, and the share of the total gain each rung brings.
+- ``similar_users_overlap``: Jaccard overlap of the movies a user rated highly with those
+  of their nearest users (cosine of user vectors) against random users:
+  J(A, B) = |A & B| / |A | B|, 0 when both are empty.
+
+Length: over 300 lines because it holds the four claim checks of notebook 06, each
+small, which share the top-k lists and the matching-checkpoint loader.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, USER_COL
+from recsys_utils.evaluation import metrics
+from recsys_utils.models.base import top_k_indices
+
+
+# --- ranking ------------------------------------------------------------------------
+def top_k_lists(model, user_indices, k: int = 10, chunk: int = 512) -> np.ndarray:
+    """(n, k) item indices: each user's best ``k`` unseen items (ties to the lower index)."""
+    users = np.asarray(user_indices, dtype=np.int64)
+    out = np.empty((users.size, k), dtype=np.int64)
+    for s in range(0, users.size, chunk):
+        block = users[s : s + chunk]
+        scores = np.asarray(model.score_items(block), dtype=np.float64)
+        for row, user in enumerate(block):
+            mask = np.ones(scores.shape[1], dtype=bool)
+            mask[model.seen_items(user)] = False
+            out[s + row] = top_k_indices(scores[row], mask, k)
+    return out
+
+
+def _ranked_users(model, test: pd.DataFrame, relevance_threshold: float | None) -> np.ndarray:
+    """The users ``metrics.ranking_metrics`` averages over: known, with a known relevant item."""
+    if relevance_threshold is not None:
+        test = test[test[RATING_COL] >= relevance_threshold]
+    u = model.user_map.encode(test[USER_COL].to_numpy())
+    i = model.item_map.encode(test[ITEM_COL].to_numpy())
+    return np.unique(u[(u >= 0) & (i >= 0)])
+
+
+def compare_recommenders(
+    models: dict, test: pd.DataFrame, k: int = 10, relevance_threshold: float | None = None
+) -> pd.DataFrame:
+    """Ranking metrics, coverage and novelty of fitted models on one test set.
+
+    Args:
+        models: display name -> fitted model (all fitted on the same training table).
+        test: the held-out ratings.
+        k: list length.
+        relevance_threshold: test ratings at or above it count as relevant (None: all).
+
+    Returns:
+        One row per model (index: name): precision, recall, ndcg, hit_rate, coverage,
+        mean_log_popularity, self_information, n_users.
+    """
+    rows = {}
+    for name, model in models.items():
+        ranking = metrics.ranking_metrics(
+            model, None, test, k=k, relevance_threshold=relevance_threshold
+        )
+        topk = top_k_lists(model, _ranked_users(model, test, relevance_threshold), k)
+        nov = metrics.novelty(topk, model.item_counts_, n_users=len(model.user_map))
+        rows[name] = (
+            {key: ranking[key] for key in ("precision", "recall", "ndcg", "hit_rate", "coverage")}
+            | nov
+            | {"n_users": ranking["n_users"]}
+        )
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# --- linear probes ----------------------------------------------------------------------
+def genre_labels(item_ids, movies: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """(n_items, n_genres) 0/1 matrix for raw ``item_ids`` and the genre names (sorted)."""
+    lists = movies.set_index(ITEM_COL)[GENRES_COL].reindex(np.asarray(item_ids))
+    lists = [g if isinstance(g, list) else [] for g in lists]
+    names = sorted({g for gs in lists for g in gs})
+    col = {g: c for c, g in enumerate(names)}
+    labels = np.zeros((len(lists), len(names)), dtype=np.int8)
+    for row, gs in enumerate(lists):
+        labels[row, [col[g] for g in gs]] = 1
+    return labels, names
+
+
+def _probe_classifier(x, y, folds, seed, c):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    prob = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
+    return float(np.mean((prob >= 0.5) == y)), float(roc_auc_score(y, prob))
+
+
+def probe_genres(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    names: list[str],
+    folds: int = 5,
+    seed: int = 0,
+    min_positive: int = 20,
+    c: float = 1.0,
+) -> pd.DataFrame:
+    """Logistic-regression probe from vectors to each genre, and the same on shuffled labels.
+
+    Genres with fewer than ``min_positive`` (or ``folds``) positives or negatives are
+    skipped. The shuffled probe permutes the movies' label rows once (seeded).
+
+    Returns:
+        One row per genre: genre, n_positive, majority_accuracy, accuracy, auc,
+        accuracy_shuffled, auc_shuffled.
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    labels = np.asarray(labels)
+    if x.shape[0] != labels.shape[0]:
+        raise ValueError(f"{x.shape[0]} vectors but {labels.shape[0]} label rows")
+    shuffled = labels[np.random.default_rng(seed).permutation(labels.shape[0])]
+    rows = []
+    for g, name in enumerate(names):
+        y, n_pos = labels[:, g], int(labels[:, g].sum())
+        if min(n_pos, y.size - n_pos) < max(min_positive, folds):
+            continue
+        acc, auc = _probe_classifier(x, y, folds, seed, c)
+        acc_s, auc_s = _probe_classifier(x, shuffled[:, g], folds, seed, c)
+        rows.append(
+            {
+                "genre": name,
+                "n_positive": n_pos,
+                "majority_accuracy": max(n_pos, y.size - n_pos) / y.size,
+                "accuracy": acc,
+                "auc": auc,
+                "accuracy_shuffled": acc_s,
+                "auc_shuffled": auc_s,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "genre",
+            "n_positive",
+            "majority_accuracy",
+            "accuracy",
+            "auc",
+            "accuracy_shuffled",
+            "auc_shuffled",
+        ],
+    )
+
+
+def probe_target(vectors: np.ndarray, y, folds: int = 5, seed: int = 0, alpha: float = 1.0) -> dict:
+    """Cross-validated ridge R² from vectors to ``y``, and on a seeded shuffle of ``y``."""
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = np.asarray(vectors, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape[0] != y.size:
+        raise ValueError(f"{x.shape[0]} vectors but {y.size} targets")
+    reg = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+    cv = KFold(folds, shuffle=True, random_state=seed)
+    y_s = y[np.random.default_rng(seed).permutation(y.size)]
+    return {
+        "r2": float(r2_score(y, cross_val_predict(reg, x, y, cv=cv))),
+        "r2_shuffled": float(r2_score(y_s, cross_val_predict(reg, x, y_s, cv=cv))),
+    }
+
+
+def probe_model(
+    model,
+    train: pd.DataFrame,
+    movies: pd.DataFrame,
+    min_ratings: int = 10,
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All probes of a torch model's movie vectors, on movies with >= ``min_ratings`` ratings.
+
+    Returns:
+        (genre probes as ``probe_genres``, a frame indexed by target — mean_rating,
+        log_popularity — with r2 and r2_shuffled).
+    """
+    from recsys_utils.embeddings.vectors import extract
+
+    emb = extract(model)
+    stats = train.groupby(ITEM_COL)[RATING_COL].agg(["size", "mean"]).reindex(emb.item_ids)
+    keep = stats["size"].fillna(0).to_numpy() >= max(min_ratings, 1)
+    x, ids, stats = emb.item[keep], emb.item_ids[keep], stats[keep]
+    labels, names = genre_labels(ids, movies)
+    genres = probe_genres(x, labels, names, folds=folds, seed=seed)
+    targets = {
+        "mean_rating": stats["mean"].to_numpy(),
+        "log_popularity": np.log(stats["size"].to_numpy()),
+    }
+    reg = pd.DataFrame(
+        {t: probe_target(x, y, folds=folds, seed=seed) for t, y in targets.items()}
+    ).T
+    return genres, reg
+
+
+# --- the RMSE ladder ----------------------------------------------------------------------
+def load_matching(stem: str, train: pd.DataFrame, dataset: str, folder=None):
+    """The checkpoint ``<folder>/<stem>.json`` if it was fitted on ``train``, else ``None``.
+
+    "Fitted on ``train``" is checked as: same data set, and user and movie id maps equal
+    to the ids of ``train`` (a model trained on another split would have seen our test).
+    """
+    from pathlib import Path
+
+    from recsys_utils.constants import checkpoint_dir
+    from recsys_utils.models import checkpoints
+
+    path = Path(folder or checkpoint_dir()) / f"{stem}.json"
+    if not path.is_file():
+        return None
+    if checkpoints.read_meta(path).get("dataset") != dataset:
+        return None
+    model = checkpoints.load(path, expect_dataset=dataset)  # a damaged file still raises
+    same = np.array_equal(
+        model.user_map.ids, np.unique(train[USER_COL].to_numpy())
+    ) and np.array_equal(model.item_map.ids, np.unique(train[ITEM_COL].to_numpy()))
+    return model if same else None
+
+
+def untrained(model, train: pd.DataFrame, mu: float | None = None):
+    """``model`` given its id maps and a freshly initialised net, without any training.
+
+    Args:
+        mu: the net's starting offset (MF's mu, CollabFNet's output bias); default the
+            training mean, 0.0 reproduces a net that starts from zero like the seed's.
+    """
+
+    def build_only(u, i, r, valid):
+        model.build_net(
+            len(model.user_map), len(model.item_map), float(r.mean()) if mu is None else mu
+        )
+
+    model._fit = build_only  # the contract's bookkeeping runs; training does not
+    try:
+        model.fit(train)
+    finally:
+        del model._fit
+    return model
+
+
+def ladder(models: dict, test: pd.DataFrame) -> pd.DataFrame:
+    """Test RMSE/MAE of each rung in the given order, and each rung's share of the gain.
+
+    ``share_of_gain`` is (RMSE of the previous rung - this RMSE) / (first RMSE - last
+    RMSE); the shares of all rungs after the first sum to 1.
+    """
+    rows = {name: metrics.rating_metrics(m, test) for name, m in models.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")[["rmse", "mae"]]
+    total = table["rmse"].iloc[0] - table["rmse"].iloc[-1]
+    gain = -table["rmse"].diff()
+    table["share_of_gain"] = gain / total if total else np.nan
+    table["times_better_than_first"] = table["rmse"].iloc[0] / table["rmse"]
+    return table
+
+
+# --- similar users ------------------------------------------------------------------------
+def liked_items(ratings: pd.DataFrame, threshold: float) -> dict[int, set]:
+    """user_id -> the set of movies they rated at or above ``threshold``."""
+    liked = ratings[ratings[RATING_COL] >= threshold]
+    return {int(u): set(g.tolist()) for u, g in liked.groupby(USER_COL)[ITEM_COL]}
+
+
+def jaccard(a: set, b: set) -> float:
+    """|a & b| / |a | b|, 0 for two empty sets."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def similar_users_overlap(
+    model, ratings: pd.DataFrame, users, k: int = 10, threshold: float = 4.0, seed: int = 0
+) -> pd.DataFrame:
+    """Per user: mean Jaccard of liked movies with their ``k`` nearest users vs ``k`` random.
+
+    Args:
+        model: a fitted torch model (user vectors from ``embeddings.nearest_users``).
+        ratings: where "liked" is read (rating >= ``threshold``).
+        users: raw user ids to query (known to the model).
+        seed: draws the random users (never the user themself).
+
+    Returns:
+        One row per user: user_id, n_liked, neighbour_jaccard, random_jaccard.
+    """
+    from recsys_utils.embeddings.vectors import nearest_users
+
+    liked = liked_items(ratings, threshold)
+    rng = np.random.default_rng(seed)
+    pool = model.user_map.ids
+    rows = []
+    for user in users:
+        near = nearest_users(model, int(user), k)[USER_COL].to_numpy()
+        others = pool[pool != user]
+        rand = rng.choice(others, size=min(k, others.size), replace=False)
+        mine = liked.get(int(user), set())
+        rows.append(
+            {
+                USER_COL: int(user),
+                "n_liked": len(mine),
+                "neighbour_jaccard": np.mean(
+                    [jaccard(mine, liked.get(int(v), set())) for v in near]
+                ),
+                "random_jaccard": np.mean([jaccard(mine, liked.get(int(v), set())) for v in rand]),
+            }
+        )
+    return pd.DataFrame(rows)

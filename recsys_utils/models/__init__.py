@@ -1,0 +1,48 @@
+"""Every model on one contract (``base.Recommender``), the registry by name, and checkpoints.
+
+Modules:
+    base: The one model contract: ``Recommender``, the base class every model subclasses.
+    registry: The registry of models by name: ``register`` (a class decorator), ``MODELS``, ``make_model``.
+    baselines: The baselines: the global mean, bias-only ridge, and popularity.
+    torch_models: The torch embedding models: the contract's ``Recommender`` trained by ``training.train``.
+    blend: A linear blend of embedding models, its weights fitted on the validation split.
+    rules: A rules-based recommender: a user's favourite genres, then the best-rated movies in them.
+    checkpoints: Checkpoints: safetensors weights plus a JSON sidecar, written atomically.
+
+Public names below are loaded from their module on first use, so importing
+the package imports nothing heavy (torch, numba, umap, optuna).
+"""
+
+from recsys_utils import lazy_exports
+
+_EXPORTS = {
+    "BiasOnly": "baselines",
+    "Blend": "blend",
+    "CheckpointError": "checkpoints",
+    "CollabFNet": "torch_models",
+    "DEFAULT_BLEND": "blend",
+    "FALLBACK_DAMPING": "base",
+    "FORMAT_VERSION": "checkpoints",
+    "GenreRules": "rules",
+    "GlobalMean": "baselines",
+    "ImplicitMF": "torch_models",
+    "MF": "torch_models",
+    "MODELS": "registry",
+    "MODEL_MODULES": "registry",
+    "PENALTY": "rules",
+    "Popularity": "baselines",
+    "Recommender": "base",
+    "TUNED": "torch_models",
+    "TorchRecommender": "torch_models",
+    "check_items": "checkpoints",
+    "damped_biases": "base",
+    "latest": "checkpoints",
+    "load": "checkpoints",
+    "make_model": "registry",
+    "read_meta": "checkpoints",
+    "register": "registry",
+    "save": "checkpoints",
+    "top_k_indices": "base",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,155 @@
+"""A linear blend of embedding models, its weights fitted on the validation split.
+
+Registered in ``models.MODELS`` as ``"blend"``, so ``make_model``, the CLI and
+checkpoints know it; members are built through that registry (imported when needed,
+since ``models`` imports this module).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils.models.base import Recommender
+from recsys_utils.models.registry import register
+from recsys_utils.models.torch_models import TUNED, TorchRecommender
+
+# Fitted attributes of the base class that a blend's members share with the blend.
+_SHARED_FIT = (
+    "user_map",
+    "item_map",
+    "rating_scale",
+    "global_mean_",
+    "fallback_user_bias_",
+    "fallback_item_bias_",
+    "seen_indptr_",
+    "seen_indices_",
+    "item_counts_",
+)
+
+
+DEFAULT_BLEND = (
+    ("implicit_mf", TUNED["implicit_mf"]),
+    ("mf", TUNED["mf"]),
+    ("collabfnet", TUNED["collabfnet"]),
+)
+
+
+@register
+class Blend(Recommender):
+    """A linear blend of embedding models, r = w_0 + sum_k w_k clip(r_k), weights fitted on validation.
+
+    ``fit(train, valid)`` trains every member on ``train`` (each stops early on
+    ``valid``), then fits the weights by least squares on the validation ratings: the
+    validation split, never the test split, decides how much each member counts.
+    With ``weights`` given, fit trains the members and keeps those weights;
+    ``selected_params()`` returns the members with their chosen epochs plus the
+    fitted weights, which is how ``bench`` refits on train + validation. Without
+    validation ratings and weights the members are averaged. Early-stopped members
+    predict too close to the mean, so the fitted weights usually sum to a little
+    more than 1 with a negative intercept: the blend also stretches. Members are
+    torch models (``TorchRecommender``); their nets live in ``net``, an
+    ``nn.ModuleList``, so checkpoints save and load them like any single net.
+
+    Args:
+        members: sequence of (model name, hyperparameters).
+        weights: intercept then one weight per member, or ``None`` to fit them.
+    """
+
+    name = "blend"
+
+    def __init__(self, members=DEFAULT_BLEND, weights=None, rating_scale=None):
+        members = [[str(n), dict(p)] for n, p in members]
+        if not members:
+            raise ValueError("a blend needs at least one member")
+        from recsys_utils.models.registry import MODELS
+
+        for n, _ in members:
+            if not issubclass(MODELS.get(n, Recommender), TorchRecommender):
+                raise ValueError(f"blend members must be torch models, got {n!r}")
+        if weights is not None:
+            weights = [float(w) for w in weights]
+            if len(weights) != len(members) + 1:
+                raise ValueError(
+                    f"weights: expected intercept + {len(members)} weights, got {len(weights)}"
+                )
+        super().__init__(rating_scale=rating_scale, members=members, weights=weights)
+        self.net = None
+
+    @classmethod
+    def from_members(cls, members: list, valid: pd.DataFrame) -> Blend:
+        """A blend of models already fitted on the same training table; weights fitted on
+        ``valid`` exactly as ``fit`` would, without training the members again."""
+        first = members[0]
+        same = [
+            np.array_equal(m.user_map.ids, first.user_map.ids)
+            and np.array_equal(m.item_map.ids, first.item_map.ids)
+            for m in members
+        ]
+        if not all(same):
+            raise ValueError("blend members must be fitted on the same training table")
+        blend = cls([[m.name, m.get_params()] for m in members], rating_scale=first.rating_scale)
+        for attr in _SHARED_FIT:
+            setattr(blend, attr, getattr(first, attr))
+        blend.members_ = list(members)
+        vu, vi, vr = blend._encode(valid)
+        keep = (vu >= 0) & (vi >= 0)
+        blend._set_weights((vu[keep], vi[keep], vr[keep]))
+        return blend
+
+    def _member(self, name: str, params: dict) -> TorchRecommender:
+        from recsys_utils.models.registry import make_model
+
+        model = make_model(name, **params)
+        for attr in _SHARED_FIT:
+            setattr(model, attr, getattr(self, attr))
+        return model
+
+    def build_net(self, n_users: int, n_items: int, mu: float = 0.0):
+        """Build every member's net (used when loading a checkpoint)."""
+        from torch import nn
+
+        self.members_ = [self._member(n, p) for n, p in self.params["members"]]
+        self.net = nn.ModuleList([m.build_net(n_users, n_items, mu) for m in self.members_])
+        return self.net
+
+    def _fit(self, u, i, r, valid):
+        self.members_ = [self._member(n, p) for n, p in self.params["members"]]
+        for m in self.members_:
+            m._fit(u, i, r, valid)
+        self._set_weights(valid)
+
+    def _set_weights(self, valid) -> None:
+        from torch import nn
+
+        self.net = nn.ModuleList([m.net for m in self.members_])
+        hists = [m.history_.assign(member=k) for k, m in enumerate(self.members_)]
+        self.history_ = pd.concat(hists, ignore_index=True)
+        if self.params["weights"] is not None:
+            self.weights_ = np.asarray(self.params["weights"])
+            return
+        if valid is None or len(valid[2]) == 0:  # nothing to fit weights on: average
+            self.weights_ = np.array([0.0] + [1.0 / len(self.members_)] * len(self.members_))
+            return
+        vu, vi, vr = valid
+        x = np.column_stack([np.ones(len(vr)), *self._member_preds(vu, vi)])
+        self.weights_ = np.linalg.lstsq(x, vr, rcond=None)[0]
+
+    def _member_preds(self, u, i) -> list[np.ndarray]:
+        return [np.clip(m._predict_idx(u, i), *self.rating_scale) for m in self.members_]
+
+    def _predict_idx(self, u, i):
+        return self.weights_[0] + self.weights_[1:] @ np.stack(self._member_preds(u, i))
+
+    def score_items(self, user_indices):
+        scores = [np.asarray(m.score_items(user_indices), dtype=np.float64) for m in self.members_]
+        return self.weights_[0] + sum(w * s for w, s in zip(self.weights_[1:], scores, strict=True))
+
+    def selected_params(self) -> dict:
+        return {
+            "members": [
+                [n, m.selected_params()]
+                for (n, _), m in zip(self.params["members"], self.members_, strict=True)
+            ],
+            "weights": self.weights_.tolist(),
+        }

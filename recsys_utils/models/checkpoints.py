@@ -1,0 +1,231 @@
+"""Checkpoints: safetensors weights plus a JSON sidecar, written atomically.
+
+A checkpoint named ``mf`` in a folder is two files:
+    ``mf.json``               model class, hyperparameters, fitted scalars, data set,
+                              metrics, history, and the weights file's name and SHA-256
+    ``mf-<sha8>.safetensors``  every array: id maps, biases, seen items, net weights
+
+Saving writes the weights under a new content-addressed name, then replaces the
+sidecar with one rename, then deletes the old weights: a kill at any moment leaves
+either the old or the new checkpoint whole. Loading reads JSON and safetensors only
+(no pickle, no code from the file) and refuses a model class not in
+``models.MODELS``, a missing or altered weights file, and a corrupt sidecar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from recsys_utils.constants import checkpoint_dir
+from recsys_utils.data.encoding import IdMap
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read safely; the message names the file."""
+
+
+def _sidecar(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix == ".json":
+        return path
+    if path.suffix:
+        raise CheckpointError(
+            f"{path}: not a recsys checkpoint; pass the .json sidecar or its stem "
+            "(pickled .pt/.pkl files are never loaded)"
+        )
+    return path.with_suffix(".json")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _model_state(model) -> tuple[dict[str, np.ndarray], dict]:
+    arrays = {"map.user_ids": model.user_map.ids, "map.item_ids": model.item_map.ids}
+    scalars = {}
+    for name, value in vars(model).items():
+        if not name.endswith("_") or name in ("history_", "n_fallback_"):
+            continue
+        if isinstance(value, np.ndarray):
+            arrays[f"attr.{name}"] = value
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            scalars[name] = float(value) if isinstance(value, (float, np.floating)) else int(value)
+    if getattr(model, "net", None) is not None:
+        for name, tensor in model.net.state_dict().items():
+            arrays[f"net.{name}"] = tensor.detach().cpu().numpy()
+    return {k: np.ascontiguousarray(v) for k, v in arrays.items()}, scalars
+
+
+def save(
+    model,
+    path: str | Path,
+    *,
+    dataset: str | None = None,
+    dataset_checksum: str | None = None,
+    metrics: dict | None = None,
+) -> Path:
+    """Save a fitted model; returns the sidecar path (``<stem>.json``).
+
+    Args:
+        model: a fitted ``models.Recommender``.
+        path: the stem (``data/checkpoints/mf``) or the sidecar path.
+        dataset, dataset_checksum: what it was trained on, checked again at load time.
+        metrics: figures to keep beside the weights (JSON-serialisable).
+    """
+    from safetensors.numpy import save as st_save
+
+    sidecar = _sidecar(path)
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    arrays, scalars = _model_state(model)
+    blob = st_save(arrays)
+    digest = hashlib.sha256(blob).hexdigest()
+    weights = sidecar.with_name(f"{sidecar.stem}-{digest[:8]}.safetensors")
+    _atomic_write(weights, blob)
+    history = model.history_.to_dict(orient="list") if model.history_ is not None else None
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": model.name,
+        "params": model.get_params(),
+        "rating_scale": list(model.rating_scale),
+        "scalars": scalars,
+        "dataset": dataset,
+        "dataset_checksum": dataset_checksum,
+        "metrics": metrics or {},
+        "history": history,
+        "weights": weights.name,
+        "sha256": digest,
+    }
+    _atomic_write(sidecar, json.dumps(meta, indent=1, default=float).encode())
+    for old in sidecar.parent.glob(f"{sidecar.stem}-*.safetensors"):
+        if old.name != weights.name:
+            old.unlink(missing_ok=True)
+    return sidecar
+
+
+def read_meta(path: str | Path) -> dict:
+    """The sidecar of a checkpoint, validated."""
+    sidecar = _sidecar(path)
+    if not sidecar.exists():
+        raise CheckpointError(f"{sidecar}: no such checkpoint")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{sidecar}: corrupt sidecar ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"{sidecar}: corrupt sidecar (a JSON {type(meta).__name__}, not an object)"
+        )
+    missing = {"model", "params", "weights", "sha256", "rating_scale"} - set(meta)
+    if missing:
+        raise CheckpointError(f"{sidecar}: sidecar lacks {sorted(missing)}")
+    return meta
+
+
+def load(path: str | Path, *, expect_dataset: str | None = None):
+    """Load a checkpoint saved by ``save``; never unpickles anything.
+
+    Raises:
+        CheckpointError: unknown model class, missing/altered/truncated weights, corrupt
+            sidecar, or a data set other than ``expect_dataset``.
+    """
+    import pandas as pd
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as st_load
+
+    from recsys_utils.models.registry import MODELS
+    from recsys_utils.models.torch_models import TorchRecommender
+
+    sidecar = _sidecar(path)
+    meta = read_meta(sidecar)
+    if meta["model"] not in MODELS:
+        raise CheckpointError(f"{sidecar}: unknown model class {meta['model']!r}")
+    if expect_dataset is not None and meta.get("dataset") != expect_dataset:
+        raise CheckpointError(
+            f"{sidecar}: trained on {meta.get('dataset')!r}, not on {expect_dataset!r}"
+        )
+    weights = sidecar.parent / Path(meta["weights"]).name
+    if not weights.exists():
+        raise CheckpointError(f"{weights}: weights file missing")
+    blob = weights.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+        raise CheckpointError(
+            f"{weights}: weights do not match the sidecar's SHA-256 (truncated or altered)"
+        )
+    try:
+        arrays = st_load(blob)
+    except (SafetensorError, ValueError) as err:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({err})") from None
+    try:
+        model = MODELS[meta["model"]](rating_scale=tuple(meta["rating_scale"]), **meta["params"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{sidecar}: bad parameters for {meta['model']}: {err}") from None
+    model.user_map = IdMap(arrays.pop("map.user_ids"))
+    model.item_map = IdMap(arrays.pop("map.item_ids"))
+    fitted = {
+        **meta.get("scalars", {}),
+        **{k[5:]: arrays.pop(k) for k in [k for k in arrays if k.startswith("attr.")]},
+    }
+    for name, value in fitted.items():
+        # only fitted attributes (name_), never methods or private state
+        if not name.isidentifier() or not name.endswith("_") or name.startswith("_"):
+            raise CheckpointError(f"{sidecar}: refusing to set attribute {name!r}")
+        setattr(model, name, value)
+    if isinstance(model, TorchRecommender) or hasattr(model, "build_net"):  # e.g. models.Blend
+        model.build_net(len(model.user_map), len(model.item_map))
+        state = {
+            k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")
+        }
+        try:
+            model.net.load_state_dict(state)
+        except RuntimeError as err:
+            raise CheckpointError(
+                f"{weights}: weights do not fit {meta['model']}: {str(err).splitlines()[0]}"
+            ) from None
+        model.net.eval()
+    if meta.get("history"):
+        model.history_ = pd.DataFrame(meta["history"])
+    model.checkpoint_meta_ = {k: meta[k] for k in ("dataset", "metrics") if k in meta}
+    return model
+
+
+def check_items(model, item_ids) -> None:
+    """Raise if the model knows movies absent from a data set's movies table."""
+    known = set(np.asarray(item_ids).tolist())
+    missing = [int(x) for x in model.item_map.ids if int(x) not in known]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint id maps do not match this data set: {len(missing)} of its "
+            f"{len(model.item_map)} movies are missing (first: {missing[0]})"
+        )
+
+
+def latest(folder: str | Path | None = None, model: str | None = None) -> Path:
+    """The most recently saved sidecar in ``folder`` (default ``checkpoint_dir()``)."""
+    folder = Path(folder) if folder else checkpoint_dir()
+    found = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    if model:
+        found = [p for p in found if read_meta(p)["model"] == model]
+    if not found:
+        raise FileNotFoundError(
+            f"no checkpoint in {folder}; train one first "
+            "(python -m recsys_utils train, or notebook 02)"
+        )
+    return found[-1]

@@ -1,0 +1,94 @@
+"""Why a user gets a movie: the prediction split into its parts, and the movies they
+liked that sit closest to it in the embedding space.
+
+Works for known users (by raw id) and for new ones folded in with ``recommend.fold_in``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_utils.constants import ITEM_COL, RATING_COL, TITLE_COL, USER_COL
+from recsys_utils.embeddings.vectors import _index_of, extract, normalize_rows, with_titles
+from recsys_utils.recommend.foldin import FoldedUser, score_folded
+
+
+def _user_history(model, user, ratings: pd.DataFrame | None):
+    """(item indices, ratings or NaN) of a known user id, or of a FoldedUser."""
+    if isinstance(user, FoldedUser):
+        return user.item_indices, user.ratings
+    u = int(model.user_map.encode([user])[0])
+    if u < 0:
+        raise KeyError(f"unknown user {user}: not in the training data; fold them in first")
+    if ratings is None:
+        seen = model.seen_items(u)
+        return seen, np.full(len(seen), np.nan)
+    mine = ratings[ratings[USER_COL] == user]
+    idx = model.item_map.encode(mine[ITEM_COL].to_numpy())
+    keep = idx >= 0
+    return idx[keep], mine[RATING_COL].to_numpy(dtype=np.float64)[keep]
+
+
+def explain(
+    model,
+    user,
+    movie_id: int,
+    movies: pd.DataFrame | None = None,
+    ratings: pd.DataFrame | None = None,
+    k: int = 5,
+) -> dict:
+    """Why ``user`` gets ``movie_id``: the prediction's parts and the closest movies they liked.
+
+    Args:
+        user: a known raw user id, or a ``FoldedUser``.
+        movies: adds titles to the neighbours.
+        ratings: the training ratings (needed to know a known user's rating values;
+            without it the neighbours come from the movies they rated, ratings NaN).
+        k: how many neighbours to list.
+
+    Returns:
+        dict with ``prediction`` (clipped), ``parts`` (mu, user_bias, item_bias,
+        interaction: what the embeddings add; they sum to the unclipped score) and
+        ``neighbours``: a DataFrame item_id, rating, similarity (and title) of the
+        movies the user rated at or above their own mean (``movie_id`` itself left
+        out), most similar to ``movie_id`` first.
+    """
+    emb = extract(model)
+    i = _index_of(model.item_map, movie_id, "movie")
+    if isinstance(user, FoldedUser):
+        score, b_u = float(score_folded(model, user, [i])[0]), user.bias
+    else:
+        u = _index_of(model.user_map, user, "user")
+        score = float(model._predict_idx(np.array([u]), np.array([i]))[0])
+        b_u = float(emb.user_bias[u]) if emb.user_bias is not None else 0.0
+    mu = emb.mu if emb.mu is not None else float(model.global_mean_)
+    b_i = float(emb.item_bias[i]) if emb.item_bias is not None else 0.0
+    parts = {"mu": mu, "user_bias": b_u, "item_bias": b_i, "interaction": score - mu - b_u - b_i}
+    seen, values = _user_history(model, user, ratings)
+    keep = seen != i  # the movie itself, if they rated it, explains nothing
+    if not np.isnan(values).all():
+        keep &= values >= np.nanmean(values)
+    liked, liked_values = seen[keep], values[keep]
+    unit = normalize_rows(emb.item)
+    sims = unit[liked] @ unit[i]
+    order = np.lexsort((liked, -sims))[:k]
+    neighbours = pd.DataFrame(
+        {
+            ITEM_COL: emb.item_ids[liked[order]],
+            RATING_COL: liked_values[order],
+            "similarity": sims[order],
+        }
+    )
+    title = None
+    if movies is not None:
+        neighbours = with_titles(neighbours, movies)
+        match = movies.loc[movies[ITEM_COL] == movie_id, TITLE_COL]
+        title = str(match.iloc[0]) if len(match) else None
+    return {
+        "item_id": int(movie_id),
+        "title": title,
+        "prediction": float(np.clip(score, *model.rating_scale)),
+        "parts": parts,
+        "neighbours": neighbours,
+    }

@@ -1,0 +1,120 @@
+"""A sweep's results: the tidy table (one row per trial and epoch), its summary, saving, loading.
+
+The table is saved as ``data/sweeps/<study>/results.csv`` and ``results.parquet``; for
+grids it keeps one finished trial per point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from recsys_utils.tuning.storage import FINISHED, _key, progress, study_dir
+
+if TYPE_CHECKING:
+    from recsys_utils.tuning.config import SweepConfig
+
+RESULT_COLUMNS = ("trial", "state", "epoch", "train_loss", "val_rmse", "seconds")
+SUMMARY_STATS = ("epochs", "best_epoch", "best_val_rmse", "seconds")
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """What ``run_sweep`` leaves: the tidy table, one row per trial, the best point."""
+
+    study_name: str
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    best_params: dict | None
+    best_value: float | None
+    complete: bool
+    seconds: float
+    folder: Path
+
+
+def results_table(study, cfg: SweepConfig) -> pd.DataFrame:
+    """One row per finished trial and epoch: trial, state, params, epoch, train_loss, val_rmse, seconds.
+
+    For grids, one trial per point (the lowest-numbered finished one).
+    """
+    names = list(cfg.space)
+    seen, rows = set(), []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        key = _key({n: t.params.get(n) for n in names})
+        if t.state.name not in FINISHED or (cfg.sampler == "grid" and key in seen):
+            continue
+        seen.add(key)
+        for r in t.user_attrs.get("history", []):
+            rows.append(
+                {
+                    "trial": t.number,
+                    "state": t.state.name,
+                    **{n: t.params[n] for n in names},
+                    **{c: r[c] for c in RESULT_COLUMNS[2:]},
+                }
+            )
+    columns = [*RESULT_COLUMNS[:2], *names, *RESULT_COLUMNS[2:]]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {
+            "trial": "int64",
+            "epoch": "int64",
+            "train_loss": "float64",
+            "val_rmse": "float64",
+            "seconds": "float64",
+        }
+    )
+
+
+def trial_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial: its params, state, epochs run, best epoch and val RMSE, seconds."""
+    params = [c for c in results.columns if c not in RESULT_COLUMNS]
+    cols = ["state", *params, *SUMMARY_STATS]
+    if results.empty:
+        return pd.DataFrame(columns=["trial", *cols])
+    best = results.loc[results.groupby("trial")["val_rmse"].idxmin()].set_index("trial")
+    agg = results.groupby("trial").agg(epochs=("epoch", "max"), seconds=("seconds", "sum"))
+    out = (
+        best[["state", *params]]
+        .join(agg)
+        .assign(best_epoch=best["epoch"], best_val_rmse=best["val_rmse"])
+    )
+    return out[cols].reset_index().sort_values("best_val_rmse", kind="mergesort", ignore_index=True)
+
+
+def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> SweepResult:
+    """Write the study's tidy table under ``study_dir(study_name)``; the best COMPLETE point.
+
+    Args:
+        study: the Optuna study.
+        cfg: the sweep's configuration.
+        study_name: names the folder.
+        seconds: how long the run took, recorded on the result.
+    """
+    results = results_table(study, cfg)
+    folder = study_dir(study_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    results.to_csv(folder / "results.csv", index=False)
+    results.to_parquet(folder / "results.parquet", index=False)
+    summary = trial_summary(results)
+    done = summary[summary["state"] == "COMPLETE"]
+    best_params = best_value = None
+    if len(done):
+        best = done.iloc[0]
+        # numpy scalars to plain Python, so the params compare and print as given
+        best_params = {
+            n: best[n].item() if hasattr(best[n], "item") else best[n] for n in cfg.space
+        }
+        best_value = float(best["best_val_rmse"])
+    p = progress(study, cfg)
+    complete = p["open"] == 0 and p["running"] == 0
+    return SweepResult(
+        study_name, results, summary, best_params, best_value, complete, seconds, folder
+    )
+
+
+def load_results(study_name: str) -> pd.DataFrame:
+    """The saved tidy table of a study (``data/sweeps/<study>/results.parquet``)."""
+    return pd.read_parquet(study_dir(study_name) / "results.parquet")

@@ -1,0 +1,134 @@
+"""Hyperparameter sweeps on Optuna: grids, open searches, pruning, resume and workers.
+
+A sweep is an Optuna study; rerunning the same sweep resumes it. This module holds
+what a sweep explores (``SweepConfig``, the command line's ``name=values``) and
+``run_sweep``, the entry point. The rest lives in:
+
+- ``sweep_trials``: running trials (the protocol's split, the model, the objective,
+  the worker processes);
+- ``sweep_storage``: journal/database storage, repair of dead workers' trials,
+  exactly-once grid points, progress;
+- ``sweep_results``: the tidy results table, its summary, saving and loading.
+
+Their public names are re-exported here, so ``sweeps.X`` is the one API to use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from recsys_utils.tuning.config import (  # noqa: F401 (re-exported)
+    DEFAULT_GRID,
+    SweepConfig,
+    parse_space,
+    parse_value,
+)
+from recsys_utils.tuning.results import (
+    RESULT_COLUMNS,
+    SweepResult,
+    load_results,
+    results_table,
+    save_results,
+    trial_summary,
+)
+from recsys_utils.tuning.storage import (
+    DuplicatePoint,
+    _repair_journal_tail,
+    _worker_tag,  # noqa: F401 (tests reach it as sweeps._worker_tag)
+    is_database,
+    journal_path,
+    make_storage,
+    open_study,
+    progress,
+    repair,
+    study_dir,
+)
+from recsys_utils.tuning.trials import (
+    build_model,
+    cores,
+    load_split,
+    objective,
+    run_workers,
+    work,
+)
+
+__all__ = [
+    "DEFAULT_GRID",
+    "RESULT_COLUMNS",
+    "DuplicatePoint",
+    "SweepConfig",
+    "SweepResult",
+    "build_model",
+    "cores",
+    "load_results",
+    "load_split",
+    "make_storage",
+    "objective",
+    "open_study",
+    "parse_space",
+    "parse_value",
+    "progress",
+    "repair",
+    "results_table",
+    "run_sweep",
+    "study_dir",
+    "trial_summary",
+    "work",
+]
+
+MAX_ROUNDS = 3  # launches of the workers in one run while points are left to retry
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    study_name: str | None = None,
+    storage: str | Path | None = None,
+    workers: int = 1,
+    hook: Callable | None = None,
+    verbose: bool = True,
+) -> SweepResult:
+    """Run (or resume) a sweep to the end; save and return its results.
+
+    Args:
+        cfg: what to explore.
+        study_name: defaults to ``cfg.default_study_name()``; the same name resumes.
+        storage: journal file path or database URL; default ``data/sweeps/<study>/journal.log``.
+        workers: processes sharing the study on this machine, each with
+            ``cores() // workers`` torch threads.
+        hook: ``hook(trial, epoch_row)`` after each epoch (tests use it to stop a worker).
+        verbose: print a line per trial and the best configuration.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study_name = study_name or cfg.default_study_name()
+    if not is_database(storage):
+        _repair_journal_tail(journal_path(storage, study_name))
+    study = open_study(cfg, study_name, make_storage(storage, study_name))
+    repair(study, cfg)
+    threads = max(1, cores() // workers)
+    if verbose:
+        p = progress(study, cfg)
+        print(
+            f"study {study_name}: {p['done']}/{p['total']} done; {workers} worker(s), "
+            f"{threads} torch thread(s) each",
+            flush=True,
+        )
+    start = time.perf_counter()
+    try:
+        for _ in range(MAX_ROUNDS):
+            died = run_workers(cfg, study_name, storage, workers, threads, hook, verbose)
+            repair(study, cfg)
+            if progress(study, cfg)["open"] == 0 or not died:
+                break
+    finally:  # also on Ctrl-C: what finished is saved
+        result = save_results(study, cfg, study_name, time.perf_counter() - start)
+    if verbose:
+        p = progress(study, cfg)
+        print(
+            f"{p['done']}/{p['total']} done in {result.seconds:.1f} s; best val RMSE "
+            f"{result.best_value} with {result.best_params}; results in {result.folder}"
+        )
+    return result

@@ -1,0 +1,125 @@
+"""Headless Chromium opens the exported HTML, offline, and sees it rendered.
+
+Checked on each page: a title, at least one figure (an embedded image or a plotly plot
+drawn by its JavaScript), and no error cell. Screenshots go to ``reports/screenshots/``.
+Without Chromium the tests skip (``apt-get install chromium`` enables them), except
+under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_notebooks import discovered
+
+from recsys_utils.app import report
+from recsys_utils.constants import REPORTS_DIR
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = REPORTS_DIR / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: any CDN request fails at once
+    "--window-size=1280,2400",
+    "--virtual-time-budget=15000",  # let the page's scripts run before the DOM is dumped
+]
+ERROR_CELL = re.compile(
+    r'<div[^>]*class="[^"]*jp-RenderedText[^"]*"[^>]*'
+    r'data-mime-type="application/vnd\.jupyter\.stderr"[^>]*>(.*?)</div>',
+    re.S,
+)
+
+
+@pytest.fixture(scope="session")
+def browser() -> str:
+    """The Chromium executable; skip (fail under CI=true) without one."""
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if path is None:
+        message = "Chromium not found: `apt-get install chromium` enables the browser tests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: they must run)")
+        pytest.skip(message)
+    return path
+
+
+def render(browser: str, html_path: Path, name: str, profile: Path) -> str:
+    """Open ``html_path`` headless; the DOM after its scripts ran. Screenshot saved."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{name}.png"
+    result = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
+         "--dump-dom", html_path.resolve().as_uri()],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, f"chromium failed on {html_path}:\n{result.stderr[-2000:]}"
+    assert shot.is_file() and shot.stat().st_size > 0, f"no screenshot of {html_path}"
+    return result.stdout
+
+
+def problems(dom: str) -> list[str]:
+    """What is wrong with a rendered page: no title, no figure, error cells."""
+    found = []
+    title = re.search(r"<title>(.*?)</title>", dom, re.S)
+    if not title or not title.group(1).strip():
+        found.append("no title")
+    has_image = re.search(r'<img[^>]*src="data:image/(png|jpeg|svg)', dom)
+    has_plotly = "plot-container" in dom and re.search(r'<svg[^>]*class="main-svg"', dom)
+    if not (has_image or has_plotly):
+        found.append("no figure (no embedded image, no drawn plotly plot)")
+    for error in ERROR_CELL.findall(dom):
+        if "Traceback" in error:
+            text = html_lib.unescape(re.sub(r"<[^>]+>", "", error)).strip()
+            found.append(f"error cell: {text[-300:]}")
+    return found
+
+
+def test_problems_flags_broken_pages():
+    """The checker itself: a bare page and a page with a traceback are both rejected."""
+    assert problems("<html><head><title></title></head><body></body></html>") == [
+        "no title",
+        "no figure (no embedded image, no drawn plotly plot)",
+    ]
+    broken = (
+        '<title>t</title><img src="data:image/png;base64,AAA">'
+        '<div class="jp-RenderedText jp-OutputArea-output" '
+        'data-mime-type="application/vnd.jupyter.stderr"><pre>Traceback (most recent call last)'
+        "\nZeroDivisionError: division by zero</pre></div>"
+    )
+    assert problems(broken) == [
+        "error cell: Traceback (most recent call last)\nZeroDivisionError: division by zero"
+    ]
+
+
+def test_tiny_report_renders_offline(browser, tiny_report, tmp_path):
+    dom = render(browser, tiny_report.html_path, "tiny_report", tmp_path / "profile")
+    assert problems(dom) == []
+    assert "<title>Tiny report</title>" in dom
+    assert re.search(r'<svg[^>]*class="main-svg"', dom), "plotly did not draw offline"
+    if report.REQUIRE_JS.is_file() and report.WIDGETS_JS.is_file():
+        # the widget manager drew the slider with the value a later cell set
+        assert re.search(r'class="widget-readout"[^>]*>14<', dom), "widgets did not render"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", discovered())
+def test_notebook_report_renders(browser, name, notebook_runs, tmp_path):
+    html_path = notebook_runs.reports_dir / f"{name}.html"
+    if not html_path.is_file():
+        pytest.fail(f"no HTML report for {name}: {notebook_runs.errors.get(name, 'not run')}")
+    dom = render(browser, html_path, name, tmp_path / "profile")
+    assert problems(dom) == [], f"{name}: {problems(dom)}"

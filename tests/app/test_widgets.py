@@ -1,0 +1,191 @@
+"""The widget app driven without a browser: set values, click buttons, read the HTML."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import ratings_table
+
+from recsys_utils import embeddings, recommend
+from recsys_utils.app import widgets
+from recsys_utils.app.demo import mf_from_factors
+
+SCRIPT = '<script>alert("x")</script>'
+TITLES = {
+    10: "Toy Story (1995)",
+    20: "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
+    30: 'Tom & Jerry\'s "Big" Night (1999)',
+    40: SCRIPT,
+    50: "Toy Soldiers (1991)",
+    60: "Heat (1995)",
+}
+ITEMS = np.array([[1.0, 0.0], [0.9, 0.3], [0.0, 1.0], [-1.0, 0.2], [0.95, 0.1], [0.2, -1.0]])
+
+
+def table(pairs):
+    return ratings_table(pairs, ordered_timestamps=True)
+
+
+RATINGS = table(
+    [
+        (1, 10, 5.0),
+        (1, 30, 2.0),
+        (1, 40, 4.5),
+        (2, 10, 3.0),
+        (2, 20, 4.0),
+        (2, 50, 1.0),
+        (2, 60, 2.5),
+        (3, 10, 4.0),
+        (3, 20, 3.5),
+        (3, 30, 3.0),
+    ]
+)
+
+
+@pytest.fixture
+def model():
+    users = [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]
+    return mf_from_factors(
+        RATINGS,
+        users,
+        ITEMS,
+        item_bias=[0.5, 0.4, 0.1, 0.2, -0.3, 0.0],
+        mu=3.0,
+        rating_scale=(0.5, 5.0),
+    )
+
+
+@pytest.fixture
+def movies():
+    return pd.DataFrame({"item_id": list(TITLES), "title": list(TITLES.values())})
+
+
+@pytest.fixture
+def app(model, movies):
+    return widgets.RecommenderApp(model, movies, RATINGS, k=2)
+
+
+def all_html(app) -> str:
+    return "".join(
+        w.value
+        for w in (
+            app.user_top_html,
+            app.user_recs_html,
+            app.new_recs_html,
+            app.neighbours_html,
+            app.search_note,
+            app.movie_note,
+        )
+    )
+
+
+def test_html_table_escapes_every_cell():
+    frame = pd.DataFrame({"title": [SCRIPT + " & 'q'"], "prediction": [4.256]})
+    out = widgets.html_table(frame, {"title": "title", "prediction": "predicted"})
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;q&#x27;" in out
+    assert "<script>" not in out and "<td>4.26</td>" in out
+
+
+def test_app_has_three_tabs_and_opens_on_the_first_user(app):
+    assert app.tabs.titles == ("Existing user", "New user", "Movie")
+    assert app.user_id.value == 1
+    # user 1's ratings, best first: Toy Story 5, <script> 4.5, Tom & Jerry 2 -> top 2 shown
+    top = app.user_top_html.value
+    assert top.index("Toy Story") < top.index("&lt;script&gt;") and "Tom &amp; Jerry" not in top
+    assert "<script>" not in all_html(app)
+
+
+def test_existing_user_recommendations_follow_the_model(app, model):
+    app.user_id.value = 2
+    expected = model.recommend(2, k=2)["item_id"].map(TITLES).tolist()  # unseen: 30, 40
+    assert sorted(expected) == sorted([TITLES[30], SCRIPT])
+    html = app.user_recs_html.value
+    assert html.index(escape(expected[0])) < html.index(escape(expected[1]))
+    assert "Tom &amp; Jerry&#x27;s &quot;Big&quot; Night (1999)" in html and "<script>" not in html
+    app.user_id.value = 99
+    assert "user 99 is not in the training data" in app.user_top_html.value
+    assert app.user_recs_html.value == ""
+
+
+def escape(text):
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def test_search_filters_titles_accents_and_popularity_order(app):
+    app.search.value = "toy"
+    # Toy Story has 3 ratings, Toy Soldiers 1: most-rated first
+    assert app.matches.options == (("Toy Story (1995)", 10), ("Toy Soldiers (1991)", 50))
+    assert app.matches.value == 10
+    app.search.value = "amelie"
+    assert [i for _, i in app.matches.options] == [20]
+    app.search.value = "<img src=x onerror=alert(1)>"
+    assert app.matches.options == () and app.matches.value is None
+    assert "&lt;img src=x onerror=alert(1)&gt;" in app.search_note.value
+    assert "<img" not in app.search_note.value
+
+
+def test_search_never_offers_more_than_twenty(model):
+    many = pd.DataFrame({"item_id": list(TITLES), "title": [f"Movie {i}" for i in TITLES]})
+    small = widgets.RecommenderApp(model, many, RATINGS)
+    assert len(small.find("movie", limit=3)) == 3
+    assert len(small.find("movie")) == 6 <= widgets.MAX_MATCHES
+    assert small.find("   ") == []
+
+
+def test_new_user_add_rate_and_remove_update_the_recommendations(app, model, movies):
+    assert "Rate a few movies" in app.new_recs_html.value
+    app.search.value = "toy story"
+    app.add_button.click()
+    assert list(app.sliders) == [10] and app.sliders[10].value == 4.0
+    assert app.rated_box.children[0].children[2].value == "Toy Story (1995)"
+    expected = recommend.recommend_new_user(model, {10: 4.0}, k=2, movies=movies)
+    html = app.new_recs_html.value
+    assert all(escape(t) in html for t in expected["title"])
+    assert "Toy Story" in html  # the "closest movie you liked" column
+
+    app.add_movie(40, 5.0)  # the <script> title, as a plain-text label
+    assert app.rated_box.children[1].children[2].value == SCRIPT
+    app.sliders[10].value = 0.5
+    expected = recommend.recommend_new_user(model, {10: 0.5, 40: 5.0}, k=2, movies=movies)
+    html = app.new_recs_html.value
+    assert html.index(escape(expected["title"][0])) < html.index(escape(expected["title"][1]))
+    assert "<script>" not in html
+
+    app.remove_movie(10)
+    assert list(app.sliders) == [40] and len(app.rated_box.children) == 1
+    app.clear_button.click()
+    assert app.sliders == {} and "Rate a few movies" in app.new_recs_html.value
+
+
+def test_new_user_errors_show_as_messages(app):
+    app.k = 6  # more than the 5 unrated movies
+    app.add_movie(10, 5.0)
+    assert "k=6 exceeds the 5 eligible" in app.new_recs_html.value
+    with pytest.raises(KeyError, match="unknown movie 999"):
+        app.add_movie(999)
+
+
+def test_movie_tab_lists_neighbours(app, model, movies):
+    app.movie_search.value = "toy story"
+    expected = embeddings.similar_movies(model, 10, k=2, movies=movies)
+    html = app.neighbours_html.value
+    assert html.startswith("<b>Closest to Toy Story (1995)</b>")
+    assert html.index(escape(expected["title"][0])) < html.index(escape(expected["title"][1]))
+    app.min_ratings.value = 2  # 50 (Toy Soldiers, 1 rating) and 40 drop out
+    html = app.neighbours_html.value
+    assert "Toy Soldiers" not in html and "Amélie" in html
+    app.movie_search.value = "nothing like this"
+    assert app.neighbours_html.value == ""
+
+
+def test_fold_in_settings_reach_the_app(model, movies):
+    app = widgets.RecommenderApp(model, movies, RATINGS, k=1, reg=0.01, bias_reg=0.01)
+    app.add_movie(10, 0.5)
+    loose = recommend.recommend_new_user(model, {10: 0.5}, k=1, reg=0.01, bias_reg=0.01)
+    default = recommend.recommend_new_user(model, {10: 0.5}, k=1)
+    shown, other = f"{loose['prediction'][0]:.2f}", f"{default['prediction'][0]:.2f}"
+    assert shown != other  # the settings matter here, so the check below can fail
+    assert f"<td>{shown}</td>" in app.new_recs_html.value
