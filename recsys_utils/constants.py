@@ -22,6 +22,7 @@ GENRES_COL = "genres"
 TAG_COL = "tag"
 
 RATINGS_COLUMNS = (USER_COL, ITEM_COL, RATING_COL, TIMESTAMP_COL)
+RELEVANCE_THRESHOLD = 4.0  # a test rating at or above it is relevant, in every ranking figure
 MOVIES_COLUMNS = (ITEM_COL, TITLE_COL, YEAR_COL, GENRES_COL)
 
 # --- where things live -----------------------------------------------------------
