@@ -1,9 +1,16 @@
 """Rating and ranking metrics.
 
-Rating error: RMSE and MAE on predicted ratings. Ranking: each user's top-k over the
-whole catalogue, their training items excluded, scored against the items they rated
-in the test set (binary relevance; ``relevance_threshold`` keeps only ratings at or
-above it). Users with no relevant test item are left out of the ranking averages.
+Rating error: RMSE and MAE on predicted ratings.
+
+Ranking (the one rule behind every ranking figure of the project):
+- candidates: the whole catalogue minus everything the model saw or the user gave
+  outside the scored part: the user's training movies (``model.seen_items``) and the
+  pairs of every table passed as ``exclude`` (the validation split when the test split
+  is scored; the test split is never excluded from itself). A movie the user rated in a
+  part that is not scored can neither count as relevant nor take a slot as a sure miss;
+- relevant: the scored part's ratings at or above ``relevance_threshold``, by default
+  ``constants.RELEVANCE_THRESHOLD`` (4.0 stars); ``None`` counts every rating (then say so
+  next to the figure). Users with no relevant scored item are left out of the averages.
 
 For one user with relevant set R and top-k list L (hits h_j = 1 if L_j in R):
     precision@k = sum h / k            recall@k = sum h / |R|
@@ -18,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
+from recsys_utils.constants import ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
 
 
 def rmse(y_true, y_pred) -> float:
@@ -90,30 +97,85 @@ def ranking_from_topk(topk: np.ndarray, relevant: list[np.ndarray], n_items: int
     }
 
 
+def excluded_pairs(model, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, item indices) per model user index of the pairs in ``exclude``.
+
+    ``exclude``: a ratings table, a list of them, or ``None``; pairs with a user or
+    movie the model does not know are dropped (they cannot be ranked anyway).
+    """
+    n_users = len(model.user_map)
+    tables = [] if exclude is None else [exclude] if isinstance(exclude, pd.DataFrame) else exclude
+    us, its = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for t in tables:
+        u = model.user_map.encode(t[USER_COL].to_numpy())
+        i = model.item_map.encode(t[ITEM_COL].to_numpy())
+        keep = (u >= 0) & (i >= 0)
+        us.append(u[keep].astype(np.int64))
+        its.append(i[keep].astype(np.int64))
+    u, i = np.concatenate(us), np.concatenate(its)
+    order = np.argsort(u, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(u, minlength=n_users))])
+    return indptr, i[order]
+
+
+def candidate_mask(model, user_index: int, extra=None) -> np.ndarray:
+    """True for the movies ``user_index`` may be recommended under the rule above: not in
+    training (``model.seen_items``) nor among ``extra`` (an ``excluded_pairs`` CSR)."""
+    mask = np.ones(len(model.item_map), dtype=bool)
+    mask[model.seen_items(user_index)] = False
+    if extra is not None:
+        indptr, items = extra
+        mask[items[indptr[user_index] : indptr[user_index + 1]]] = False
+    return mask
+
+
 def ranking_metrics(
     model,
     train: pd.DataFrame | None,
     test: pd.DataFrame,
     k: int = 10,
-    relevance_threshold: float | None = None,
+    relevance_threshold: float | None = RELEVANCE_THRESHOLD,
     chunk: int = 512,
+    exclude=None,
 ) -> dict:
-    """Top-k ranking metrics of a fitted model over the whole catalogue.
+    """Top-k ranking metrics of a fitted model over the whole catalogue (rule: module doc).
 
-    Each test user known to the model gets the model's top ``k`` items among those
-    they did not rate in training (``model.seen_items``; ``train`` is accepted for
-    symmetry with other libraries and must be the table the model was fitted on).
+    Each test user known to the model gets the model's top ``k`` items among the
+    candidates: not rated in training (``model.seen_items``; ``train``, if given, must be
+    the table the model was fitted on and is excluded too) and not in ``exclude``.
+
+    Args:
+        relevance_threshold: test ratings at or above it are relevant (default
+            ``RELEVANCE_THRESHOLD``, 4.0); ``None``: every test rating.
+        exclude: a ratings table or a list of them whose (user, movie) pairs are no
+            candidates: pass the validation split when scoring the test split of a
+            model fitted on the training split.
+
+    Raises:
+        ValueError: ``k`` beyond the catalogue, or a scored pair also in ``exclude``.
 
     Returns:
         dict of ``ranking_from_topk`` figures.
     """
-    del train  # the model keeps its own training interactions
+    tables = [] if exclude is None else [exclude] if isinstance(exclude, pd.DataFrame) else exclude
+    tables = [*tables, *([] if train is None else [train])]
+    extra = excluded_pairs(model, tables) if tables else None
     if relevance_threshold is not None:
         test = test[test[RATING_COL] >= relevance_threshold]
     u = model.user_map.encode(test[USER_COL].to_numpy())
     i = model.item_map.encode(test[ITEM_COL].to_numpy())
     known = (u >= 0) & (i >= 0)
     u, i = u[known], i[known]
+    if exclude is not None and len(u):
+        ex_ptr, ex_items = excluded_pairs(model, exclude)
+        ex_users = np.repeat(np.arange(len(ex_ptr) - 1), np.diff(ex_ptr))
+        n_items = len(model.item_map)
+        clash = np.isin(u.astype(np.int64) * n_items + i, ex_users * n_items + ex_items)
+        if clash.any():
+            raise ValueError(
+                f"{int(clash.sum())} scored (user, movie) pairs are also in exclude: the "
+                "scored part must not be excluded from its own candidates"
+            )
     users = np.unique(u)
     order = np.argsort(u, kind="stable")
     bounds = (
@@ -129,7 +191,7 @@ def ranking_metrics(
         block = users[s : s + chunk]
         scores = np.array(model.score_items(block), dtype=np.float64)
         for row, user in enumerate(block):
-            scores[row, model.seen_items(user)] = -np.inf
+            scores[row, ~candidate_mask(model, user, extra)] = -np.inf
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         top_scores = np.take_along_axis(scores, top, 1)
         tops.append(np.take_along_axis(top, np.argsort(-top_scores, 1, kind="stable"), 1))

@@ -21,22 +21,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, USER_COL
+from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
 from recsys_utils.evaluation import metrics
 from recsys_utils.models.base import top_k_indices
 
 
 # --- ranking ------------------------------------------------------------------------
-def top_k_lists(model, user_indices, k: int = 10, chunk: int = 512) -> np.ndarray:
-    """(n, k) item indices: each user's best ``k`` unseen items (ties to the lower index)."""
+def top_k_lists(model, user_indices, k: int = 10, chunk: int = 512, exclude=None) -> np.ndarray:
+    """(n, k) item indices: each user's best ``k`` candidates (``metrics.candidate_mask``:
+    not seen in training nor in ``exclude``), ties to the lower index."""
     users = np.asarray(user_indices, dtype=np.int64)
+    extra = metrics.excluded_pairs(model, exclude) if exclude is not None else None
     out = np.empty((users.size, k), dtype=np.int64)
     for s in range(0, users.size, chunk):
         block = users[s : s + chunk]
         scores = np.asarray(model.score_items(block), dtype=np.float64)
         for row, user in enumerate(block):
-            mask = np.ones(scores.shape[1], dtype=bool)
-            mask[model.seen_items(user)] = False
+            mask = metrics.candidate_mask(model, user, extra)
             out[s + row] = top_k_indices(scores[row], mask, k)
     return out
 
@@ -51,7 +52,11 @@ def _ranked_users(model, test: pd.DataFrame, relevance_threshold: float | None) 
 
 
 def compare_recommenders(
-    models: dict, test: pd.DataFrame, k: int = 10, relevance_threshold: float | None = None
+    models: dict,
+    test: pd.DataFrame,
+    k: int = 10,
+    relevance_threshold: float | None = RELEVANCE_THRESHOLD,
+    exclude=None,
 ) -> pd.DataFrame:
     """Ranking metrics, coverage and novelty of fitted models on one test set.
 
@@ -59,7 +64,10 @@ def compare_recommenders(
         models: display name -> fitted model (all fitted on the same training table).
         test: the held-out ratings.
         k: list length.
-        relevance_threshold: test ratings at or above it count as relevant (None: all).
+        relevance_threshold: test ratings at or above it count as relevant (default
+            ``RELEVANCE_THRESHOLD``, 4.0; None: all).
+        exclude: tables whose pairs are no candidates (the validation split), as for
+            ``metrics.ranking_metrics``: one candidate rule for every figure.
 
     Returns:
         One row per model (index: name): precision, recall, ndcg, hit_rate, coverage,
@@ -68,9 +76,10 @@ def compare_recommenders(
     rows = {}
     for name, model in models.items():
         ranking = metrics.ranking_metrics(
-            model, None, test, k=k, relevance_threshold=relevance_threshold
+            model, None, test, k=k, relevance_threshold=relevance_threshold, exclude=exclude
         )
-        topk = top_k_lists(model, _ranked_users(model, test, relevance_threshold), k)
+        users = _ranked_users(model, test, relevance_threshold)
+        topk = top_k_lists(model, users, k, exclude=exclude)
         nov = metrics.novelty(topk, model.item_counts_, n_users=len(model.user_map))
         rows[name] = (
             {key: ranking[key] for key in ("precision", "recall", "ndcg", "hit_rate", "coverage")}

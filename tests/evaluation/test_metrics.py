@@ -186,7 +186,7 @@ def test_seen_items_are_never_in_the_ranked_lists(fitted_pair, monkeypatch):
 
     monkeypatch.setattr(metrics, "ranking_from_topk", spy)
     model = models["mf"]
-    ranking_metrics(model, train, test, k=10)
+    ranking_metrics(model, train, test, k=10, relevance_threshold=None)
     users = np.unique(model.user_map.encode(test[USER_COL].to_numpy()))
     assert captured["topk"].shape == (users.size, 10)
     for row, user in zip(captured["topk"], users, strict=True):
@@ -221,3 +221,60 @@ def test_novelty_hand_worked():
     assert metrics.novelty(topk, counts)["self_information"] == pytest.approx(1.2075187, abs=1e-7)
     with pytest.raises(ValueError, match="no recommendations"):
         metrics.novelty(np.zeros((0, 2), dtype=int), counts)
+
+
+# --- the candidate rule and the relevance threshold, worked on paper ----------------------
+# Four movies, one user. Training: user 1 rated movie 1 (5) and movie 2 (1); user 2 rated
+# all four so the catalogue is 1..4. A model scoring 1 > 2 > 3 > 4 for everyone (by
+# item index) ranks, after removing user 1's training movies {1, 2}, movies [3, 4].
+# Validation: user 1 rated movie 3. Test: user 1 rated movie 4 with 5 stars and nobody
+# else. Without exclude, top-1 = [3] (a validation movie: a sure miss), NDCG@1 = 0;
+# with exclude=[valid], top-1 = [4], a hit: NDCG@1 = 1.
+
+
+class _ByIndex(GlobalMean):
+    def score_items(self, user_indices):
+        n = len(self.item_map)
+        return np.tile(np.arange(n, 0, -1, dtype=np.float64), (len(user_indices), 1))
+
+
+def _rule_tables():
+    from helpers import table
+
+    train = table([1, 1, 2, 2, 2, 2], [1, 2, 1, 2, 3, 4], [5, 1, 3, 3, 3, 3])
+    valid = table([1], [3], [4])
+    test = table([1], [4], [5])
+    return train, valid, test
+
+
+def test_exclude_removes_the_validation_movies_from_the_candidates():
+    train, valid, test = _rule_tables()
+    model = _ByIndex().fit(train)
+    assert ranking_metrics(model, train, test, k=1)["ndcg"] == 0.0
+    out = ranking_metrics(model, train, test, k=1, exclude=valid)
+    assert out["ndcg"] == 1.0 and out["hit_rate"] == 1.0 and out["n_users"] == 1
+    assert ranking_metrics(model, None, test, k=1, exclude=[valid])["ndcg"] == 1.0
+
+
+def test_a_scored_pair_cannot_be_excluded():
+    train, valid, test = _rule_tables()
+    model = _ByIndex().fit(train)
+    with pytest.raises(ValueError, match="also in exclude"):
+        ranking_metrics(model, train, test, k=1, exclude=[valid, test])
+
+
+def test_relevance_defaults_to_four_stars():
+    from helpers import table
+
+    from recsys_utils.constants import RELEVANCE_THRESHOLD
+
+    assert RELEVANCE_THRESHOLD == 4.0
+    train, valid, _ = _rule_tables()
+    model = _ByIndex().fit(train)
+    # user 1's only candidate after exclusion is movie 4; a 3.5-star test rating of it is
+    # not relevant, so there is nobody to rank; with None it is a hit
+    low = table([1], [4], [3.5])
+    with pytest.raises(ValueError, match="no user has a relevant item"):
+        ranking_metrics(model, train, low, k=1, exclude=valid)
+    out = ranking_metrics(model, train, low, k=1, exclude=valid, relevance_threshold=None)
+    assert out["ndcg"] == 1.0

@@ -125,13 +125,15 @@ def test_top_k_lists_match_recommend_and_compare_uses_ranking_metrics(tiny_ratin
             )
     # user 2 never rated 30, user 3 never rated 10: each has exactly one unseen movie
     test = pd.DataFrame({"user_id": [2, 3], "item_id": [30, 10], "rating": [5.0, 2.0]})
-    table = probes.compare_recommenders({"pop": pop, "bias": bias}, test, k=1)
+    table = probes.compare_recommenders(
+        {"pop": pop, "bias": bias}, test, k=1, relevance_threshold=None
+    )
     assert table.loc["pop", "precision"] == 1.0
     assert table.loc["pop", "coverage"] == pytest.approx(2 / 3)
     # the two lists hold movie 30 (2 ratings) and movie 10 (2 ratings), 3 users
     assert table.loc["pop", "self_information"] == pytest.approx(math.log2(3 / 2))
     assert table.loc["pop", "mean_log_popularity"] == pytest.approx(math.log(3))
-    only_high = probes.compare_recommenders({"pop": pop}, test, k=1, relevance_threshold=4.0)
+    only_high = probes.compare_recommenders({"pop": pop}, test, k=1)  # RELEVANCE_THRESHOLD
     assert only_high.loc["pop", "n_users"] == 1
 
 
