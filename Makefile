@@ -5,6 +5,7 @@
 #   make report   run notebooks/NN_*.ipynb in order -> reports/*.html + reports/index.html
 #   make test     make lint + pytest
 #   make lint     ruff (lint + format check) + lint-imports (the layers in pyproject.toml)
+#   make demo     the recommendation app live in the browser (Voila on 127.0.0.1; DEMO_ARGS="--port 8870")
 #   make lab      JupyterLab on notebooks/
 #   make format   rewrites files with ruff
 #   make clean    reports and caches;  make distclean  also .venv, .vendor and downloaded data
@@ -26,8 +27,9 @@ VENDOR_STAMP := $(VENDOR)/.fetched
 LINT_PATHS := recsys_utils tests $(wildcard notebooks/*.py) benchmarks
 REPORT_ARGS ?=
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: setup data report test lint format lab clean distclean
+.PHONY: setup data report test lint format demo lab clean distclean
 
 setup: $(SETUP_STAMP) $(VENDOR_STAMP)
 
@@ -71,6 +73,10 @@ format: setup
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Trains the app's checkpoint first when `make report` has not saved one; Ctrl-C stops it.
+demo: setup data
+	$(PY) -m recsys_utils.app.serve $(DEMO_ARGS)
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -6,6 +6,7 @@ Modules:
     map_plots: Figures of the embedding space and the recommendation demo (notebooks 04 and 05).
     plots: The figures the notebooks show. Each function draws one figure and returns it.
     report: The HTML reports: papermill runs the notebooks, nbconvert exports them, offline.
+    serve: ``make demo``: the recommendation app (notebook 05's widgets) served live as a web page.
     widgets: The recommendation app: ipywidgets 8, three tabs, results as escaped HTML tables.
 
 Public names below are loaded from their module on first use, so importing
@@ -15,7 +16,12 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "APP_CELL": "serve",
+    "CHECKPOINT_ENV": "serve",
+    "DEFAULT_PORT": "serve",
+    "DEFAULT_STEM": "serve",
     "FIGURES_MIME": "figures",
+    "HOST": "serve",
     "KERNEL_ENV": "report",
     "MAX_MATCHES": "widgets",
     "NOTEBOOK_GLOB": "report",
@@ -29,6 +35,7 @@ _EXPORTS = {
     "bench_embeddings": "demo",
     "bias_vs_norm": "map_plots",
     "build_report": "report",
+    "ensure_checkpoint": "serve",
     "export_html": "report",
     "figures_bundle": "figures",
     "find_notebooks": "report",
@@ -45,16 +52,20 @@ _EXPORTS = {
     "message": "widgets",
     "metric_bars": "plots",
     "mf_from_factors": "demo",
+    "port_is_free": "serve",
     "rating_distribution": "plots",
     "ratings_over_time": "plots",
     "ratings_per_user_and_movie": "plots",
     "read_figures": "figures",
     "record_figures": "figures",
     "run_notebook": "report",
+    "serve": "serve",
     "static_maps": "map_plots",
     "sweep_curves": "plots",
     "sweep_heatmap": "plots",
     "sweep_seconds": "plots",
+    "voila_command": "serve",
+    "write_app_notebook": "serve",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,140 @@
+"""``make demo``: the app served live by Voila, driven in a real Chromium through selenium.
+
+The test starts ``python -m recsys_utils.app.serve`` on a free port of 127.0.0.1 with a
+small checkpoint, types a title into the new-user search, adds the movie, changes its
+rating and sees the recommendation list change each time; a screenshot goes to
+``reports/screenshots/app_live.png``. Ctrl-C (SIGINT) then stops the server cleanly.
+Without Chromium, chromedriver or selenium the test skips, except under ``CI=true``,
+where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from recsys_utils.constants import DATA_DIR_ENV, REPORTS_DIR
+
+pytestmark = pytest.mark.browser
+SEARCH = "input[placeholder='part of a title']"
+
+
+def _need(what: str):
+    message = f"{what} not found: the live-app browser test needs it"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: it must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def driver():
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _need("selenium")
+    chromium = shutil.which("chromium") or _need("chromium")
+    chromedriver = shutil.which("chromedriver") or _need("chromedriver")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1800"):
+        opts.add_argument(arg)
+    browser = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    yield browser
+    browser.quit()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def small_checkpoint(data_home, mirror_dir, monkeypatch):
+    """A quickly trained MF on ml-latest-small, saved in the test's data folder."""
+    monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror_dir))
+    from recsys_utils import data
+    from recsys_utils.app import demo
+    from recsys_utils.constants import checkpoint_dir
+    from recsys_utils.models import checkpoints
+
+    ratings = data.load_dataset("ml-latest-small").ratings
+    model = demo.fit_early_stopped("mf", ratings, epochs=2, progress=False)
+    return checkpoints.save(model, checkpoint_dir() / "app-test", dataset="ml-latest-small")
+
+
+@pytest.fixture
+def server(small_checkpoint, data_home, mirror_dir):
+    port = _free_port()
+    env = {**os.environ, DATA_DIR_ENV: str(data_home), "RECSYS_DATA_MIRROR": str(mirror_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recsys_utils.app.serve", "--checkpoint", str(small_checkpoint),
+         f"--port={port}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"the app server did not start: {proc.stdout.read()[-2000:]}")
+    yield proc, f"http://127.0.0.1:{port}/"
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(driver, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    proc, url = server
+    wait = WebDriverWait(driver, 120)
+    driver.get(url)
+    search = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, SEARCH)))
+
+    def recommendations() -> str:
+        box = driver.find_elements(
+            By.XPATH, "//b[text()='Recommended']/following::div[contains(@class,'widget-html')][1]"
+        )
+        return box[-1].text if box else ""
+
+    def changes_from(before: str) -> str:
+        wait.until(lambda _: recommendations() not in ("", before))
+        return recommendations()
+
+    assert "Rate a few movies" in recommendations()
+    search.send_keys("Toy Story", Keys.ENTER)
+    wait.until(lambda d: "Toy Story (1995)" in d.find_elements(By.CSS_SELECTOR, "select")[0].text)
+    driver.find_element(By.XPATH, "//button[contains(., 'Add')]").click()
+    first = changes_from("Rate a few movies to get recommendations.")
+    assert "title" in first and "Toy Story (1995)" in first  # the "because" column
+
+    readout = driver.find_elements(By.CSS_SELECTOR, ".widget-readout")[-1]  # the new slider's
+    readout.click()
+    readout.send_keys(Keys.CONTROL, "a")
+    readout.send_keys("1", Keys.ENTER)
+    second = changes_from(first)
+    assert second != first
+
+    shots = REPORTS_DIR / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(shots / "app_live.png"))
+
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    assert proc.wait(timeout=30) == 0
+    out = proc.stdout.read()
+    assert "serving the recommendation app" in out and "stopping the app server" in out
