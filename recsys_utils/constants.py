@@ -163,3 +163,14 @@ def get_spec(name: str) -> DatasetSpec:
     except KeyError:
         known = ", ".join(DATASETS)
         raise ValueError(f"unknown data set {name!r}; known: {known}") from None
+
+
+def redact_url(text) -> str:
+    """``text`` with the password (all userinfo) of every URL in it replaced by ``***``.
+
+    ``https://user:pw@host/x`` -> ``https://***@host/x``: used in every message that
+    names a mirror or storage URL, so a secret given in one is never printed.
+    """
+    import re
+
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@", r"\1***@", str(text))

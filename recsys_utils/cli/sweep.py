@@ -132,6 +132,8 @@ def _sweep(args: argparse.Namespace) -> int:
         workers=args.workers,
         verbose=not args.quiet,
     )
+    if result.stopped:  # every trial fails: a setting, the data or the model is wrong
+        raise ValueError(f"sweep {result.study_name} stopped: {result.stopped}")
     if not result.complete:
         print("the sweep is incomplete: rerun the same command to resume it")
         return 1

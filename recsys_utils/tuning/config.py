@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,8 @@ class SweepConfig:
     def default_study_name(self) -> str:
         """``<model>-<data set>-<hash of the settings>``: the same settings resume the study."""
         digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
-        return f"{self.model}-{Path(self.dataset).stem}-{digest[:8]}"
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(self.dataset).stem).lstrip(".")[:60]
+        return f"{self.model}-{stem}-{digest[:8]}"
 
     @property
     def n_points(self) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from recsys_utils.tuning.storage import FINISHED, _key, progress, study_dir
+from recsys_utils.tuning.storage import FINISHED, _key, progress, stop_reason, study_dir
 
 if TYPE_CHECKING:
     from recsys_utils.tuning.config import SweepConfig
@@ -33,6 +33,7 @@ class SweepResult:
     complete: bool
     seconds: float
     folder: Path
+    stopped: str | None = None  # why it stopped early: too many trials failed in a row
 
 
 def results_table(study, cfg: SweepConfig) -> pd.DataFrame:
@@ -110,8 +111,17 @@ def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> Sw
         best_value = float(best["best_val_rmse"])
     p = progress(study, cfg)
     complete = p["open"] == 0 and p["running"] == 0
+    stopped = stop_reason(study, cfg)
     return SweepResult(
-        study_name, results, summary, best_params, best_value, complete, seconds, folder
+        study_name,
+        results,
+        summary,
+        best_params,
+        best_value,
+        complete and not stopped,
+        seconds,
+        folder,
+        stopped,
     )
 
 

@@ -37,12 +37,14 @@ from recsys_utils.tuning.storage import (
     DuplicatePoint,
     _repair_journal_tail,
     _worker_tag,  # noqa: F401 (tests reach it as sweeps._worker_tag)
+    check_study_name,
     is_database,
     journal_path,
     make_storage,
     open_study,
     progress,
     repair,
+    storage_error,
     study_dir,
 )
 from recsys_utils.tuning.trials import (
@@ -102,11 +104,16 @@ def run_sweep(
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study_name = study_name or cfg.default_study_name()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: our own lines
+    from sqlalchemy.exc import SQLAlchemyError
+
+    study_name = check_study_name(study_name or cfg.default_study_name())
     if not is_database(storage):
         _repair_journal_tail(journal_path(storage, study_name))
-    study = open_study(cfg, study_name, make_storage(storage, study_name))
+    try:
+        study = open_study(cfg, study_name, make_storage(storage, study_name))
+    except SQLAlchemyError as err:  # a database that cannot be reached or opened
+        raise storage_error(storage, err) from None
     repair(study, cfg)
     threads = max(1, cores() // workers)
     if verbose:

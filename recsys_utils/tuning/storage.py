@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys_utils.constants import sweeps_dir
+from recsys_utils.tuning.guards import (  # noqa: F401 (re-exported)
+    _repair_journal_tail,
+    check_database_url,
+    check_journal,
+    check_study_name,
+    storage_error,
+)
 
 if TYPE_CHECKING:
     from recsys_utils.tuning.config import SweepConfig
@@ -28,6 +35,7 @@ JOURNAL_NAME = "journal.log"
 MAX_RETRIES = 3  # reruns of a grid point whose worker died or was interrupted
 HEARTBEAT_S, GRACE_S = 10, 60  # database storages: a silent RUNNING trial is stale after GRACE_S
 FINISHED = ("COMPLETE", "PRUNED")
+MAX_FAILURES = 3  # consecutive failed trials (errors of their own) that stop a sweep
 
 
 class DuplicatePoint(RuntimeError):
@@ -37,7 +45,7 @@ class DuplicatePoint(RuntimeError):
 # --- storage and study --------------------------------------------------------------
 def study_dir(study_name: str) -> Path:
     """``data/sweeps/<study>/``: the default journal and the results tables."""
-    return sweeps_dir() / study_name
+    return sweeps_dir() / check_study_name(study_name)
 
 
 def is_database(storage: str | Path | None) -> bool:
@@ -50,22 +58,12 @@ def journal_path(storage: str | Path | None, study_name: str) -> Path:
     return Path(storage) if storage is not None else study_dir(study_name) / JOURNAL_NAME
 
 
-def _repair_journal_tail(path: Path) -> None:
-    """Drop a half-written last line (a kill mid-append) so the journal replays."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with path.open("rb+") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":
-            return
-        f.truncate(path.read_bytes().rfind(b"\n") + 1)
-
-
 def make_storage(storage: str | Path | None, study_name: str):
     """A journal file (a path, or the default one) or a database URL (``RDBStorage``)."""
     import optuna
 
     if is_database(storage):
+        check_database_url(storage)
         with warnings.catch_warnings():  # heartbeats are "experimental" since optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
@@ -77,7 +75,11 @@ def make_storage(storage: str | Path | None, study_name: str):
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     path = journal_path(storage, study_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_journal(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--storage {path}: cannot create its folder: {err.strerror}") from None
     return JournalStorage(JournalFileBackend(str(path)))
 
 
@@ -85,6 +87,7 @@ def open_study(cfg: SweepConfig, study_name: str, storage, *, worker: int = 0):
     """Create or load the study; refuse one created with a different configuration."""
     import optuna
 
+    check_study_name(study_name)
     if cfg.sampler == "grid":
         sampler = optuna.samplers.GridSampler(cfg.space, seed=cfg.seed)
     elif cfg.sampler == "random":
@@ -250,20 +253,65 @@ def _point_state(trials: list) -> str:
     return "open"
 
 
+def failure_reason(trial) -> str:
+    """Why a FAIL trial failed, in one line (never empty)."""
+    a = trial.user_attrs
+    reason = a.get("error") or a.get("diverged")
+    if not reason and trial.values is None and "history" in a:
+        reason = "the objective gave no value (NaN validation RMSE)"
+    return " ".join(str(reason or "failed, no reason recorded").split())
+
+
+def _own_failure(trial) -> bool:
+    """A FAIL of the point itself: not a duplicate, a dead worker or an interruption."""
+    a = trial.user_attrs
+    return trial.state.name == "FAIL" and not (
+        "duplicate_of" in a or a.get("died") or a.get("interrupted")
+    )
+
+
+def stop_reason(study, cfg: SweepConfig) -> str | None:
+    """The first failure's reason once the last ``MAX_FAILURES`` trials (at most the
+    sweep's size) all failed of their own, else None: such a sweep stops, not loops."""
+    limit = max(1, min(MAX_FAILURES, cfg.n_points if cfg.sampler == "grid" else cfg.n_trials))
+    streak = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number, reverse=True):
+        if t.state.name in ("RUNNING", "WAITING") or "duplicate_of" in t.user_attrs:
+            continue
+        if t.state.name == "FAIL" and (t.user_attrs.get("died") or t.user_attrs.get("interrupted")):
+            continue  # the worker's fault, retried by repair
+        if not _own_failure(t):
+            break
+        streak.append(t)
+    if len(streak) < limit:
+        return None
+    first = streak[-1]
+    return f"{len(streak)} trials in a row failed; the first (trial {first.number}): " + (
+        failure_reason(first)
+    )
+
+
 def progress(study, cfg: SweepConfig) -> dict:
-    """Points (or trials) ``done``, ``running``, ``failed``, ``open`` (left to run) and ``total``."""
+    """Points (or trials) ``done``, ``running``, ``failed``, ``open`` (left to run) and ``total``.
+
+    Once ``stop_reason`` gives a reason, nothing is open: the sweep is settled.
+    """
+    stopped = stop_reason(study, cfg)
     if cfg.sampler != "grid":
-        states = [t.state.name for t in study.get_trials(deepcopy=False)]
+        trials = study.get_trials(deepcopy=False)
+        states = [t.state.name for t in trials]
         done, running = sum(s in FINISHED for s in states), states.count("RUNNING")
         return {
             "done": done,
             "running": running,
-            "failed": 0,
+            "failed": sum(_own_failure(t) for t in trials),
             "total": cfg.n_trials,
-            "open": max(0, cfg.n_trials - done - running),
+            "open": 0 if stopped else max(0, cfg.n_trials - done - running),
         }
     counts = dict.fromkeys(("done", "running", "failed", "open"), 0)
     for trials in _by_point(study, cfg).values():
         state = _point_state(trials)
         counts["open" if state == "waiting" else state] += 1
+    if stopped:
+        counts["open"] = 0
     return counts | {"total": cfg.n_points}

@@ -165,7 +165,7 @@ def work(
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: our own lines
     if threads:
         import torch
 

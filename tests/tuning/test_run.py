@@ -224,11 +224,11 @@ def test_a_duplicate_of_a_finished_point_is_skipped(data_home, ratings_file):
 
 def test_a_half_written_journal_line_is_dropped(tmp_path):
     path = tmp_path / "journal.log"
-    path.write_bytes(b'{"op": 1}\n{"op": 2}\n{"op": 3, "x"')
+    path.write_bytes(b'{"op_code": 1}\n{"op_code": 2}\n{"op_code": 3, "x"')
     sweeps._repair_journal_tail(path)
-    assert path.read_bytes() == b'{"op": 1}\n{"op": 2}\n'
+    assert path.read_bytes() == b'{"op_code": 1}\n{"op_code": 2}\n'
     sweeps._repair_journal_tail(path)
-    assert path.read_bytes() == b'{"op": 1}\n{"op": 2}\n'
+    assert path.read_bytes() == b'{"op_code": 1}\n{"op_code": 2}\n'
 
 
 # --- interruptions, in a subprocess ------------------------------------------------------------
@@ -371,3 +371,110 @@ def test_cli_runs_then_resumes(data_home, ratings_file, capsys):
     assert "2/2 done" in capsys.readouterr().out
     assert len(sweeps.load_results("cli")) == 2
     assert main([*argv[:-2], "--model", "nope"]) == 2
+
+
+# --- hostile input: storage, study names, sweeps that only fail ----------------------------
+def cli_error(capsys, argv) -> str:
+    """Run the CLI, expect exit 2 and exactly one ``error: `` line on stderr; return it."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def tiny_sweep_argv(ratings_file, *extra) -> list[str]:
+    return [
+        "sweep",
+        "--grid",
+        "lr=0.01",
+        "--epochs",
+        "1",
+        "--set",
+        "n_factors=4",
+        "--dataset",
+        str(ratings_file),
+        "--quiet",
+        *extra,
+    ]
+
+
+def test_storage_that_is_not_a_journal_is_refused_untouched(data_home, ratings_file, capsys):
+    other = data_home / "model.pt"
+    body = b"PK\x03\x04 checkpoint bytes without a newline at the end" * 20
+    other.write_bytes(body)
+    line = cli_error(capsys, tiny_sweep_argv(ratings_file, "--storage", str(other)))
+    assert "not an Optuna journal" in line
+    assert other.read_bytes() == body  # not one byte lost
+    text = data_home / "notes.txt"
+    text.write_bytes(b"line one\nline two, half")
+    cli_error(capsys, tiny_sweep_argv(ratings_file, "--storage", str(text)))
+    assert text.read_bytes() == b"line one\nline two, half"
+    with pytest.raises(ValueError, match="not an Optuna journal"):
+        sweeps._repair_journal_tail(text)  # the repair itself refuses, at its depth
+    journal = data_home / "ok.log"  # a journal of ours with a half-written last line is fine
+    assert main(tiny_sweep_argv(ratings_file, "--storage", str(journal), "--study", "j")) == 0
+    journal.write_bytes(journal.read_bytes() + b'{"op_code": 4, "wor')
+    assert main(tiny_sweep_argv(ratings_file, "--storage", str(journal), "--study", "j")) == 0
+    assert journal.read_bytes().endswith(b"}\n")
+
+
+def test_study_name_is_a_name_not_a_path(data_home, ratings_file, capsys, tmp_path):
+    before = set(tmp_path.rglob("*"))
+    for name in ("../../../x", "/tmp/x", ".hidden", "a/b", "x" * 101, "a\nb", "a b"):
+        line = cli_error(capsys, tiny_sweep_argv(ratings_file, "--study", name))
+        assert "is not a name" in line
+    assert set(tmp_path.rglob("*")) == before  # nothing written anywhere
+    with pytest.raises(ValueError, match="is not a name"):
+        sweeps.study_dir("..")
+    weird = sweeps.SweepConfig(dataset="/some where/my ratings (v2).parquet")
+    assert sweeps.check_study_name(weird.default_study_name())
+
+
+def test_a_search_whose_every_trial_fails_stops_and_exits_2(data_home, ratings_file, capsys):
+    argv = [
+        "sweep",
+        "--search",
+        "lr=0.001:0.1:log",
+        "--sampler",
+        "random",
+        "--n-trials",
+        "1000",
+        "--set",
+        "n_factors=-1",
+        "--dataset",
+        str(ratings_file),
+        "--study",
+        "allfail",
+        "--quiet",
+    ]
+    start = time.perf_counter()
+    line = cli_error(capsys, argv)
+    assert time.perf_counter() - start < 60
+    assert "3 trials in a row failed" in line and "embedding size must be at least 1" in line
+    cfg = sweeps.SweepConfig(
+        model="mf",
+        space={"lr": (0.001, 0.1, True)},
+        sampler="random",
+        n_trials=1000,
+        fixed={"n_factors": -1},
+        dataset=str(ratings_file),
+    )
+    assert len(sweeps.open_study(cfg, "allfail", sweeps.make_storage(None, "allfail")).trials) == 3
+    grid = tiny_sweep_argv(ratings_file, "--set", "n_factors=-1", "--study", "gridfail")
+    assert "embedding size" in cli_error(capsys, grid)  # a grid of one failing point too
+
+
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ("foo://x", "not a usable database URL"),
+        ("://x", "not a usable database URL"),
+        ("postgresql://me:s3cret@127.0.0.1:1/db", "cannot open"),
+        ("sqlite:////nonexistent-dir/x.db", "cannot open"),
+        ("DIR", "is a directory"),
+    ],
+)
+def test_bad_storage_is_one_line(data_home, ratings_file, capsys, storage, message):
+    storage = str(data_home) if storage == "DIR" else storage
+    line = cli_error(capsys, tiny_sweep_argv(ratings_file, "--storage", storage))
+    assert message in line and "s3cret" not in line
