@@ -57,6 +57,18 @@ def sweeps_dir() -> Path:
     return data_dir() / "sweeps"
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as reports and messages show it: relative to the project, else to the data
+    folder (``data/...``), else its last two parts; never the machine's absolute folders."""
+    path = Path(path).resolve()
+    for base, prefix in ((PROJECT_ROOT, ""), (data_dir().resolve(), "data/")):
+        try:
+            return prefix + path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return "/".join(path.parts[-2:])
+
+
 REPORTS_DIR = PROJECT_ROOT / "reports"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 

@@ -3,6 +3,7 @@
 Modules:
     demo: Models for the embedding notebooks (04, 05) and the benchmark of the demo's targets.
     figures: The key figures of a notebook run: shown as a table, stored in the executed notebook.
+    index: ``reports/index.html``: the page a colleague reads in a minute.
     map_plots: Figures of the embedding space and the recommendation demo (notebooks 04 and 05).
     plots: The figures the notebooks show. Each function draws one figure and returns it.
     report: The HTML reports: papermill runs the notebooks, nbconvert exports them, offline.
@@ -21,8 +22,11 @@ _EXPORTS = {
     "DEFAULT_PORT": "serve",
     "DEFAULT_STEM": "serve",
     "FIGURES_MIME": "figures",
+    "FINDINGS_KEY": "index",
+    "GLOSSARY": "index",
     "HOST": "serve",
     "KERNEL_ENV": "report",
+    "MAX_INLINE_ITEMS": "index",
     "MAX_MATCHES": "widgets",
     "NOTEBOOK_GLOB": "report",
     "NotebookError": "report",
@@ -30,6 +34,7 @@ _EXPORTS = {
     "RecommenderApp": "widgets",
     "SMALL_MF": "demo",
     "TEMPLATES_DIR": "report",
+    "THUMBS_DIR": "index",
     "VENDOR_DIR": "report",
     "WIDGETS_JS": "report",
     "bench_embeddings": "demo",
@@ -40,6 +45,7 @@ _EXPORTS = {
     "figures_bundle": "figures",
     "find_notebooks": "report",
     "fit_early_stopped": "demo",
+    "fmt": "index",
     "fold_in_curve_plot": "map_plots",
     "format_value": "figures",
     "genre_counts": "plots",
@@ -60,12 +66,15 @@ _EXPORTS = {
     "record_figures": "figures",
     "run_notebook": "report",
     "serve": "serve",
+    "split_figures": "index",
     "static_maps": "map_plots",
     "sweep_curves": "plots",
     "sweep_heatmap": "plots",
     "sweep_seconds": "plots",
+    "thumbnail": "index",
     "voila_command": "serve",
     "write_app_notebook": "serve",
+    "write_index": "index",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

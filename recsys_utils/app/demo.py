@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from recsys_utils.constants import DEFAULT_DATASET, checkpoint_dir
+from recsys_utils.constants import DEFAULT_DATASET, checkpoint_dir, shown_path
 
 # Early-stopped on 10% of the ratings (training longer overfits badly). On three draws
 # of held-out users: validation RMSE 0.828-0.857 against bias-only's 0.852-0.884; l2 0.1
@@ -101,7 +101,7 @@ def load_or_train(
     path = checkpoint_dir() / f"{stem}.json"
     if path.is_file():
         fitted = checkpoints.load(path, expect_dataset=dataset)
-        fitted.loaded_from = str(path)
+        fitted.loaded_from = shown_path(path)
         return fitted
     if ratings is None:
         ratings = data.load_dataset(dataset).ratings

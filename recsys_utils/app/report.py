@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import html
-import json
 import os
 import re
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,7 @@ from recsys_utils.app.figures import (  # re-exported: notebooks call report.rec
     read_figures,
     record_figures,
 )
+from recsys_utils.app.index import thumbnail, write_index
 from recsys_utils.constants import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 
 __all__ = [
@@ -231,36 +229,6 @@ def find_notebooks(names: Sequence[str] | None = None, folder: Path = NOTEBOOKS_
     return sorted(paths, key=lambda p: p.name)
 
 
-def _write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mapping) -> Path:
-    rows = []
-    for e in entries:
-        figures = "".join(
-            f"<li><b>{html.escape(k)}</b>: {html.escape(format_value(v))}</li>"
-            for k, v in e["figures"].items()
-        )
-        status = "" if e["ok"] else ' <span class="failed">FAILED</span>'
-        rows.append(
-            f'<tr><td><a href="{html.escape(e["html"])}">{html.escape(e["name"])}</a>{status}'
-            f"<br>{html.escape(e['title'])}</td><td><ul>{figures}</ul></td>"
-            f"<td>{e['seconds']:.1f} s</td></tr>"
-        )
-    params = html.escape(json.dumps(dict(parameters), default=str)) if parameters else "defaults"
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Movie embeddings: reports</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.4em .8em;vertical-align:top}}
-ul{{margin:0;padding-left:1.2em}}.failed{{color:#b00;font-weight:bold}}</style></head>
-<body><h1>Movie embeddings: reports</h1>
-<p>Built {datetime.now():%Y-%m-%d %H:%M}; parameters: {params}.</p>
-<table><tr><th>notebook</th><th>key figures of this run</th><th>run time</th></tr>
-{"".join(rows)}
-</table></body></html>
-"""
-    index = out_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index
-
-
 def _report_one(
     path: Path, out_dir: Path, parameters: Mapping[str, Any] | None, keep_code: bool
 ) -> tuple[dict[str, Any], NotebookError | None]:
@@ -283,6 +251,7 @@ def _report_one(
         "html": html_path.name,
         "ok": error is None,
         "figures": read_figures(executed) if error is None else {},
+        "thumbnail": thumbnail(executed, out_dir, path.stem) if saved else None,
         "seconds": time.perf_counter() - start,
     }
     return entry, error
@@ -326,9 +295,9 @@ def build_report(
             flush=True,
         )
         if error is not None:
-            _write_index(out_dir, entries, parameters or {})
+            write_index(out_dir, entries, parameters or {})
             raise error
-    index = _write_index(out_dir, entries, parameters or {})
+    index = write_index(out_dir, entries, parameters or {})
     total = time.perf_counter() - start_all
     print(f"{len(paths)} notebook(s) in {total:.1f} s -> {index}", file=sys.stderr)
     return index

@@ -232,7 +232,7 @@ def test_build_report_writes_index_and_names_failing_cell(tmp_path):
     assert (out / "02_boom.html").is_file()  # the partial run, traceback visible
     index = (out / "index.html").read_text()
     assert '<a href="01_ok.html">01_ok</a>' in index
-    assert "<b>k_plus_one</b>: 42" in index
+    assert "<td>k plus one</td><td>42</td>" in index
     assert "All fine" in index
     assert '02_boom</a> <span class="failed">FAILED</span>' in index
 

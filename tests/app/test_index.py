@@ -1,0 +1,56 @@
+"""The report index: rounded figures, checks folded away, thumbnails, no machine paths."""
+
+import base64
+import json
+
+from recsys_utils.app import index
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+
+
+def test_figures_are_rounded_for_people():
+    assert index.fmt(0.123456789) == "0.123"
+    assert index.fmt(100836) == "100,836"
+    assert index.fmt(100836.0) == "100,836.000"
+    assert index.fmt(0.000123456) == "0.000123"
+    assert index.fmt({"mf": 0.85312, "ease": 0.35}) == "mf 0.853, ease 0.350"
+    assert index.fmt(True) == "yes" and index.fmt(float("nan")) == "-"
+
+
+def test_checks_and_long_values_fold_away_and_findings_lead():
+    figures = {
+        "findings": ["EASE leads at NDCG@100 0.354.", "Second sentence."],
+        "ndcg": 0.354,
+        "app_html_has_table": True,
+        "curve": {str(n): 0.1 * n for n in range(12)},
+    }
+    key, rest, findings = index.split_figures(figures)
+    assert key == {"ndcg": 0.354}
+    assert set(rest) == {"app_html_has_table", "curve"}
+    assert findings == ["EASE leads at NDCG@100 0.354.", "Second sentence."]
+
+
+def test_index_page_has_headlines_thumbnails_and_relative_links_only(tmp_path):
+    executed = tmp_path / "executed.ipynb"
+    cell = {
+        "cell_type": "code",
+        "outputs": [{"output_type": "display_data", "data": {"image/png": PNG}}],
+    }
+    executed.write_text(json.dumps({"cells": [cell]}))
+    thumb = index.thumbnail(executed, tmp_path, "02_model_building")
+    assert thumb == "thumbs/02_model_building.png"
+    assert (tmp_path / thumb).read_bytes().startswith(b"\x89PNG")
+    entries = [
+        {"name": "02_model_building", "title": "Models", "html": "02_model_building.html",
+         "ok": True, "seconds": 12.3, "thumbnail": thumb,
+         "figures": {"findings": "Popularity scores 0.206.", "ndcg": 0.20612, "ok_flag": True}},
+        {"name": "03_sweeps", "title": "Sweeps", "html": "03_sweeps.html", "ok": False,
+         "seconds": 1.0, "thumbnail": None, "figures": {}},
+    ]  # fmt: skip
+    page = index.write_index(tmp_path, entries, {"EPOCHS": 2}).read_text()
+    assert "<li>Popularity scores 0.206.</li>" in page
+    assert '<img class="thumb" src="thumbs/02_model_building.png"' in page
+    assert "<td>ndcg</td><td>0.206</td>" in page and "0.20612" not in page
+    assert "<details><summary>all recorded values and checks (1)" in page
+    assert "FAILED" in page and "EPOCHS = 2" in page and 'id="glossary"' in page
+    assert str(tmp_path) not in page
