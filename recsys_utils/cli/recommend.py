@@ -125,6 +125,12 @@ def _recommend(args: argparse.Namespace) -> int:
 
     pairs = parse_pairs(args.ratings)
     model = load_model(args.checkpoint)
+    if not recommend.can_fold_in(model):  # never a fold-in that scores unlike the model
+        where = args.checkpoint or "the latest checkpoint"
+        raise recommend.FoldInError(
+            f"{where} holds a {type(model).__name__}, which cannot fold in a new user; "
+            "give --checkpoint of an MF, ImplicitMF, CollabFNet or baseline model"
+        )
     movies = load_movies(model)
     reg = recommend.FOLD_IN_REG if args.reg is None else args.reg
     out = recommend.recommend_new_user(

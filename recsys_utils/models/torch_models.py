@@ -105,8 +105,46 @@ class TorchRecommender(Recommender):
         return np.concatenate(out) if out else np.zeros((0, len(self.item_map)))
 
 
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+class _LinearFoldIn:
+    """Fold-in hooks of the biased MF family (``recommend.foldin`` uses them).
+
+    For a user with bias b, free vector p and rated movies H, the model's own scorer is
+    linear in x = [b, p]: ``score_all = offset(H) + design @ x`` with ``design = [1, Q]``.
+    ``fold_in_linear(H)`` returns (offset, Q) for every movie, so a training user's
+    trained (b_u, p_u) and training history give back ``score_items`` exactly.
+    """
+
+    def _fold_tables(self, build) -> tuple:
+        """``build()``'s numpy tables, cached until the weights change (torch bumps a
+        tensor's ``_version`` on every in-place update)."""
+        version = tuple((p.data_ptr(), p._version) for p in self.net.parameters())
+        cached = getattr(self, "_fold_cache", None)
+        if cached is None or cached[0] != version:
+            cached = self._fold_cache = (version, build())
+        return cached[1]
+
+    def fold_in_linear(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        net = self.net
+        return self._fold_tables(
+            lambda: (
+                float(net.mu.detach()) + _np(net.item_bias.weight)[:, 0],
+                _np(net.item_emb.weight),
+            )
+        )
+
+    def fold_in_prior_rows(self) -> np.ndarray:
+        """The training users' [b_u, p_u], the rows the fold-in prior is fitted to."""
+        return np.column_stack(
+            [_np(self.net.user_bias.weight)[:, 0], _np(self.net.user_emb.weight)]
+        )
+
+
 @register
-class MF(TorchRecommender):
+class MF(_LinearFoldIn, TorchRecommender):
     """Biased matrix factorisation on nn.Embedding: r(u,i) = mu + b_u + b_i + p_u . q_i."""
 
     name = "mf"
@@ -124,7 +162,7 @@ class CollabFNet(TorchRecommender):
 
 
 @register
-class ImplicitMF(TorchRecommender):
+class ImplicitMF(_LinearFoldIn, TorchRecommender):
     """MF plus implicit feedback on both sides (SVD++ made symmetric): see ``nets.ImplicitMFNet``.
 
     The user vector adds the normalised sum of vectors of the movies the user rated;
@@ -144,6 +182,24 @@ class ImplicitMF(TorchRecommender):
                 "implicit_mf needs a dense optimizer (adamw, adam or sgd): each "
                 "step reads the whole implicit tables, not just the batch's rows"
             )
+
+    def fold_in_linear(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As the net scores: user vector p + |H|^-1/2 sum_{j in H} y_j, movie vectors
+        with their audience sums (``item_vectors``), so the implicit terms are kept."""
+        import torch
+
+        net = self.net
+
+        def build():
+            with torch.no_grad():
+                q = _np(net.item_vectors())
+            base = float(net.mu.detach()) + _np(net.item_bias.weight)[:, 0]
+            return base, q, _np(net.y_item.weight)
+
+        base, q, y = self._fold_tables(build)
+        history = np.asarray(history, dtype=np.int64)
+        implicit = y[history].sum(0) / np.sqrt(max(len(history), 1))
+        return base + q @ implicit, q
 
     def _net_inputs(self) -> dict:
         indptr, items = self.seen_indptr_, self.seen_indices_

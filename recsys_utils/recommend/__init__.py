@@ -13,7 +13,10 @@ from recsys_utils import lazy_exports
 _EXPORTS = {
     "FOLD_IN_BIAS_REG": "foldin",
     "FOLD_IN_REG": "foldin",
+    "FOLD_IN_REG_GRID": "foldin",
+    "FoldInError": "foldin",
     "FoldedUser": "foldin",
+    "can_fold_in": "foldin",
     "explain": "explain",
     "fold_in": "foldin",
     "parse_ratings": "foldin",

@@ -7,10 +7,19 @@ pull is R = diag(bias_reg * w_0, reg * w_1, ..., reg * w_d) with w = 1 (``prior=
 the default) or w_j = 1 / variance of coordinate j over the training users
 (``prior="gaussian"``: the posterior mode under a Gaussian fitted to them):
 
-    MF (closed form):  x = [b, p],  X_j = [1, q_j],  y_j = r_j - mu - b_j
+    MF, ImplicitMF (closed form, through the model's own scorer
+    ``model.fold_in_linear(H)``: score = offset_j(H) + X_j x, H the movies rated):
+        x = [b, p],  X_j = [1, q_j],  y_j = r_j - offset_j(H)
         x = x_bar + (X'X + R)^-1 X'(y - X x_bar)
+      (MF: offset_j = mu + b_j; ImplicitMF: offset_j = mu + b_j + q_j . |H|^-1/2 sum_H y,
+      q_j its movie vectors with their audience sums)
     other nets (CollabFNet):  Adam on p only, minimising
         mean_j (f(p, q_j) - r_j)^2 + (p - p_bar)' R (p - p_bar) / n,  the net frozen.
+    BiasOnly: b = sum_j (r_j - mu - b_j) / (bias_reg + n), bias_reg its own reg_user;
+    GlobalMean, Popularity: nothing to fit (their scores do not depend on the user).
+Every way reproduces ``model.score_items`` for a training user given that user's own
+history and fitted parameters; a model with none of them (Blend, rules) raises
+``FoldInError``.
 
 No retraining happens. ``explanations.explain`` says why a movie comes up;
 ``fold_in_curve`` (in ``foldin_eval``, re-exported here) measures how the result
@@ -27,11 +36,18 @@ import pandas as pd
 from recsys_utils.constants import ITEM_COL, PREDICTION_COL, RATING_COL
 from recsys_utils.embeddings.vectors import extract, with_titles
 
-# Chosen on held-out ml-latest-small users (split seeds 0-2, MF of demo.SMALL_MF): the
-# only pair of 6 tried that beat the bias-only baseline at 10 and 20 ratings on all three.
-# The bias weight equals BiasOnly's reg_user, so with no vector the two agree.
-FOLD_IN_REG = 10.0
+# FOLD_IN_REG: chosen on validation users only (``foldin_curve.select_fold_in_reg``
+# over FOLD_IN_REG_GRID: held-out ml-latest-small users, MF of demo.SMALL_MF, split seed
+# 0; the users the curve reports on are a disjoint set). The old 10 shrank a user folded
+# from 10 ratings to 22% of a trained user's vector norm. The bias weight equals
+# BiasOnly's reg_user, so with no vector the two agree.
+FOLD_IN_REG_GRID = (0.3, 1.0, 3.0, 10.0)
+FOLD_IN_REG = 1.0
 FOLD_IN_BIAS_REG = 5.0
+
+
+class FoldInError(ValueError):
+    """The model has no fold-in that reproduces its own scorer (say which, and why)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,39 @@ def _is_mf(emb) -> bool:
     return emb.user_bias is not None and emb.mu is not None
 
 
+def _is_linear(model) -> bool:
+    return callable(getattr(model, "fold_in_linear", None))
+
+
+def _kind(model) -> str:
+    """How ``model`` folds in: "linear", "gradient", "bias", "constant"; else FoldInError."""
+    from recsys_utils.models.baselines import BiasOnly, GlobalMean, Popularity
+    from recsys_utils.models.torch_models import CollabFNet
+
+    if _is_linear(model):
+        return "linear"
+    if isinstance(model, CollabFNet):
+        return "gradient"
+    if isinstance(model, BiasOnly):
+        return "bias"
+    if isinstance(model, (GlobalMean, Popularity)):
+        return "constant"
+    raise FoldInError(
+        f"{type(model).__name__} cannot fold in a new user: no fold-in reproduces its "
+        "scorer (fold-in works for MF, ImplicitMF, CollabFNet, BiasOnly, GlobalMean, "
+        "Popularity); use a checkpoint of one of those"
+    )
+
+
+def can_fold_in(model) -> bool:
+    """Whether ``fold_in`` supports ``model`` (see ``FoldInError``)."""
+    try:
+        _kind(model)
+    except FoldInError:
+        return False
+    return True
+
+
 def user_prior(model, prior: str = "ridge") -> tuple[np.ndarray, np.ndarray]:
     """Mean and per-coordinate precision weights of the training users' [b, p] (MF) or p.
 
@@ -118,7 +167,7 @@ def user_prior(model, prior: str = "ridge") -> tuple[np.ndarray, np.ndarray]:
     cached = getattr(model, "_prior_cache", None)
     if cached is not None and cached[0] is emb and cached[1] == prior:
         return cached[2]
-    x = np.column_stack([emb.user_bias, emb.user]) if _is_mf(emb) else emb.user
+    x = model.fold_in_prior_rows() if _is_linear(model) else emb.user
     mean = x.mean(0)
     weights = 1.0 / np.maximum(x.var(0), 1e-8) if prior == "gaussian" else np.ones(x.shape[1])
     model._prior_cache = (emb, prior, (mean, weights))
@@ -129,7 +178,7 @@ def fold_in(
     model,
     ratings,
     reg: float = FOLD_IN_REG,
-    bias_reg: float = FOLD_IN_BIAS_REG,
+    bias_reg: float | None = None,
     prior: str = "ridge",
     steps: int = 150,
     lr: float = 0.05,
@@ -137,29 +186,39 @@ def fold_in(
     """Fit a new user's vector and bias from their ratings; the model is not changed.
 
     Args:
-        model: a fitted MF, CollabFNet or other torch model with ``user_emb``/``item_emb``.
+        model: a fitted MF, ImplicitMF, CollabFNet, BiasOnly, GlobalMean or Popularity.
         ratings: ``{movie_id: rating}``, a list of ``(movie_id, rating)`` pairs, or a
             table with item_id and rating columns.
         reg: weight of the pull of the vector towards the average training user.
-        bias_reg: the same for the bias (MF); see ``FOLD_IN_REG`` for how both were chosen.
+        bias_reg: the same for the bias (default ``FOLD_IN_BIAS_REG``; for BiasOnly its
+            own ``reg_user``, as in training); see ``FOLD_IN_REG`` for how both were chosen.
         prior: ``"ridge"`` (the same weight on every coordinate) or ``"gaussian"``
             (scaled by the spread of the training users, see ``user_prior``; then
             ``reg`` plays the noise variance of one rating, about 1).
         steps, lr: Adam steps and learning rate for nets without a closed form.
 
     Raises:
+        FoldInError: the model has no fold-in reproducing its scorer (Blend, rules).
         ValueError: empty list, non-numeric, duplicated or off-scale ratings.
         KeyError: movie ids the model does not know (the message lists them).
     """
+    kind = _kind(model)
+    if bias_reg is None:
+        bias_reg = model.params["reg_user"] if kind == "bias" else FOLD_IN_BIAS_REG
     if reg < 0 or bias_reg < 0:
         raise ValueError(f"reg and bias_reg must be non-negative, got {reg} and {bias_reg}")
     ids, values = parse_ratings(ratings)
     idx = _check(model, ids, values)
-    emb = extract(model)
+    if kind == "constant":
+        return FoldedUser(np.zeros(0), 0.0, ids, idx, values)
+    if kind == "bias":
+        b = np.sum(values - model.mu_ - model.b_i_[idx]) / (bias_reg + len(idx))
+        return FoldedUser(np.zeros(0), float(b), ids, idx, values)
     x_bar, weights = user_prior(model, prior)
-    if _is_mf(emb):
-        design = np.column_stack([np.ones(len(idx)), emb.item[idx]])
-        y = values - emb.mu - emb.item_bias[idx]
+    if kind == "linear":
+        offset, q = model.fold_in_linear(idx)
+        design = np.column_stack([np.ones(len(idx)), q[idx]])
+        y = values - offset[idx]
         penalty = reg * weights
         penalty[0] = bias_reg * weights[0]
         lhs = design.T @ design + np.diag(penalty)
@@ -209,20 +268,20 @@ def _fold_in_gradient(model, idx, values, p_bar, weights, reg, steps, lr) -> np.
 
 
 def score_folded(model, user: FoldedUser, item_indices=None) -> np.ndarray:
-    """Unclipped predicted ratings of a folded user for item indices (default: all)."""
-    emb = extract(model)
-    if _is_mf(emb):
+    """Unclipped scores of a folded user for item indices (default: all), by the model's
+    own scorer: for a training user's parameters and history, ``score_items``'s row."""
+    kind = _kind(model)
+    sel = slice(None) if item_indices is None else np.asarray(item_indices, dtype=np.int64)
+    if kind == "constant":
+        return np.asarray(model.score_items(np.zeros(1, dtype=np.int64))[0], np.float64)[sel]
+    if kind == "bias":
+        return (model.mu_ + user.bias + model.b_i_)[sel]
+    if kind == "linear":
         # einsum, not @: one matrix-vector product gains nothing from BLAS threads, and
-        # on a busy machine they made it 10x slower. No fancy-indexing copy for "all".
-        if item_indices is None:
-            return emb.mu + user.bias + emb.item_bias + np.einsum("ij,j->i", emb.item, user.vector)
-        item_indices = np.asarray(item_indices, dtype=np.int64)
-        return (
-            emb.mu
-            + user.bias
-            + emb.item_bias[item_indices]
-            + np.einsum("ij,j->i", emb.item[item_indices], user.vector)
-        )
+        # on a busy machine they made it 10x slower.
+        offset, q = model.fold_in_linear(user.item_indices)
+        return offset[sel] + user.bias + np.einsum("ij,j->i", q[sel], user.vector)
+    emb = extract(model)
     if item_indices is None:
         item_indices = np.arange(len(emb.item_ids))
     import torch

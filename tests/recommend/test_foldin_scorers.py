@@ -1,0 +1,121 @@
+"""Fold-in goes through each model's own scorer: for a training user, given that user's own
+history (and fitted parameters), the fold-in path gives back ``model.score_items``.
+
+One test per model class that folds in (MF, ImplicitMF, CollabFNet, the baselines); the
+models that cannot fold in (Blend, rules) raise ``FoldInError``, a ``ValueError`` the CLI
+prints as one line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import FAST, table
+
+from recsys_utils import recommend
+from recsys_utils.models import MF, BiasOnly, CollabFNet, GlobalMean, ImplicitMF, Popularity
+from recsys_utils.recommend.foldin import FoldedUser, FoldInError
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    rng = np.random.default_rng(0)
+    users, items = np.meshgrid(np.arange(1, 31), np.arange(1, 21), indexing="ij")
+    keep = rng.random(users.shape) < 0.5
+    u, i = users[keep], items[keep]
+    r = np.clip(
+        np.round(2 * (3 + 0.1 * (u % 5) - 0.1 * (i % 4) + rng.normal(0, 0.7, u.size))) / 2, 0.5, 5
+    )
+    return table(u, i, r)
+
+
+def _user_of(model, ratings, n_min=6):
+    counts = ratings.groupby("user_id").size()
+    raw = int(counts.index[counts >= n_min][0])
+    u = int(model.user_map.encode([raw])[0])
+    return raw, u
+
+
+def _trained_user(model, u):
+    net = model.net
+    vec = net.user_emb.weight[u].detach().double().numpy()
+    bias = float(net.user_bias.weight[u, 0].detach()) if hasattr(net, "user_bias") else 0.0
+    hist = model.seen_items(u)
+    return FoldedUser(vec, bias, model.item_map.decode(hist), hist, np.zeros(len(hist)))
+
+
+@pytest.mark.parametrize("cls", [MF, ImplicitMF, CollabFNet])
+def test_a_training_users_own_parameters_and_history_score_as_score_items(cls, ratings):
+    model = cls(n_factors=3, **FAST) if cls is not CollabFNet else cls(emb_size=3, **FAST)
+    model.fit(ratings)
+    for u in range(len(model.user_map)):
+        got = recommend.score_folded(model, _trained_user(model, u))
+        want = model.score_items(np.array([u]))[0]
+        np.testing.assert_allclose(got, want, atol=1e-4)
+        some = [0, 3, 5]
+        got_some = recommend.score_folded(model, _trained_user(model, u), some)
+        np.testing.assert_allclose(got_some, want[some], atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", [MF, ImplicitMF])
+def test_folding_in_a_training_users_own_scores_recovers_them(cls, ratings):
+    # the targets are the model's own scores on the user's history; with no pull
+    # (reg 0) the least-squares fit through the model's scorer is exact, so the folded
+    # user scores every movie as the model scores that training user
+    model = cls(n_factors=2, **FAST).fit(ratings)
+    raw, u = _user_of(model, ratings)
+    hist = model.seen_items(u)
+    want = model.score_items(np.array([u]))[0].astype(np.float64)
+    pairs = list(zip(model.item_map.decode(hist), want[hist], strict=True))
+    lo, hi = model.rating_scale
+    assert all(lo <= r <= hi for _, r in pairs)
+    user = recommend.fold_in(model, pairs, reg=0.0, bias_reg=0.0)
+    np.testing.assert_allclose(recommend.score_folded(model, user), want, atol=1e-3)
+
+
+def test_collabfnet_folds_a_training_users_own_scores_close_to_them(ratings):
+    model = CollabFNet(emb_size=3, **FAST).fit(ratings)
+    raw, u = _user_of(model, ratings)
+    hist = model.seen_items(u)
+    want = model.score_items(np.array([u]))[0].astype(np.float64)
+    pairs = list(zip(model.item_map.decode(hist), want[hist], strict=True))
+    user = recommend.fold_in(model, pairs, reg=0.0, steps=400)
+    got = recommend.score_folded(model, user)
+    assert np.abs(got[hist] - want[hist]).max() < 0.05
+
+
+def test_bias_only_fold_in_from_the_users_own_ratings_is_its_trained_bias(ratings):
+    # b_u = sum (r - mu - b_i) / (reg_user + n): the last step of the fit, exactly
+    model = BiasOnly(reg_user=3.0).fit(ratings)
+    for raw in ratings["user_id"].unique()[:10]:
+        mine = ratings[ratings["user_id"] == raw]
+        user = recommend.fold_in(model, mine)
+        u = int(model.user_map.encode([raw])[0])
+        assert user.bias == pytest.approx(model.b_u_[u], abs=1e-9)
+        np.testing.assert_allclose(
+            recommend.score_folded(model, user), model.score_items(np.array([u]))[0], atol=1e-9
+        )
+
+
+@pytest.mark.parametrize("cls", [GlobalMean, Popularity])
+def test_user_free_baselines_fold_in_to_their_own_scores(cls, ratings):
+    model = cls().fit(ratings)
+    raw, u = _user_of(model, ratings)
+    user = recommend.fold_in(model, ratings[ratings["user_id"] == raw])
+    np.testing.assert_allclose(
+        recommend.score_folded(model, user), model.score_items(np.array([u]))[0]
+    )
+    top = recommend.recommend_folded(model, user, k=3)
+    assert not set(top["item_id"]) & set(ratings.loc[ratings["user_id"] == raw, "item_id"])
+
+
+def test_models_without_a_fold_in_raise_a_clear_error(ratings):
+    from recsys_utils.models.blend import Blend
+
+    blend = Blend(members=[["mf", {**FAST, "n_factors": 2}]]).fit(ratings)
+    assert not recommend.can_fold_in(blend)
+    with pytest.raises(FoldInError, match="Blend cannot fold in a new user"):
+        recommend.fold_in(blend, {1: 4.0})
+    with pytest.raises(FoldInError):
+        recommend.recommend_new_user(blend, {1: 4.0})
+    assert issubclass(FoldInError, ValueError)  # the CLI prints it as one line, exit 2
