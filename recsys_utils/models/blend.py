@@ -142,7 +142,12 @@ class Blend(Recommender):
         return self.weights_[0] + self.weights_[1:] @ np.stack(self._member_preds(u, i))
 
     def score_items(self, user_indices):
-        scores = [np.asarray(m.score_items(user_indices), dtype=np.float64) for m in self.members_]
+        """The function ``predict`` uses, clipping each member to the scale, so the blend
+        ranks by what it predicts."""
+        scores = [
+            np.clip(np.asarray(m.score_items(user_indices), dtype=np.float64), *self.rating_scale)
+            for m in self.members_
+        ]
         return self.weights_[0] + sum(w * s for w, s in zip(self.weights_[1:], scores, strict=True))
 
     def selected_params(self) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import FAST
 
@@ -57,3 +58,26 @@ def test_blend_checkpoint_round_trip(low_rank, tmp_path):
     u, i = low_rank[USER_COL], low_rank[ITEM_COL]
     assert np.array_equal(again.predict(u, i), blend.predict(u, i))
     assert np.array_equal(again.weights_, blend.weights_)
+
+
+def test_blend_ranks_by_what_it_predicts_members_clipped():
+    # Worked on paper, scale [1, 5], one user, movies 7 and 8:
+    #   member A: mu 3 + p q, p = 1, q = (4, 1.5) -> raw (7, 4.5), clipped (5, 4.5)
+    #   member B: mu 1 + p q, p = 1, q = (-1, 1)  -> raw (0, 2),   clipped (1, 2)
+    # weights (-2, 1, 1): predict = -2 + clipped sums = (4, 4.5), movie 8 first;
+    # unclipped members would give (5, 4.5) and put movie 7 first.
+    from helpers import ratings_table
+
+    from recsys_utils.app.demo import mf_from_factors
+
+    ratings = ratings_table([(1, 7, 4.0), (1, 8, 3.0)])
+    a = mf_from_factors(ratings, [[1.0]], [[4.0], [1.5]], mu=3.0, rating_scale=(1.0, 5.0))
+    b = mf_from_factors(ratings, [[1.0]], [[-1.0], [1.0]], mu=1.0, rating_scale=(1.0, 5.0))
+    a.history_ = b.history_ = pd.DataFrame({"epoch": [1]})  # nothing trained
+    blend = Blend.from_members([a, b], ratings)
+    blend.weights_ = np.array([-2.0, 1.0, 1.0])
+    scores = blend.score_items(np.array([0]))[0]
+    assert scores == pytest.approx([4.0, 4.5])
+    assert blend.predict([1, 1], [7, 8]) == pytest.approx([4.0, 4.5])
+    top = blend.recommend(1, k=1, exclude_seen=False)
+    assert top["item_id"].tolist() == [8]
