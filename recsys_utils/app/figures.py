@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,24 +36,59 @@ def _jsonable(key: str, value: Any) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """A figure as short text: ints with thousands separators, floats to 4 significant digits."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
+    """A figure as people read it: 4 significant digits at most, never more than 3 decimals.
+
+    Integers (and floats that are whole and 1,000 or more) get thousands separators;
+    0.354123 -> ``0.354``, 12.3456 -> ``12.35``, 100836.0 -> ``100,836``, 0.000123 ->
+    ``0.000123``; booleans ``yes``/``no``, NaN and None ``-``; dicts ``key value, ...``.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        size = abs(value)
+        if size >= 1000 or value == 0:
+            return f"{value:,.0f}"
+        if size < 0.001:
+            return f"{value:.3g}"
+        decimals = min(3, max(0, 3 - math.floor(math.log10(size))))
+        return f"{value:,.{decimals}f}"
     if isinstance(value, str):
         return value
-    return json.dumps(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {format_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    return str(value)
+
+
+FINDINGS_KEY = "findings"  # a notebook's "what this run found" sentences (str or list)
+
+
+def findings_of(figures: Mapping[str, Any]) -> list[str]:
+    """The recorded ``findings`` sentences as a list (empty when none were recorded)."""
+    found = figures.get(FINDINGS_KEY) or []
+    return [found] if isinstance(found, str) else [str(s) for s in found]
 
 
 def _figures_table(figures: Mapping[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{html.escape(format_value(v))}</td></tr>"
         for k, v in figures.items()
+        if k != FINDINGS_KEY
     )
-    return f'<table class="recsys-figures"><tr><th>figure</th><th>value</th></tr>{rows}</table>'
+    table = f'<table class="recsys-figures"><tr><th>figure</th><th>value</th></tr>{rows}</table>'
+    found = findings_of(figures)
+    if not found:
+        return table
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in found)
+    return (
+        f'<div class="recsys-findings"><h3>What this run found</h3><ul>{items}</ul>'
+        f"<details><summary>every figure this run recorded</summary>{table}</details></div>"
+    )
 
 
 def figures_bundle(figures: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,7 +99,10 @@ def figures_bundle(figures: Mapping[str, Any]) -> dict[str, Any]:
     """
     clean = {str(k): _jsonable(str(k), v) for k, v in figures.items()}
     json.dumps(clean, allow_nan=True)  # fail here, not when the notebook is saved
-    text = "\n".join(f"{k}: {format_value(v)}" for k, v in clean.items())
+    text = "\n".join(
+        [*findings_of(clean)]
+        + [f"{k}: {format_value(v)}" for k, v in clean.items() if k != FINDINGS_KEY]
+    )
     # nbformat sorts JSON keys when saving: keep the order the notebook gave separately
     stored = {"figures": clean, "order": list(clean)}
     return {FIGURES_MIME: stored, "text/html": _figures_table(clean), "text/plain": text}

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-FINDINGS_KEY = "findings"  # a notebook's headline sentences (str or list of str)
+from recsys_utils.app.figures import FINDINGS_KEY, findings_of, format_value
+
 THUMBS_DIR = "thumbs"
 MAX_INLINE_ITEMS = 8  # dicts/lists longer than this go to the collapsed section
 
@@ -51,25 +52,6 @@ GLOSSARY = {
 }
 
 
-def fmt(value: Any) -> str:
-    """A figure for people: ints with separators, floats to 3 decimals (or 3 significant digits)."""
-    if isinstance(value, bool) or value is None:
-        return "yes" if value is True else "no" if value is False else "-"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "-"
-        return f"{value:,.3f}" if abs(value) >= 0.001 or value == 0 else f"{value:.3g}"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v) for v in value)
-    return str(value)
-
-
 def _is_long(value: Any) -> bool:
     return isinstance(value, (Mapping, list, tuple)) and (
         len(value) > MAX_INLINE_ITEMS or any(isinstance(v, (Mapping, list)) for v in value)
@@ -79,14 +61,11 @@ def _is_long(value: Any) -> bool:
 def split_figures(figures: Mapping[str, Any]) -> tuple[dict, dict, list[str]]:
     """(key figures for the card, the rest for the collapsed section, headline sentences)."""
     key, rest = {}, {}
-    findings = figures.get(FINDINGS_KEY) or []
-    if isinstance(findings, str):
-        findings = [findings]
     for name, value in figures.items():
         if name == FINDINGS_KEY:
             continue
         (rest if isinstance(value, bool) or _is_long(value) else key)[name] = value
-    return key, rest, [str(s) for s in findings]
+    return key, rest, findings_of(figures)
 
 
 def thumbnail(executed_nb: str | Path, out_dir: Path, name: str) -> str | None:
@@ -109,7 +88,7 @@ def thumbnail(executed_nb: str | Path, out_dir: Path, name: str) -> str | None:
 
 def _table(figures: Mapping[str, Any]) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{html.escape(fmt(v))}</td></tr>"
+        f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{html.escape(format_value(v))}</td></tr>"
         for k, v in figures.items()
     )
     return f'<table class="figs">{rows}</table>' if rows else ""
@@ -144,7 +123,9 @@ def write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mappin
     """Write ``out_dir/index.html`` from the report entries (see ``report._report_one``)."""
     headlines = [s for e in entries for s in split_figures(e.get("figures", {}))[2][:1]]
     head = "".join(f"<li>{html.escape(s)}</li>" for s in headlines)
-    params = ", ".join(f"{k} = {fmt(v)}" for k, v in (parameters or {}).items()) or "defaults"
+    params = (
+        ", ".join(f"{k} = {format_value(v)}" for k, v in (parameters or {}).items()) or "defaults"
+    )
     total = sum(e["seconds"] for e in entries)
     failed = [e["name"] for e in entries if not e["ok"]]
     glossary = "".join(

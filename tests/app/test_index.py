@@ -3,18 +3,30 @@
 import base64
 import json
 
-from recsys_utils.app import index
+from recsys_utils.app import figures, index
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
 
 def test_figures_are_rounded_for_people():
-    assert index.fmt(0.123456789) == "0.123"
-    assert index.fmt(100836) == "100,836"
-    assert index.fmt(100836.0) == "100,836.000"
-    assert index.fmt(0.000123456) == "0.000123"
-    assert index.fmt({"mf": 0.85312, "ease": 0.35}) == "mf 0.853, ease 0.350"
-    assert index.fmt(True) == "yes" and index.fmt(float("nan")) == "-"
+    fmt = figures.format_value
+    assert fmt(0.123456789) == "0.123" and fmt(12.3456) == "12.35" and fmt(456.78) == "456.8"
+    assert fmt(100836) == "100,836" and fmt(100836.0) == "100,836" and fmt(1234.5678) == "1,235"
+    assert fmt(0.000123456) == "0.000123" and fmt(0.0) == "0"
+    assert fmt({"mf": 0.85312, "ease": 0.35}) == "mf 0.853, ease 0.350"
+    assert fmt(True) == "yes" and fmt(float("nan")) == "-" and fmt(None) == "-"
+
+
+def test_recorded_findings_lead_the_visible_block_and_figures_fold_away():
+    bundle = figures.figures_bundle({"findings": "EASE leads.", "ndcg": 0.35412})
+    page = bundle["text/html"]
+    assert (
+        page.index("What this run found")
+        < page.index("<li>EASE leads.</li>")
+        < page.index("<details>")
+    )
+    assert "<td>ndcg</td><td>0.354</td>" in page
+    assert bundle["text/plain"] == "EASE leads.\nndcg: 0.354"
 
 
 def test_checks_and_long_values_fold_away_and_findings_lead():

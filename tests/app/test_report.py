@@ -122,7 +122,7 @@ def test_figures_bundle_escapes_html_and_names_bad_key():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(100836, "100,836"), (0.876543, "0.8765"), (1234.5678, "1,235"), (True, "True"), ("ab", "ab")],
+    [(100836, "100,836"), (0.876543, "0.877"), (1234.5678, "1,235"), (True, "yes"), ("ab", "ab")],
 )
 def test_format_value(value, text):
     assert report.format_value(value) == text
@@ -130,7 +130,7 @@ def test_format_value(value, text):
 
 def test_record_figures_outside_a_kernel_prints(capsys):
     report.record_figures({"n": np.int64(4), "rmse": 0.25})
-    assert capsys.readouterr().out == "n: 4\nrmse: 0.25\n"
+    assert capsys.readouterr().out == "n: 4\nrmse: 0.250\n"
 
 
 def test_read_figures_later_record_overrides(tmp_path):
