@@ -12,9 +12,14 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "candidate_mask": "metrics",
     "compare_recommenders": "probes",
+    "excluded_pairs": "metrics",
     "fold_in_curve": "foldin_curve",
+    "halve_users": "foldin_curve",
+    "select_fold_in_reg": "foldin_curve",
     "genre_labels": "probes",
+    "halve_users": "foldin_curve",
     "jaccard": "probes",
     "ladder": "probes",
     "liked_items": "probes",
@@ -28,6 +33,7 @@ _EXPORTS = {
     "ranking_metrics": "metrics",
     "rating_metrics": "metrics",
     "rmse": "metrics",
+    "select_fold_in_reg": "foldin_curve",
     "similar_users_overlap": "probes",
     "split_heldout_users": "foldin_curve",
     "top_k_lists": "probes",
