@@ -16,8 +16,6 @@ _EXPORTS = {
     "compare_recommenders": "probes",
     "excluded_pairs": "metrics",
     "fold_in_curve": "foldin_curve",
-    "halve_users": "foldin_curve",
-    "select_fold_in_reg": "foldin_curve",
     "genre_labels": "probes",
     "halve_users": "foldin_curve",
     "jaccard": "probes",
