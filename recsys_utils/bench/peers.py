@@ -79,7 +79,8 @@ def fit_selected(
     Models that learn from validation (nets: the epoch count; blends: also the
     weights) are fitted on ``train`` with ``valid`` first, then refitted on both with
     ``model.selected_params()``. The baselines are fitted once on train + valid.
-    ``info``: ``select_s`` and ``fit_s`` (seconds of each step), ``epochs`` chosen.
+    ``info``: ``select_s`` and ``fit_s`` (seconds of each step), ``epochs`` chosen,
+    ``chosen`` (the hyperparameters of the refit).
     """
     from recsys_utils.models.blend import Blend
     from recsys_utils.models.registry import make_model
@@ -105,6 +106,7 @@ def fit_selected(
         params = probe.selected_params()
         if "epochs" in params:
             info["epochs"] = params["epochs"]
+    info["chosen"] = params
     model = make_model(name, **params)
     start = time.perf_counter()
     model.fit(full)
@@ -122,18 +124,25 @@ def _score(truth: np.ndarray, predict: Callable[[], np.ndarray]) -> dict:
     }
 
 
-def _run_peer(factory, full: pd.DataFrame, test: pd.DataFrame, scale) -> dict:
+def _run_peer(factory, full: pd.DataFrame, test: pd.DataFrame, scale, record=None) -> dict:
     from surprise import Dataset, Reader
 
     data = Dataset.load_from_df(full[[USER_COL, ITEM_COL, RATING_COL]], Reader(rating_scale=scale))
     algo = factory()
+    trainset = data.build_full_trainset()
     start = time.perf_counter()
-    algo.fit(data.build_full_trainset())
+    algo.fit(trainset)
     fit_s = time.perf_counter() - start
     pairs = list(zip(test[USER_COL].tolist(), test[ITEM_COL].tolist(), strict=True))
-    row = _score(
-        test[RATING_COL].to_numpy(), lambda: np.array([algo.predict(u, i).est for u, i in pairs])
-    )
+    preds = {}
+
+    def predict():
+        preds["p"] = np.array([algo.predict(u, i).est for u, i in pairs])
+        return preds["p"]
+
+    row = _score(test[RATING_COL].to_numpy(), predict)
+    if record is not None:
+        record({"predictions": preds["p"], "n_fit": int(trainset.n_ratings), "params": {}})
     return {**row, "fit_s": fit_s, "select_s": 0.0, "epochs": np.nan}
 
 
@@ -195,6 +204,8 @@ def bench_peers(
     throughput: bool = True,
     threads: int = 1,
     echo: Callable[[str], None] | None = print,
+    ratings: pd.DataFrame | None = None,
+    record: Callable[[str, dict], None] | None = None,
 ) -> pd.DataFrame:
     """Run the fixed protocol; one row per model (see the module docstring).
 
@@ -206,6 +217,11 @@ def bench_peers(
         throughput: also measure MF ratings/s at batch 1024 and 64 dims (``df.attrs``).
         threads: torch threads; Surprise runs on one, so one is like for like.
         echo: called with each row as it finishes (``None`` is silent).
+        ratings: a ratings table to run on instead of ``dataset`` (tests: a small
+            synthetic table); its rating scale is its min and max.
+        record: called as ``record(row name, {"predictions", "n_fit", "params"})`` per
+            model: its test predictions, how many ratings the final fit saw and what
+            validation chose (epochs, blend weights), so a test can check the protocol.
 
     Returns:
         DataFrame with ``BENCH_COLUMNS``; ``df.attrs`` holds the split sizes and throughput.
@@ -215,8 +231,13 @@ def bench_peers(
     from recsys_utils.data.movielens import load_dataset
 
     torch.set_num_threads(threads)
-    ds = load_dataset(dataset)
-    split = protocol_split(ds.ratings, seed)
+    if ratings is None:
+        ds = load_dataset(dataset)
+        ratings, scale = ds.ratings, ds.spec.rating_scale
+    else:
+        dataset = "given table"
+        scale = (float(ratings[RATING_COL].min()), float(ratings[RATING_COL].max()))
+    split = protocol_split(ratings, seed)
     full = pd.concat([split.train, split.valid], ignore_index=True)
     truth = split.test[RATING_COL].to_numpy()
     rows = []
@@ -235,13 +256,24 @@ def bench_peers(
     ours = OURS if ours is None else ours
 
     def run_peer(name: str) -> None:
-        emit({"model": name, **_run_peer(all_peers[name], full, split.test, ds.spec.rating_scale)})
+        keep = None if record is None else lambda info: record(name, info)
+        emit({"model": name, **_run_peer(all_peers[name], full, split.test, scale, keep)})
 
     def run_ours(name: str) -> None:
         model_name, params = ours[name]
         model, info = fit_selected(model_name, params, split.train, split.valid, seed)
+        chosen = info.pop("chosen")
         users, items = split.test[USER_COL].to_numpy(), split.test[ITEM_COL].to_numpy()
-        emit({"model": name, **_score(truth, lambda: model.predict(users, items)), **info})
+        preds = {}
+
+        def predict():
+            preds["p"] = model.predict(users, items)
+            return preds["p"]
+
+        emit({"model": name, **_score(truth, predict), **info})
+        if record is not None:
+            n_fit = int(len(model.seen_indices_))  # what the final model was fitted on
+            record(name, {"predictions": preds["p"], "n_fit": n_fit, "params": chosen})
 
     # the quick peers, then ours, then the slow peers: the fit times a target compares
     # (tuned SVD against our MF) are then measured a few seconds apart
