@@ -1,6 +1,7 @@
 """The data layer: download, parse, validate, clean, encode and split MovieLens; no torch here.
 
 Modules:
+    archive: Unzip a MovieLens release safely: every entry checked before anything is written.
     cleaning: Cleaning a tidy ratings table: duplicates out, optional k-core, a before/after report.
     download: Fetch a MovieLens zip from GroupLens (or a mirror), check its md5, unzip it safely, cache it.
     encoding: Raw MovieLens ids <-> contiguous indices, the form embedding tables need.
@@ -20,12 +21,21 @@ _EXPORTS = {
     "BLOCK_RATINGS": "synthetic",
     "CHUNK_ROWS": "movielens",
     "COMPACT_DTYPES": "movielens",
+    "DEADLINE_S": "download",
     "DataError": "validation",
     "Dataset": "movielens",
+    "EXTRACT_PREFIX": "archive",
     "GENRES": "synthetic",
     "IdMap": "encoding",
+    "LOCK_NAME": "download",
+    "MAX_DOWNLOAD_BYTES": "download",
+    "MAX_MD5_BYTES": "download",
+    "MAX_RATIO": "archive",
+    "MAX_TOTAL_BYTES": "archive",
     "PROTOCOL_SEED": "splits",
     "RATINGS_HEADER": "synthetic",
+    "RATIO_FLOOR": "archive",
+    "SUPPORTED_METHODS": "archive",
     "Split": "splits",
     "SyntheticConfig": "synthetic",
     "UNKNOWN": "encoding",
@@ -55,7 +65,7 @@ _EXPORTS = {
     "read_movies": "movielens",
     "read_movies_parquet": "movielens",
     "read_ratings": "movielens",
-    "safe_extract": "download",
+    "safe_extract": "archive",
     "save_split": "splits",
     "scan_ratings": "validation",
     "show": "validation",

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
+import time
 
 import pytest
 
+from recsys_utils.cli import main
 from recsys_utils.constants import MIRROR_ENV, raw_dir
-from recsys_utils.data import download
+from recsys_utils.data import archive, download
 from recsys_utils.data.validation import DataError
 
 NAME = "ml-latest-small"
 
 
 def _leftovers(home):
-    """Temp files or folders the downloader may have left (there must be none)."""
-    return [p.name for p in home.rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
+    """Temp files or folders the downloader may have left (there must be none).
+
+    ``raw/.<name>.lock`` is the fetch lock, kept on purpose."""
+    return [
+        p.name
+        for p in home.rglob("*")
+        if (p.name.startswith(".") or p.suffix == ".part") and p.suffix != ".lock"
+    ]
 
 
 def test_fetch_from_local_mirror_then_cache(data_home, make_mirror, small_zip_entries, tmp_path):
@@ -165,3 +175,118 @@ def test_md5sum_of_known_bytes(tmp_path):
     path = tmp_path / "abc"
     path.write_bytes(b"abc")
     assert download.md5sum(path) == "900150983cd24fb0d6963f7d28e17f72"  # RFC 1321 test vector
+
+
+# --- hostile servers and zips: caps, deadline, md5 lines, secrets -----------------------------
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """``/<mode>/<name>``: ``endless`` (no Content-Length, never ends), ``drip`` (a byte
+    every 0.5 s), ``big`` (announces 10 GB)."""
+
+    def do_GET(self):  # noqa: N802
+        mode = self.path.strip("/").split("/")[0]
+        try:
+            self.send_response(200)
+            if mode == "big":
+                self.send_header("Content-Length", str(10 << 30))
+            self.end_headers()
+            for _ in range(100_000):
+                if mode == "drip":
+                    time.sleep(0.5)
+                    self.wfile.write(b"0")
+                else:
+                    self.wfile.write(b"0" * 65536)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hostile_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "mode, pattern",
+    [
+        ("endless", r"more than the 4,096 bytes allowed"),  # the .md5 body never ends
+        ("big", r"10,737,418,240 bytes, more than the 4,096 allowed"),
+        ("drip", r"not complete by the fetch's deadline"),
+    ],
+)
+def test_hostile_server_is_capped(data_home, hostile_url, mode, pattern):
+    start = time.monotonic()
+    with pytest.raises(DataError, match=pattern):
+        download.fetch(NAME, mirror=f"{hostile_url}/{mode}", progress=False, deadline=2)
+    assert time.monotonic() - start < 10
+    assert _leftovers(data_home) == []
+
+
+def test_download_without_content_length_is_capped(data_home, hostile_url, monkeypatch):
+    monkeypatch.setattr(download, "_get_once", _zip_from(download._get_once, hostile_url))
+    monkeypatch.setattr(download, "MAX_DOWNLOAD_BYTES", 1 << 20)
+    with pytest.raises(DataError, match=r"more than the 1,048,576 bytes allowed"):
+        download.fetch(NAME, mirror="http://127.0.0.1:9/real", progress=False, retries=0)
+    assert _leftovers(data_home) == [] and not (raw_dir() / NAME / f"{NAME}.zip").exists()
+
+
+def _zip_from(get_once, hostile_url):
+    """``_get_once`` that serves the md5 line itself and the zip from the endless server."""
+
+    def fake(url, dest, *args):
+        if url.endswith(".md5"):
+            return b"MD5 (ml-latest-small.zip) = " + b"0" * 32
+        return get_once(f"{hostile_url}/endless/x.zip", dest, *args)
+
+    return fake
+
+
+def test_zip_bomb_is_refused(data_home, make_mirror, small_zip_entries, monkeypatch):
+    bomb = small_zip_entries | {f"{NAME}/big.csv": b"0" * (8 << 20)}  # 8 MiB of zeros: ~1000x
+    mirror = make_mirror(bomb)
+    with pytest.raises(DataError, match=r"'ml-latest-small/big.csv' is compressed \d+ times"):
+        download.fetch(NAME, mirror=str(mirror), progress=False)
+    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 1 << 20)  # and a total cap, ratio aside
+    monkeypatch.setattr(archive, "MAX_RATIO", 1e9)
+    with pytest.raises(DataError, match=r"unzips to 8,388,\d{3} bytes, more than the 1,048,576"):
+        download.fetch(NAME, mirror=str(mirror), progress=False)
+    assert not (raw_dir() / NAME / NAME).exists() and _leftovers(data_home) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeffMD5 (ml-latest-small.zip) = {h}\n",
+        "  MD5  (ml-latest-small.zip)  =  {h}  \r\n",
+        "{h}  ./ml-latest-small.zip\n",
+        "{h}  other.zip\n{h}  ml-latest-small.zip\n",
+    ],
+    ids=["bom", "extra spaces", "path", "second line"],
+)
+def test_parse_md5_tolerates_bom_spaces_and_checks_the_name(text):
+    h = "3eab772fe4e61e1b6c93cbe268344712"
+    assert download.parse_md5(text.format(h=h), "ml-latest-small.zip") == h
+
+
+def test_parse_md5_for_another_file_is_refused():
+    with pytest.raises(DataError, match=r"gives the md5 of 'ml-25m.zip', not of ml-latest"):
+        download.parse_md5("MD5 (ml-25m.zip) = " + "a" * 32, "ml-latest-small.zip")
+
+
+def test_password_in_mirror_url_is_never_printed(data_home, loopback_server, capsys, monkeypatch):
+    url = loopback_server.url.replace("http://", "http://me:hunter2@")
+    monkeypatch.setenv(MIRROR_ENV, url)  # the server has no files: a 404
+    assert main(["data", "fetch"]) == 2
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "***@" in err and err.count("\n") == 1
+    monkeypatch.setenv(MIRROR_ENV, "ftp://me:hunter2@host/x")  # not http: taken as a folder
+    assert main(["data", "fetch"]) == 2
+    assert "hunter2" not in capsys.readouterr().err
