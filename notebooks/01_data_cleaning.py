@@ -37,6 +37,8 @@ from IPython.display import display
 
 from recsys_utils import data
 from recsys_utils.app import plots
+from recsys_utils.app.figures import format_value as fmt
+from recsys_utils.app.figures import tidy
 from recsys_utils.constants import ITEM_COL, USER_COL, get_spec
 from recsys_utils.data import splits
 from recsys_utils.data.cleaning import clean
@@ -62,7 +64,7 @@ validate_ratings(ratings, spec)
 raw_summary = summarize(ratings)
 display(ratings.head())
 display(movies.head())
-raw_summary
+tidy(raw_summary)
 
 # %% [markdown]
 # ## Clean
@@ -72,7 +74,7 @@ raw_summary
 
 # %%
 ratings, cleaning_report = clean(ratings, MIN_USER_RATINGS, MIN_ITEM_RATINGS)
-cleaning_report
+tidy(cleaning_report)
 
 # %% [markdown]
 # ## Explore
@@ -92,12 +94,13 @@ fig = plots.genre_counts(movies[movies[ITEM_COL].isin(ratings[ITEM_COL])])
 fig = plots.ratings_over_time(ratings)
 
 # %% [markdown]
-# The best-rated movies, among those with at least `TOP_N_MIN_COUNT` ratings (without a
+# The best-rated movies, among those with a minimum number of ratings (without a
 # minimum, movies rated 5 by a single user top the list).
 
 # %%
 top = data.top_movies(ratings, movies, min_count=TOP_N_MIN_COUNT, n=10)
-top
+print(f"the ten best-rated movies with at least {TOP_N_MIN_COUNT} ratings")
+tidy(top)
 
 # %% [markdown]
 # ## Encode
@@ -130,35 +133,43 @@ alternatives = {
     "temporal": splits.temporal_split(ratings, VALID_FRAC, TEST_FRAC).sizes(),
     "leave last 1": splits.leave_last_k(ratings, k=1).sizes(),
 }
-display(pd.DataFrame(alternatives).T)
+display(tidy(pd.DataFrame(alternatives).T))
 print(
     f"cold ratings (user or movie unseen in train): valid {cold['valid']:,}, test {cold['test']:,}"
 )
 
 # %% [markdown]
 # ## What this run found
+# The data set's size in two counts: the movies that have at least one rating (what the
+# models can learn) and the catalogue of `movies.csv` (what GroupLens publishes; a few
+# movies there have no rating).
 
 # %%
+from recsys_utils.app.report import record_figures
+
 clean_summary = summarize(ratings)
 duplicates = int(
     cleaning_report.loc["exact duplicates", "before"]
     + cleaning_report.loc["user-movie duplicates", "before"]
 )
-print(
-    f"{DATASET}: {raw_summary['n_ratings']:,} ratings by {raw_summary['n_users']:,} users on "
-    f"{raw_summary['n_movies']:,} rated movies ({len(movies):,} in the catalogue), density "
-    f"{raw_summary['density']:.2%}, mean rating {raw_summary['mean_rating']:.2f}. Cleaning dropped "
-    f"{duplicates:,} duplicates and {int(cleaning_report.loc['removed by k-core', 'before']):,} "
-    f"ratings outside the k-core. The split has {len(split.train):,} train, {len(split.valid):,} "
-    f"validation and {len(split.test):,} test ratings; {cold['test']:,} test ratings need the "
-    f"fallback. Best movie with at least {TOP_N_MIN_COUNT} ratings: {top['title'].iloc[0] if len(top) else 'none'}."
-)
-
-# %%
-from recsys_utils.app.report import record_figures
-
+removed_k_core = int(cleaning_report.loc["removed by k-core", "before"])
+findings = [
+    f"{DATASET} holds {fmt(raw_summary['n_ratings'])} ratings by {fmt(raw_summary['n_users'])} "
+    f"users on {fmt(raw_summary['n_movies'])} rated movies ({fmt(len(movies))} in the catalogue): "
+    f"{raw_summary['density']:.2%} of all user-movie pairs, mean rating "
+    f"{fmt(raw_summary['mean_rating'])} stars.",
+    f"Cleaning dropped {fmt(duplicates)} duplicate ratings and {fmt(removed_k_core)} outside the "
+    f"k-core (minimum {MIN_USER_RATINGS} ratings per user, {MIN_ITEM_RATINGS} per movie).",
+    f"The seeded split (seed {SEED}) has {fmt(len(split.train))} train, "
+    f"{fmt(len(split.valid))} validation and {fmt(len(split.test))} test ratings; "
+    f"{fmt(cold['test'])} test ratings involve a user or movie unseen in training and get the "
+    "fallback prediction.",
+    f"Best-rated movie with at least {TOP_N_MIN_COUNT} ratings: "
+    f"{top['title'].iloc[0] if len(top) else 'none'}.",
+]
 record_figures(
     {
+        "findings": findings,
         "dataset": DATASET,
         "n_ratings": raw_summary["n_ratings"],
         "n_users": raw_summary["n_users"],
@@ -174,5 +185,6 @@ record_figures(
         "cold_valid": cold["valid"],
         "cold_test": cold["test"],
         "top_movie": top["title"].iloc[0] if len(top) else None,
-    }
+    },
+    table=pd.DataFrame(alternatives).T,
 )

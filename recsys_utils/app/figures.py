@@ -65,6 +65,30 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def tidy(table: Any, index: bool | None = None):
+    """A table (DataFrame, Series or dict) styled for a report: every cell through
+    :func:`format_value`, so counts keep no decimals and floats at most three.
+
+    Args:
+        table: a DataFrame; a Series or dict becomes a one-column ``value`` table.
+        index: show the index; default only when it is not a plain 0..n-1 range.
+
+    Returns:
+        a pandas ``Styler`` (it renders as HTML in notebooks and exported reports).
+    """
+    import pandas as pd
+
+    if isinstance(table, Mapping):
+        table = pd.Series(dict(table), name="value")
+    if isinstance(table, pd.Series):
+        table = table.to_frame(table.name or "value")
+    styler = table.style.format(format_value)
+    plain = isinstance(table.index, pd.RangeIndex) and table.index.start == 0
+    if not (index if index is not None else not plain):
+        styler = styler.hide(axis="index")
+    return styler
+
+
 FINDINGS_KEY = "findings"  # a notebook's "what this run found" sentences (str or list)
 
 
@@ -74,25 +98,29 @@ def findings_of(figures: Mapping[str, Any]) -> list[str]:
     return [found] if isinstance(found, str) else [str(s) for s in found]
 
 
-def _figures_table(figures: Mapping[str, Any]) -> str:
+def _figures_table(figures: Mapping[str, Any], table: Any = None) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{html.escape(format_value(v))}</td></tr>"
         for k, v in figures.items()
         if k != FINDINGS_KEY
     )
-    table = f'<table class="recsys-figures"><tr><th>figure</th><th>value</th></tr>{rows}</table>'
+    listing = f'<table class="recsys-figures"><tr><th>figure</th><th>value</th></tr>{rows}</table>'
     found = findings_of(figures)
     if not found:
-        return table
+        return listing
     items = "".join(f"<li>{html.escape(s)}</li>" for s in found)
+    shown = tidy(table).to_html() if table is not None else ""
     return (
-        f'<div class="recsys-findings"><h3>What this run found</h3><ul>{items}</ul>'
-        f"<details><summary>every figure this run recorded</summary>{table}</details></div>"
+        f'<div class="recsys-findings"><ul>{items}</ul>{shown}'
+        f"<details><summary>every figure this run recorded</summary>{listing}</details></div>"
     )
 
 
-def figures_bundle(figures: Mapping[str, Any]) -> dict[str, Any]:
+def figures_bundle(figures: Mapping[str, Any], table: Any = None) -> dict[str, Any]:
     """The display bundle :func:`record_figures` emits: JSON figures, HTML and text tables.
+
+    With ``findings`` among the figures the HTML shows those sentences, then ``table``
+    (anything :func:`tidy` takes), then every figure in a collapsed section.
 
     Raises:
         TypeError: a value that cannot be stored as JSON (the message names its key).
@@ -105,16 +133,18 @@ def figures_bundle(figures: Mapping[str, Any]) -> dict[str, Any]:
     )
     # nbformat sorts JSON keys when saving: keep the order the notebook gave separately
     stored = {"figures": clean, "order": list(clean)}
-    return {FIGURES_MIME: stored, "text/html": _figures_table(clean), "text/plain": text}
+    return {FIGURES_MIME: stored, "text/html": _figures_table(clean, table), "text/plain": text}
 
 
-def record_figures(figures: Mapping[str, Any]) -> None:
-    """Show this run's key figures as a table and store them in the notebook's output.
+def record_figures(figures: Mapping[str, Any], table: Any = None) -> None:
+    """Show this run's findings and store its key figures in the notebook's output.
 
     Args:
         figures: name -> value; numbers, strings, lists, dicts (numpy scalars are converted).
+            ``findings`` (a sentence or a list of them) is what the report closes with.
+        table: the one tidy table shown under the findings (a DataFrame, Series or dict).
     """
-    bundle = figures_bundle(figures)
+    bundle = figures_bundle(figures, table)
     try:
         from IPython import get_ipython
         from IPython.display import display
