@@ -43,6 +43,7 @@ from recsys_utils.data import download
 from recsys_utils.data.validation import (
     DataError,
     check_head,
+    check_movie_ids,
     fail,
     scan_ratings,
     summarize,
@@ -202,6 +203,7 @@ def read_movies(path: str | Path, spec: DatasetSpec | str | None = None) -> pd.D
             path,
             f"cannot parse movies: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
         )
+    check_movie_ids(ids.reset_index(drop=True), path, 2 if spec.fmt == "csv" else 1)
     titles, year = _split_title(titles)
     return pd.DataFrame(
         {
@@ -270,6 +272,15 @@ def read_movies_parquet(path: Path) -> pd.DataFrame:
     return movies[list(MOVIES_COLUMNS)]
 
 
+def _cache_is_fresh(cached: tuple[Path, ...], sources: tuple[Path, ...]) -> bool:
+    """The parquet files exist and none is older than a raw file they were made from
+    (a raw folder fetched again, ``data fetch --force``, makes the cache stale)."""
+    if not all(p.is_file() for p in cached):
+        return False
+    oldest = min(p.stat().st_mtime_ns for p in cached)
+    return all(not p.is_file() or p.stat().st_mtime_ns <= oldest for p in sources)
+
+
 def load_dataset(name: str = DEFAULT_DATASET, *, fetch: bool = True) -> Dataset:
     """Load a MovieLens release: parquet cache, else parse the raw folder (fetching it if needed).
 
@@ -280,9 +291,11 @@ def load_dataset(name: str = DEFAULT_DATASET, *, fetch: bool = True) -> Dataset:
     spec = get_spec(name)
     cache = processed_dir() / name
     ratings_pq, movies_pq = cache / "ratings.parquet", cache / "movies.parquet"
-    if ratings_pq.is_file() and movies_pq.is_file():
-        return Dataset(pd.read_parquet(ratings_pq), read_movies_parquet(movies_pq), spec)
     folder = raw_dir() / name / spec.folder
+    if _cache_is_fresh(
+        (ratings_pq, movies_pq), (folder / spec.ratings_file, folder / spec.movies_file)
+    ):
+        return Dataset(pd.read_parquet(ratings_pq), read_movies_parquet(movies_pq), spec)
     if not folder.is_dir():
         if not fetch:
             raise FileNotFoundError(

@@ -75,6 +75,25 @@ def _integers(df: pd.DataFrame, col: str, source, line_offset, allow_negative: b
             fail(source, f"{col} {values[label]} is negative; ids must be >= 0", label, line_offset)
 
 
+def check_movie_ids(ids: pd.Series, source, line_offset: int) -> None:
+    """Movie ids must be integers in 0..int32 max (checked before any cast) and unique."""
+    values = np.asarray(ids)
+    bad = (values < 0) | (values > np.iinfo(np.int32).max)
+    if bad.any():
+        i = int(np.argmax(bad))
+        fail(source, f"movieId {values[i]} is not an id in 0 to 2147483647", i, line_offset)
+    dup = pd.Series(values).duplicated()
+    if dup.any():
+        i = int(dup.idxmax())
+        first = int(np.argmax(values == values[i]))
+        fail(
+            source,
+            f"movieId {values[i]} repeats the movie of line {first + line_offset}",
+            i,
+            line_offset,
+        )
+
+
 def validate_ratings(
     df: pd.DataFrame,
     spec: DatasetSpec | str | None = None,

@@ -150,6 +150,23 @@ FOLDER_CASES = {
         r"line 3: not valid UTF-8 text",
     ),
     "folder without movies file": ({"ratings.csv": SMALL_RATINGS}, "", r"missing movies.csv"),
+    "movieId past int32 (wraps to 1)": (
+        {
+            "ratings.csv": SMALL_RATINGS,
+            "movies.csv": b"movieId,title,genres\n1,Heat (1995),Action\n4294967297,X (2001),Comedy\n",
+        },
+        "movies.csv",
+        r"line 3: movieId 4294967297 is not an id in 0 to 2147483647",
+    ),
+    "duplicate movieId": (
+        {
+            "ratings.csv": SMALL_RATINGS,
+            "movies.csv": b"movieId,title,genres\n10,Heat (1995),Action\n20,A (2001),Comedy\n"
+            b"10,Other (1990),Drama\n",
+        },
+        "movies.csv",
+        r"line 4: movieId 10 repeats the movie of line 2",
+    ),
 }
 
 

@@ -290,3 +290,47 @@ def test_password_in_mirror_url_is_never_printed(data_home, loopback_server, cap
     monkeypatch.setenv(MIRROR_ENV, "ftp://me:hunter2@host/x")  # not http: taken as a folder
     assert main(["data", "fetch"]) == 2
     assert "hunter2" not in capsys.readouterr().err
+
+
+# --- the cache after fetch --force; zips without the data files ---------------------------
+def test_force_fetch_invalidates_the_parquet_cache(data_home, make_mirror, small_zip_entries):
+    from recsys_utils.data.movielens import load_dataset
+
+    download.fetch(NAME, mirror=str(make_mirror(small_zip_entries)), progress=False)
+    assert len(load_dataset(NAME).ratings) == 3  # the parquet cache is made
+    newer = small_zip_entries | {
+        f"{NAME}/ratings.csv": small_zip_entries[f"{NAME}/ratings.csv"] + b"3,20,1.0,300\n"
+    }
+    download.fetch(NAME, mirror=str(make_mirror(newer)), progress=False, force=True)
+    assert len(load_dataset(NAME).ratings) == 4  # the new data, not the old cache
+
+
+def test_zip_with_the_folder_but_no_data_files_is_not_cached(data_home, make_mirror):
+    mirror = make_mirror({f"{NAME}/": b"", f"{NAME}/README.txt": b"hello"})
+    with pytest.raises(DataError, match=r"'ml-latest-small/' has no ratings.csv, movies.csv"):
+        download.fetch(NAME, mirror=str(mirror), progress=False)
+    assert not (raw_dir() / NAME / NAME).exists() and _leftovers(data_home) == []
+
+
+# --- fetches at once, and what killed fetches left --------------------------------------------
+def test_concurrent_fetches_all_succeed(data_home, make_mirror, small_zip_entries):
+    from concurrent.futures import ThreadPoolExecutor
+
+    mirror = str(make_mirror(small_zip_entries))
+    with ThreadPoolExecutor(6) as pool:  # each its own flock: they take turns
+        runs = [pool.submit(download.fetch, NAME, mirror=mirror, progress=False) for _ in range(6)]
+        runs += [
+            pool.submit(download.fetch, NAME, mirror=mirror, progress=False, force=True)
+            for _ in range(3)
+        ]
+        folders = {r.result() for r in runs}
+    assert folders == {raw_dir() / NAME / NAME} and _leftovers(data_home) == []
+
+
+def test_stale_part_and_extract_files_are_removed(data_home, make_mirror, small_zip_entries):
+    home = raw_dir() / NAME
+    (home / ".extract-killed" / NAME).mkdir(parents=True)
+    (home / ".extract-killed" / NAME / "ratings.csv").write_bytes(b"x" * 1000)
+    (home / f".{NAME}.zip.k1ll3d.part").write_bytes(b"x" * 1000)
+    download.fetch(NAME, mirror=str(make_mirror(small_zip_entries)), progress=False)
+    assert _leftovers(data_home) == []
