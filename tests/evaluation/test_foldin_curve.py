@@ -1,6 +1,6 @@
 """The fold-in curve's protocol on a hand-made MF whose answers are worked on paper.
 
-Twelve movies, one factor. Movies 1-6 have q = +1 and item bias 0; movies 7-12 have
+Twelve movies, one factor. Movies 1-6 have q = +1 (movies 3 and 5: 1.5) and item bias 0; movies 7-12 have
 q = -1, item bias 0.5, and are the popular ones (rated by all four training users, 4.5
 stars; movies 1-6 by user 1 only, 2 stars), so popularity and bias-only both rank
 movies 7-12 first. mu = 3, training users p = +-1 (mean 0, so the prior pulls towards
@@ -10,6 +10,8 @@ The held-out user 100 gives 5 stars to movies 1-6 and 1 star to movies 7-12. Wha
 their first ratings, every one says p > 0 (5 - 3 - 0 = 2 on q = +1; 1 - 3 - 0.5 = -2.5
 on q = -1), so fold-in ranks the unseen movies among 1-6 first: NDCG@2 = 1. Popularity
 and bias-only put movies 7-12 (rated 1 star, not relevant) first: NDCG@2 = 0.
+The seeded shuffle (seed 0) hands in movies 10, 3, 8, 5 first: were the given movies
+left among the candidates, fold-in would rank 3 and 5 (q = 1.5) first, NDCG@2 = 0.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _world():
     model = mf_from_factors(
         train,
         [[1.0], [-1.0], [1.0], [-1.0]],
-        [[1.0]] * 6 + [[-1.0]] * 6,
+        [[1.0], [1.0], [1.5], [1.0], [1.5], [1.0]] + [[-1.0]] * 6,
         user_bias=[0.0] * 4,
         item_bias=[0.0] * 6 + [0.5] * 6,
         mu=3.0,

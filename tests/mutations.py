@@ -1,0 +1,159 @@
+"""Mutations the test suite must catch: each is applied to a scratch copy of the project
+and the test named beside it is run there; it must fail.
+
+    .venv/bin/python tests/mutations.py            # all of them
+    .venv/bin/python tests/mutations.py curve_no_threshold bench_surprise_sees_test
+
+Each mutation is (name, file, old text, new text, the test that must fail). The script
+prints one line per mutation, ``CAUGHT`` or ``MISSED``, and exits 1 if any is missed or
+no longer applies (its old text is gone: update the mutation with the code).
+Every one of these passed the whole suite before the "Evaluation you can trust" issue.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CURVE = "recsys_utils/evaluation/foldin_curve.py"
+PEERS = "recsys_utils/bench/peers.py"
+BLEND = "recsys_utils/models/blend.py"
+T_CURVE = "tests/evaluation/test_foldin_curve.py::test_fold_in_ranks_the_liked_unseen_movies_first"
+T_PLANT = "tests/bench/test_peers_protocol.py::test_a_test_only_signal_changes_no_choice_and_no_prediction"
+T_REFIT = (
+    "tests/bench/test_peers_protocol.py::test_every_final_model_is_fitted_on_train_plus_validation"
+)
+T_BLEND = "tests/models/test_blend.py::test_blend_ranks_by_what_it_predicts_members_clipped"
+
+MUTATIONS = [
+    # --- the fold-in curve -------------------------------------------------------------
+    (
+        "curve_no_threshold",
+        CURVE,
+        "idx[rest] if relevance_threshold is None else idx[rest][r[rest] >= relevance_threshold]",
+        "idx[rest]",
+        T_CURVE,
+    ),
+    ("curve_own_movies_candidates", CURVE, "mask[idx[first]] = False", "pass", T_CURVE),
+    (
+        "curve_rank_by_item_bias",
+        CURVE,
+        '("fold_in", scores[idx[rest]], scores)',
+        '("fold_in", scores[idx[rest]], b_i)',
+        T_CURVE,
+    ),
+    (
+        "curve_popularity_reversed",
+        CURVE,
+        '("popularity", base.mu_ + b_i[idx[rest]], pop)',
+        '("popularity", base.mu_ + b_i[idx[rest]], -pop)',
+        T_CURVE,
+    ),
+    (
+        "fold_in_reg_1e6",
+        "recsys_utils/recommend/foldin.py",
+        "FOLD_IN_REG = 1.0\n",
+        "FOLD_IN_REG = 1e6\n",
+        T_CURVE,
+    ),
+    # --- bench_peers' protocol ---------------------------------------------------------
+    (
+        "bench_early_stopping_on_test",
+        PEERS,
+        "fit_selected(model_name, params, split.train, split.valid, seed)",
+        "fit_selected(model_name, params, split.train, split.test, seed)",
+        T_PLANT,
+    ),
+    (
+        "bench_blend_weights_on_test",
+        PEERS,
+        "fit_selected(model_name, params, split.train, split.valid, seed)",
+        "fit_selected(model_name, params, split.train, "
+        'split.test if model_name == "blend" else split.valid, seed)',
+        T_PLANT,
+    ),
+    ("bench_skip_refit", PEERS, "    model.fit(full)\n", "    model.fit(train, valid)\n", T_REFIT),
+    (
+        "bench_surprise_sees_test",
+        PEERS,
+        "_run_peer(all_peers[name], full, split.test, scale, keep)",
+        "_run_peer(all_peers[name], pd.concat([full, split.test]), split.test, scale, keep)",
+        T_PLANT,
+    ),
+    # --- splits, blend, fold-in scorers, candidates --------------------------------------
+    (
+        "random_split_int",
+        "recsys_utils/data/splits.py",
+        "n_test, n_valid = round(n * test_frac), round(n * valid_frac)",
+        "n_test, n_valid = int(n * test_frac), int(n * valid_frac)",
+        "tests/bench/test_peers_protocol.py::test_protocol_split_sizes_are_rounded_not_truncated",
+    ),
+    (
+        "blend_predict_unclipped",
+        BLEND,
+        "return [np.clip(m._predict_idx(u, i), *self.rating_scale) for m in self.members_]",
+        "return [m._predict_idx(u, i) for m in self.members_]",
+        T_BLEND,
+    ),
+    (
+        "blend_rank_unclipped",
+        BLEND,
+        "np.clip(np.asarray(m.score_items(user_indices), dtype=np.float64), *self.rating_scale)",
+        "np.asarray(m.score_items(user_indices), dtype=np.float64)",
+        T_BLEND,
+    ),
+    (
+        "implicit_mf_folded_as_mf",
+        "recsys_utils/models/torch_models.py",
+        "    def fold_in_linear(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:\n"
+        '        """As the net scores',
+        "    def _unused(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:\n"
+        '        """As the net scores',
+        "tests/recommend/test_foldin_scorers.py",
+    ),
+    (
+        "ranking_ignores_exclude",
+        "recsys_utils/evaluation/metrics.py",
+        "scores[row, ~candidate_mask(model, user, extra)] = -np.inf",
+        "scores[row, ~candidate_mask(model, user, None)] = -np.inf",
+        "tests/evaluation/test_metrics.py::test_exclude_removes_the_validation_movies_from_the_candidates",
+    ),
+]
+
+
+def run(name, path, old, new, test) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "project"
+        scratch.mkdir()
+        for part in ("recsys_utils", "tests"):
+            shutil.copytree(
+                ROOT / part, scratch / part, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        shutil.copy(ROOT / "pyproject.toml", scratch / "pyproject.toml")
+        target = scratch / path
+        text = target.read_text()
+        if text.count(old) != 1:
+            return "STALE (old text not found once)"
+        target.write_text(text.replace(old, new))
+        cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test]
+        env = {"PYTHONPATH": str(scratch), "PATH": "/usr/bin:/bin", "HOME": tmp}
+        res = subprocess.run(cmd, cwd=scratch, capture_output=True, text=True, env=env)
+        return "CAUGHT" if res.returncode == 1 else f"MISSED (pytest exit {res.returncode})"
+
+
+def main(names: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not names or m[0] in names]
+    bad = 0
+    for name, path, old, new, test in chosen:
+        verdict = run(name, path, old, new, test)
+        bad += verdict != "CAUGHT"
+        print(f"{name:32s} {verdict:10s} {test}", flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
