@@ -80,6 +80,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.model not in MODELS:
         raise ValueError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
     cls = MODELS[args.model]
+    out = args.out if args.out is not None else checkpoint_dir() / args.model
+    checkpoints.check_out_path(out)  # refused now, not after the whole training
+    if args.device is not None:
+        from recsys_utils.training.loop import resolve_device
+
+        resolve_device(args.device)  # a device this machine lacks: one line, before training
     model = cls(**_params(args, cls))
     split = protocol_split(load_dataset(args.dataset).ratings, args.seed)
     print(f"{model!r} on {args.dataset}: {split.sizes()}")
@@ -92,7 +98,6 @@ def _train(args: argparse.Namespace) -> int:
         f"test RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}  "
         f"({metrics['n_fallback']} of {len(split.test)} ratings used the fallback)"
     )
-    out = args.out if args.out is not None else checkpoint_dir() / args.model
     path = checkpoints.save(model, out, dataset=args.dataset, metrics=metrics)
     print(f"saved {path}")
     return 0

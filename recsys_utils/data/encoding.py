@@ -36,7 +36,16 @@ class IdMap:
             values: raw ids, scalar or array-like.
             strict: raise ``KeyError`` naming the first unknown id instead.
         """
-        values = np.atleast_1d(np.asarray(values, dtype=np.int64))
+        try:
+            values = np.atleast_1d(np.asarray(values, dtype=np.int64))
+        except OverflowError:  # an id past int64 (2**67) is no id of ours: unknown
+            objs = np.atleast_1d(np.asarray(values, dtype=object))
+            fits = np.array([-(2**63) <= int(v) < 2**63 for v in objs], dtype=bool)
+            if strict:
+                raise KeyError(f"unknown id {int(objs[~fits][0])}") from None
+            out = np.full(objs.shape, UNKNOWN, dtype=np.int64)
+            out[fits] = self.encode(objs[fits].astype(np.int64))
+            return out
         pos = np.searchsorted(self.ids, values)
         pos_clipped = np.minimum(pos, max(len(self.ids) - 1, 0))
         found = (

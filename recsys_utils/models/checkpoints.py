@@ -6,14 +6,19 @@ A checkpoint named ``mf`` in a folder is two files:
     ``mf-<sha8>.safetensors``  every array: id maps, biases, seen items, net weights
 
 Saving writes the weights under a new content-addressed name, then replaces the
-sidecar with one rename, then deletes the old weights: a kill at any moment leaves
-either the old or the new checkpoint whole. Loading reads JSON and safetensors only
+sidecar with one rename, then deletes the weights no sidecar names any more: a kill at
+any moment leaves either the old or the new checkpoint whole. Saves of one checkpoint
+take turns (``fcntl.flock`` on ``.<stem>.lock``, a file kept), so one save never deletes
+the weights another's sidecar names; a reader whose sidecar was replaced between reading
+it and reading the weights reads the new pair once more. Loading reads JSON and safetensors only
 (no pickle, no code from the file) and refuses a model class not in
 ``models.MODELS``, a missing or altered weights file, and a corrupt sidecar.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -42,6 +47,20 @@ def _sidecar(path: str | Path) -> Path:
             "(pickled .pt/.pkl files are never loaded)"
         )
     return path.with_suffix(".json")
+
+
+def check_out_path(path: str | Path) -> Path:
+    """The sidecar ``save`` would write for ``path``; refuse a path it cannot write there.
+
+    Called before training, so a bad ``--out`` costs nothing.
+    """
+    sidecar = _sidecar(path)
+    if sidecar.is_dir():
+        raise CheckpointError(f"{sidecar}: is a directory")
+    parent = next((p for p in (sidecar.parent, *sidecar.parent.parents) if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK)):
+        raise CheckpointError(f"{sidecar}: cannot write under {parent}")
+    return sidecar
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -97,7 +116,6 @@ def save(
     blob = st_save(arrays)
     digest = hashlib.sha256(blob).hexdigest()
     weights = sidecar.with_name(f"{sidecar.stem}-{digest[:8]}.safetensors")
-    _atomic_write(weights, blob)
     history = model.history_.to_dict(orient="list") if model.history_ is not None else None
     meta = {
         "format_version": FORMAT_VERSION,
@@ -112,11 +130,23 @@ def save(
         "weights": weights.name,
         "sha256": digest,
     }
-    _atomic_write(sidecar, json.dumps(meta, indent=1, default=float).encode())
-    for old in sidecar.parent.glob(f"{sidecar.stem}-*.safetensors"):
-        if old.name != weights.name:
-            old.unlink(missing_ok=True)
+    with _save_lock(sidecar):  # weights, then sidecar, then cleanup: one save at a time
+        _atomic_write(weights, blob)
+        _atomic_write(sidecar, json.dumps(meta, indent=1, default=float).encode())
+        for old in sidecar.parent.glob(f"{sidecar.stem}-*.safetensors"):
+            if old.name != weights.name:  # the sidecar just written names ``weights``
+                old.unlink(missing_ok=True)
     return sidecar
+
+
+@contextlib.contextmanager
+def _save_lock(sidecar: Path):
+    with open(sidecar.with_name(f".{sidecar.stem}.lock"), "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def read_meta(path: str | Path) -> dict:
@@ -135,7 +165,30 @@ def read_meta(path: str | Path) -> dict:
     missing = {"model", "params", "weights", "sha256", "rating_scale"} - set(meta)
     if missing:
         raise CheckpointError(f"{sidecar}: sidecar lacks {sorted(missing)}")
+    for key, kinds in _FIELD_TYPES.items():
+        if key in meta and not isinstance(meta[key], kinds):
+            raise CheckpointError(
+                f"{sidecar}: sidecar field {key!r} is a {type(meta[key]).__name__}, "
+                f"not a {' or '.join(k.__name__ for k in kinds)}"
+            )
+    scale = meta["rating_scale"]
+    if len(scale) != 2 or not all(isinstance(x, (int, float)) for x in scale):
+        raise CheckpointError(f"{sidecar}: sidecar field 'rating_scale' is not two numbers")
     return meta
+
+
+_FIELD_TYPES = {
+    "model": (str,),
+    "params": (dict,),
+    "weights": (str,),
+    "sha256": (str,),
+    "rating_scale": (list,),
+    "scalars": (dict,),
+    "dataset": (str, type(None)),
+    "dataset_checksum": (str, type(None)),
+    "metrics": (dict,),
+    "history": (dict, type(None)),
+}
 
 
 def load(path: str | Path, *, expect_dataset: str | None = None):
@@ -152,29 +205,26 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
 
     from recsys_utils.models.registry import MODELS
     from recsys_utils.models.torch_models import TorchRecommender
+    from recsys_utils.training.loop import device_available
 
     sidecar = _sidecar(path)
-    meta = read_meta(sidecar)
+    meta, blob = _read_pair(sidecar)
+    weights = sidecar.parent / Path(meta["weights"]).name
     if meta["model"] not in MODELS:
         raise CheckpointError(f"{sidecar}: unknown model class {meta['model']!r}")
     if expect_dataset is not None and meta.get("dataset") != expect_dataset:
         raise CheckpointError(
             f"{sidecar}: trained on {meta.get('dataset')!r}, not on {expect_dataset!r}"
         )
-    weights = sidecar.parent / Path(meta["weights"]).name
-    if not weights.exists():
-        raise CheckpointError(f"{weights}: weights file missing")
-    blob = weights.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
-        raise CheckpointError(
-            f"{weights}: weights do not match the sidecar's SHA-256 (truncated or altered)"
-        )
     try:
         arrays = st_load(blob)
     except (SafetensorError, ValueError) as err:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({err})") from None
+    params = dict(meta["params"])
+    if isinstance(params.get("device"), str) and not device_available(params["device"]):
+        params["device"] = "auto"  # trained on a GPU this machine lacks: load it here
     try:
-        model = MODELS[meta["model"]](rating_scale=tuple(meta["rating_scale"]), **meta["params"])
+        model = MODELS[meta["model"]](rating_scale=tuple(meta["rating_scale"]), **params)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{sidecar}: bad parameters for {meta['model']}: {err}") from None
     model.user_map = IdMap(arrays.pop("map.user_ids"))
@@ -206,6 +256,31 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
     return model
 
 
+def _read_pair(sidecar: Path) -> tuple[dict, bytes]:
+    """The sidecar and the weights it names, checked against its SHA-256.
+
+    A save may replace the sidecar (and delete the old weights) between the two reads:
+    then the sidecar has changed, and the new pair is read once more.
+    """
+    for attempt in range(2):
+        meta = read_meta(sidecar)
+        weights = sidecar.parent / Path(meta["weights"]).name
+        try:
+            blob = weights.read_bytes()
+        except FileNotFoundError:
+            blob = None
+        if blob is not None and hashlib.sha256(blob).hexdigest() == meta["sha256"]:
+            return meta, blob
+        if attempt == 0 and read_meta(sidecar) != meta:
+            continue  # replaced under us: read the new pair
+        if blob is None:
+            raise CheckpointError(f"{weights}: weights file missing")
+        raise CheckpointError(
+            f"{weights}: weights do not match the sidecar's SHA-256 (truncated or altered)"
+        )
+    raise AssertionError("unreachable")
+
+
 def check_items(model, item_ids) -> None:
     """Raise if the model knows movies absent from a data set's movies table."""
     known = set(np.asarray(item_ids).tolist())
@@ -220,9 +295,14 @@ def check_items(model, item_ids) -> None:
 def latest(folder: str | Path | None = None, model: str | None = None) -> Path:
     """The most recently saved sidecar in ``folder`` (default ``checkpoint_dir()``)."""
     folder = Path(folder) if folder else checkpoint_dir()
-    found = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
-    if model:
-        found = [p for p in found if read_meta(p)["model"] == model]
+    found = []
+    for p in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime):
+        try:
+            meta = read_meta(p)
+        except CheckpointError:
+            continue  # a JSON file that is not a checkpoint sidecar (notes, a config)
+        if not model or meta["model"] == model:
+            found.append(p)
     if not found:
         raise FileNotFoundError(
             f"no checkpoint in {folder}; train one first "

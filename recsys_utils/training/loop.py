@@ -90,10 +90,36 @@ class TrainConfig:
             raise ValueError(f"patience must be at least 1 or None, got {self.patience}")
 
 
+def device_available(device) -> bool:
+    """True when ``device`` (a name or ``torch.device``) can be used on this machine."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        return False
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and (dev.index or 0) < torch.cuda.device_count()
+    if dev.type == "mps":
+        return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    return dev.type == "cpu"
+
+
 def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks cuda, then mps, then cpu; anything else is passed to torch."""
+    """``"auto"`` picks cuda, then mps, then cpu; anything else must name an available device.
+
+    Raises:
+        ValueError: not a device name, or a device this machine (or torch build) lacks.
+    """
     if device != "auto":
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device {device!r}: {str(err).splitlines()[0]}") from None
+        if not device_available(chosen):
+            raise ValueError(
+                f"device {device!r} is not available here (torch {torch.__version__}, "
+                f"{'no ' if not torch.cuda.is_available() else ''}CUDA); use cpu or auto"
+            )
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

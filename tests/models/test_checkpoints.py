@@ -111,7 +111,9 @@ def test_sidecar_is_plain_json_naming_a_content_addressed_weights_file(df, tmp_p
     meta = json.loads(sidecar.read_text())
     assert meta["model"] == "bias" and meta["dataset_checksum"] == "abc"
     assert meta["weights"] == f"b-{meta['sha256'][:8]}.safetensors"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.json", meta["weights"]])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".b.lock") == sorted(
+        ["b.json", meta["weights"]]
+    )
 
 
 # --- never executing code from the file ------------------------------------------------------
@@ -382,3 +384,106 @@ def test_a_checkpoint_saved_before_the_package_layout_changed_still_loads():
     assert type(model).__name__ == "MF" and model.name == "mf"
     got = model.predict(np.array(expected["users"]), np.array(expected["items"]))
     np.testing.assert_allclose(got, expected["prediction"], rtol=1e-6)
+
+
+# --- hostile: saves at once, foreign sidecars, devices -------------------------------------------
+def test_concurrent_saves_and_a_reader_always_see_a_whole_pair(tmp_path):
+    import threading
+
+    df = ratings_table()
+    models = [BiasOnly(reg=r).fit(df) for r in (0.1, 1.0, 10.0)]  # three different weights
+    stem = tmp_path / "ck"
+    save(models[0], stem)
+    errors, stop = [], threading.Event()
+
+    def writer(m):
+        try:
+            for _ in range(40):
+                save(m, stem)
+        except Exception as err:  # noqa: BLE001 (collected for the assertion)
+            errors.append(repr(err))
+
+    def reader():
+        while not stop.is_set():
+            try:
+                load(stem)
+            except Exception as err:  # noqa: BLE001
+                errors.append(repr(err))
+
+    threads = [threading.Thread(target=writer, args=(m,)) for m in models]
+    r = threading.Thread(target=reader)
+    r.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    r.join()
+    assert errors == []
+    meta = json.loads((tmp_path / "ck.json").read_text())
+    assert [p.name for p in tmp_path.glob("ck-*.safetensors")] == [meta["weights"]]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("model", ["mf"]), ("weights", 7), ("params", "x"), ("rating_scale", "15"), ("history", 3)],
+)
+def test_non_string_sidecar_fields_are_one_line(tmp_path, field, value):
+    sidecar = save(BiasOnly().fit(ratings_table()), tmp_path / "b")
+    meta = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps(meta | {field: value}))
+    with pytest.raises(CheckpointError, match=rf"sidecar field '{field}' is"):
+        load(sidecar)
+
+
+def test_a_cuda_checkpoint_loads_on_a_cpu_machine(tmp_path, monkeypatch):
+    df = ratings_table()
+    sidecar = save(fit("mf", df), tmp_path / "mf")
+    meta = json.loads(sidecar.read_text())
+    meta["params"]["device"] = "cuda:0"  # as saved on a GPU machine
+    sidecar.write_text(json.dumps(meta))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model = load(sidecar)
+    assert np.isfinite(model.predict(df[USER_COL].to_numpy(), df[ITEM_COL].to_numpy())).all()
+
+
+def test_device_cuda_on_a_cpu_build_is_one_line(monkeypatch):
+    from recsys_utils.training.loop import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device 'cuda' is not available here"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match=r"device 'gpu0'"):
+        resolve_device("gpu0")
+
+
+def test_latest_skips_json_that_is_not_a_checkpoint(tmp_path):
+    sidecar = save(BiasOnly().fit(ratings_table()), tmp_path / "b")
+    time.sleep(0.01)
+    (tmp_path / "notes.json").write_text('{"hello": "world"}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert latest(tmp_path) == sidecar
+
+
+def test_similar_with_a_movie_id_past_int64_is_one_line(tmp_path, capsys):
+    from recsys_utils.cli import main
+
+    sidecar = save(fit("mf", ratings_table()), tmp_path / "mf")
+    assert main(["similar", "--movie", str(2**67), "--checkpoint", str(sidecar)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and str(2**67) in err[0]
+
+
+def test_train_out_is_checked_before_training(data_home, capsys, monkeypatch):
+    from recsys_utils.cli import main
+    from recsys_utils.data import movielens
+
+    def no_training(*a, **k):
+        raise AssertionError("loaded the data set before checking --out")
+
+    monkeypatch.setattr(movielens, "load_dataset", no_training)
+    for argv in (["--out", "x.pt"], ["--device", "gpu0"]):
+        assert main(["train", "--model", "mf", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ")
+    assert not list(data_home.rglob("*.json"))
