@@ -38,7 +38,6 @@ SEED = 42
 VALID_FRAC = 0.1
 TEST_FRAC = 0.1
 K = 10
-RELEVANCE_THRESHOLD = 4.0
 EPOCHS = 20
 MF_PARAMS = {"n_factors": 64, "l2": 0.05, "lr": 0.01}
 COLLABFNET_PARAMS = {"emb_size": 100}
@@ -59,6 +58,7 @@ from IPython.display import display
 
 from recsys_utils import data
 from recsys_utils.app import plots, report
+from recsys_utils.constants import RELEVANCE_THRESHOLD
 from recsys_utils.data import splits
 from recsys_utils.data.tags import load_tags
 from recsys_utils.evaluation import metrics, probes
@@ -134,8 +134,9 @@ contenders = {
     "MF": mf,
     "CollabFNet": cfn,
 }
+# the one rule: candidates exclude each user's training and validation movies
 ranking = probes.compare_recommenders(
-    contenders, test, k=K, relevance_threshold=RELEVANCE_THRESHOLD
+    contenders, test, k=K, relevance_threshold=RELEVANCE_THRESHOLD, exclude=valid
 )
 display(ranking.round(4))
 plots.metric_bars(ranking, ["precision", "recall", "ndcg", "coverage"], title=f"Top-{K} on test")

@@ -81,6 +81,8 @@ def check_03_hyperparameter_sweeps(fig: Figures) -> None:
     assert 0.5 < fig["test_rmse"] < 1.5
     assert fig["prune_same_best"] is True  # nothing can be pruned in a 1-epoch smoke run
     assert fig["pruned_trials"] == 0
+    assert 0.5 < fig["reference_val_rmse"] < 1.5  # notebook 02's MF setting, same split
+    assert any("Notebook 02's MF setting" in s for s in fig["findings"])
 
 
 def check_02_model_building(fig: Figures) -> None:
@@ -117,7 +119,10 @@ def check_05_recommendation_demo(fig: Figures) -> None:
     # the scripted app: "toy story" added Toy Story, then the five scripted ratings (one repeat)
     assert fig["app_new_user_rated"] == 5 and 1 <= fig["app_search_matches"] <= 20
     assert fig["app_html_has_table"] is True
-    assert fig["heldout_users"] == 8
+    # reg chosen on one half of the 8 held-out users, the curve reported on the other
+    assert fig["heldout_users"] == 4 and fig["fold_in_reg_users"] == 4
+    assert set(fig["fold_in_reg_grid"]) == {"1.0", "3.0"} and fig["fold_in_reg"] in (1.0, 3.0)
+    assert fig["fold_in_reg_grid"][str(fig["fold_in_reg"])] == min(fig["fold_in_reg_grid"].values())
     for method in ("fold_in", "bias_only", "popularity"):
         assert set(fig[f"rmse_{method}"]) == {"1", "10"}
         assert all(0.5 < v < 1.5 for v in fig[f"rmse_{method}"].values())
@@ -148,7 +153,7 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
             "CURVE_EPOCHS": 2,
             "FALLBACK_EPOCHS": 1,
             "TIMING_REPEATS": 2,
-            "SENSITIVITY_REGS": [1.0],
+            "FOLD_IN_REG_GRID": [1.0, 3.0],
         },
         check_05_recommendation_demo,
     ),
