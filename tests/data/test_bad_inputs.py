@@ -329,3 +329,38 @@ def test_mirror_without_md5(data_home, make_mirror, small_zip_entries):
         DataError, match=r"ml-latest-small\.zip\.md5: not found in the mirror folder"
     ):
         fetch("ml-latest-small", mirror=str(mirror), progress=False)
+
+
+@pytest.mark.parametrize(
+    "patch, pattern",
+    [("method", r"compressed with method 9"), ("encrypted", r"is encrypted")],
+    ids=["deflate64", "encrypted"],
+)
+def test_deflate64_or_encrypted_entries_are_one_line(
+    patch, pattern, data_home, make_mirror, small_zip_entries, capsys, monkeypatch
+):
+    import hashlib
+    import struct
+
+    mirror = make_mirror(small_zip_entries)
+    zip_path = mirror / "ml-latest-small.zip"
+    raw = bytearray(zip_path.read_bytes())
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = raw.find(sig)
+        while at != -1:  # every local and central header: as a real such zip says
+            if patch == "method":
+                raw[at + method_at : at + method_at + 2] = struct.pack("<H", 9)
+            else:
+                flags = struct.unpack_from("<H", raw, at + flag_at)[0] | 0x1
+                raw[at + flag_at : at + flag_at + 2] = struct.pack("<H", flags)
+            at = raw.find(sig, at + 4)
+    zip_path.write_bytes(bytes(raw))
+    (mirror / "ml-latest-small.zip.md5").write_text(
+        f"MD5 (ml-latest-small.zip) = {hashlib.md5(bytes(raw)).hexdigest()}\n"
+    )
+    with pytest.raises(DataError, match=pattern):
+        fetch("ml-latest-small", mirror=str(mirror), progress=False)
+    assert _nothing_extracted()
+    monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror))
+    assert main(["data", "fetch"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
