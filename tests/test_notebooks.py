@@ -81,6 +81,8 @@ def check_03_hyperparameter_sweeps(fig: Figures) -> None:
     assert 0.5 < fig["test_rmse"] < 1.5
     assert fig["prune_same_best"] is True  # nothing can be pruned in a 1-epoch smoke run
     assert fig["pruned_trials"] == 0
+    assert 0.5 < fig["reference_val_rmse"] < 1.5  # notebook 02's MF setting, same split
+    assert any("Notebook 02's MF setting" in s for s in fig["findings"])
 
 
 def check_02_model_building(fig: Figures) -> None:

@@ -89,6 +89,22 @@ def tidy(table: Any, index: bool | None = None):
     return styler
 
 
+def folded(summary: str, content: Any):
+    """A collapsed section for a report: ``summary`` shown, ``content`` (text, or anything
+    :func:`tidy` takes) behind a click. Logs, long tables and paths go here, not the body.
+
+    Returns:
+        an ``IPython.display.HTML`` object (display it, or leave it last in a cell).
+    """
+    from IPython.display import HTML
+
+    if isinstance(content, str):
+        inner = f"<pre>{html.escape(content)}</pre>"
+    else:
+        inner = tidy(content).to_html()
+    return HTML(f"<details><summary>{html.escape(summary)}</summary>{inner}</details>")
+
+
 FINDINGS_KEY = "findings"  # a notebook's "what this run found" sentences (str or list)
 
 

@@ -66,6 +66,26 @@ def ratings_over_time(ratings: pd.DataFrame, ax=None):
 
 
 # --- hyperparameter sweeps (notebook 03) --------------------------------------------------------
+def bulk_limits(values, spread: float = 3.0) -> tuple[float, float]:
+    """Colour or axis limits that hold the bulk of ``values``: min to median + ``spread``
+    x the median absolute deviation (or the max, if smaller). One diverged cell then no
+    longer stretches the scale so that the others all look alike.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    med = float(np.median(v))
+    mad = float(np.median(np.abs(v - med))) or float(v.std()) or 1e-9
+    return float(v.min()), min(float(v.max()), med + spread * mad)
+
+
+def _categorical(values) -> dict:
+    """A distinct colour per value, in sorted order (tab10: no two neighbours alike)."""
+    levels = sorted(pd.unique(pd.Series(values).dropna()))
+    return {level: plt.get_cmap("tab10")(k % 10) for k, level in enumerate(levels)}
+
+
 def sweep_heatmap(
     summary: pd.DataFrame,
     rows: str = "batch_size",
@@ -73,20 +93,31 @@ def sweep_heatmap(
     value: str = "best_val_rmse",
     ax=None,
     title: str | None = None,
+    vlim: tuple[float, float] | None = None,
 ):
-    """Heatmap of a per-trial value (best validation RMSE) over two swept parameters."""
+    """Heatmap of a per-trial value (best validation RMSE) over two swept parameters.
+
+    The colour scale spans the bulk of the values (``bulk_limits``, or ``vlim`` to share
+    one scale across panels); a cell beyond it is drawn in the end colour and its number
+    marked with a triangle, so one diverged trial does not wash out the rest.
+    """
     import seaborn as sns
 
     fig, ax = _axes(ax, figsize=(6, 3.5))
     table = summary.pivot_table(index=rows, columns=cols, values=value, aggfunc="min")
+    lo, hi = vlim or bulk_limits(table.to_numpy())
+    labels = table.apply(lambda col: col.map(lambda v: f"{v:.3f}" + (" ▲" if v > hi else "")))
     sns.heatmap(
         table,
-        annot=True,
-        fmt=".4f",
+        annot=labels,
+        fmt="",
         cmap="viridis_r",
+        vmin=lo,
+        vmax=hi,
         ax=ax,
-        cbar_kws={"label": value.replace("_", " ")},
+        cbar_kws={"label": f"{value.replace('_', ' ')} (▲ beyond the scale)", "extend": "max"},
     )
+    ax.set_xticklabels([f"{float(c):g}" for c in table.columns], rotation=0)
     ax.set(
         xlabel=cols, ylabel=rows, title=title or f"{value.replace('_', ' ')} by {rows} and {cols}"
     )
@@ -96,25 +127,33 @@ def sweep_heatmap(
 def sweep_curves(
     results: pd.DataFrame, hue: str = "lr", col: str = "batch_size", title: str | None = None
 ):
-    """Validation RMSE against epoch, one line per trial, coloured by ``hue``, a panel per ``col``."""
+    """Validation RMSE against epoch, one line per trial, a colour per ``hue`` value (a
+    categorical palette: learning rates are levels, not a scale), a panel per ``col``,
+    all panels on one y axis clipped to the bulk of the curves."""
     import seaborn as sns
 
+    data = results.assign(**{hue: results[hue].map(lambda v: f"{v:g}")})
+    palette = {f"{k:g}": c for k, c in _categorical(results[hue]).items()}
     grid = sns.relplot(
-        data=results,
+        data=data,
         x="epoch",
         y="val_rmse",
         hue=hue,
+        hue_order=list(palette),
         col=col,
         kind="line",
         units="trial",
         estimator=None,
-        palette="viridis",
+        palette=palette,
         marker="o",
         markersize=3,
         height=3,
         aspect=1.1,
         facet_kws={"sharey": True},
     )
+    lo, hi = bulk_limits(results["val_rmse"])
+    pad = 0.05 * (hi - lo or 1.0)
+    grid.set(ylim=(lo - pad, hi + pad))
     grid.set_axis_labels("epoch", "validation RMSE")
     if title:
         grid.figure.suptitle(title, y=1.04)
@@ -124,34 +163,49 @@ def sweep_curves(
 def sweep_seconds(
     summary: pd.DataFrame, x: str = "batch_size", hue: str = "lr", ax=None, title: str | None = None
 ):
-    """Seconds each trial took against ``x`` (log scale), coloured by ``hue``."""
+    """Seconds each trial took against ``x`` (log scale), a distinct colour per ``hue`` value."""
     import seaborn as sns
 
     fig, ax = _axes(ax)
+    data = summary.assign(**{hue: summary[hue].map(lambda v: f"{v:g}")})
+    palette = {f"{k:g}": c for k, c in _categorical(summary[hue]).items()}
     sns.scatterplot(
-        data=summary, x=x, y="seconds", hue=hue, style="state", palette="viridis", s=50, ax=ax
-    )
+        data=data, x=x, y="seconds", hue=hue, hue_order=list(palette), style="state",
+        palette=palette, s=50, ax=ax,
+    )  # fmt: skip
+    levels = sorted(summary[x].unique())
     ax.set(xscale="log", xlabel=x, ylabel="seconds per trial", title=title or f"Trial time by {x}")
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.minorticks_off()
     return fig
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], ncols: int = 3):
     """One panel per model: training RMSE (sqrt of the epoch's mean train loss) and
-    validation RMSE per epoch, the best validation epoch marked."""
+    validation RMSE per epoch, the best validation epoch marked. All panels share one y
+    axis (clipped to the bulk of the curves), so models compare by eye."""
     n = len(histories)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained", squeeze=False
-    )
+        nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained", squeeze=False,
+        sharey=True,
+    )  # fmt: skip
+    curves = []
     for ax, (name, hist) in zip(axes.ravel()[:n], histories.items(), strict=True):
-        ax.plot(hist["epoch"], np.sqrt(hist["train_loss"]), marker=".", label="train")
+        train = np.sqrt(hist["train_loss"])
+        curves += [train, hist["val_rmse"]]
+        ax.plot(hist["epoch"], train, marker=".", label="train")
         ax.plot(hist["epoch"], hist["val_rmse"], marker=".", label="validation")
         if hist["val_rmse"].notna().any():
             best = hist.loc[hist["val_rmse"].idxmin()]
             ax.axvline(best["epoch"], color="grey", linestyle=":", linewidth=1)
         ax.set(title=name, xlabel="epoch", ylabel="RMSE")
         ax.legend(fontsize="small")
+    if curves:
+        lo, hi = bulk_limits(np.concatenate([np.asarray(c, dtype=float) for c in curves]))
+        pad = 0.05 * (hi - lo or 1.0)
+        axes[0][0].set_ylim(lo - pad, hi + pad)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig

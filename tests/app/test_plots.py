@@ -38,3 +38,50 @@ def test_ratings_over_time(tiny_ratings):
     late = tiny_ratings.assign(timestamp=[0, 0, 0, 0, 0, 31_622_400, 31_622_400])  # 1970 and 1971
     fig = plots.ratings_over_time(late)
     assert [p.get_height() for p in fig.axes[0].patches] == [5, 2]
+
+
+def test_bulk_limits_leave_one_diverged_value_out_by_hand():
+    from recsys_utils.app.plots import bulk_limits
+
+    # median 0.86, deviations 0.01 0.01 0 0.01 0.32 -> MAD 0.01; upper limit 0.86 + 3 * 0.01
+    lo, hi = bulk_limits([0.85, 0.87, 0.86, 0.85, 1.18])
+    assert lo == 0.85 and abs(hi - 0.89) < 1e-12
+    assert bulk_limits([0.85, 0.86]) == (0.85, 0.86)  # nothing beyond: the max
+
+
+def _summary():
+    rows = [(b, lr) for b in (256, 1024) for lr in (0.001, 0.003)]
+    return pd.DataFrame(
+        {
+            "batch_size": [b for b, _ in rows],
+            "lr": [lr for _, lr in rows],
+            "best_val_rmse": [0.85, 0.86, 0.87, 1.18],
+            "seconds": [4.0, 3.0, 2.0, 1.0],
+            "state": "COMPLETE",
+        }
+    )
+
+
+def test_sweep_heatmap_marks_the_cell_beyond_the_scale():
+    from recsys_utils.app.plots import sweep_heatmap
+
+    fig = sweep_heatmap(_summary())
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "1.180 ▲" in texts and "0.850" in texts
+    mesh = fig.axes[0].collections[0]
+    assert mesh.norm.vmax < 1.18  # the outlier does not set the colour scale
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0.001", "0.003"]
+
+
+def test_sweep_curves_share_y_and_give_each_learning_rate_its_own_colour():
+    from recsys_utils.app.plots import sweep_curves
+
+    results = pd.concat(
+        [_summary().assign(trial=k, epoch=e, val_rmse=0.9 - 0.01 * e) for k, e in ((0, 1), (0, 2))]
+    )
+    results["trial"] = results.groupby(["batch_size", "lr"]).ngroup()
+    fig = sweep_curves(results)
+    axes = fig.axes
+    assert len(axes) == 2 and axes[0].get_ylim() == axes[1].get_ylim()
+    colours = {tuple(line.get_color()) for line in axes[0].lines if line.get_xydata().size}
+    assert len(colours) == 2
