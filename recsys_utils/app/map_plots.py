@@ -8,6 +8,7 @@ few titles labelled; ``interactive_map`` returns a plotly figure with hover titl
 
 from __future__ import annotations
 
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -15,25 +16,45 @@ from recsys_utils.constants import TITLE_COL
 from recsys_utils.embeddings.maps import COLOR_LABELS
 
 
+def category_colors(values) -> dict[str, str]:
+    """One colour per category, the same in the static and the interactive maps: the most
+    common first, "other" and "(none)" in greys, from a categorical palette (tab10)."""
+    counts = pd.Series(values).astype(str).value_counts()
+    order = [c for c in counts.index if c not in ("other", "(none)")]
+    palette = plt.get_cmap("tab10").colors
+    colors = {c: mcolors.to_hex(palette[k % len(palette)]) for k, c in enumerate(order)}
+    colors.update(
+        {c: grey for c, grey in (("other", "#b0b0b0"), ("(none)", "#dddddd")) if c in counts}
+    )
+    return colors
+
+
 def _scatter(ax, frame: pd.DataFrame, color: str, title: str) -> None:
     import seaborn as sns
 
     data = frame.dropna(subset=["x", "y"])
     if not pd.api.types.is_numeric_dtype(data[color]):
-        order = data[color].value_counts().index.tolist()
+        palette = category_colors(data[color])
         sns.scatterplot(
-            data=data,
+            data=data.assign(**{color: data[color].astype(str)}),
             x="x",
             y="y",
             hue=color,
-            hue_order=order,
-            s=6,
+            hue_order=list(palette),
+            s=5,
             linewidth=0,
-            alpha=0.7,
+            alpha=0.6,
             ax=ax,
-            palette="tab10",
+            palette=palette,
         )
-        ax.legend(markerscale=2, fontsize=7, loc="best", title=COLOR_LABELS.get(color, color))
+        ax.legend(
+            markerscale=2.5,
+            fontsize=8,
+            title=COLOR_LABELS.get(color, color),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            frameon=False,
+        )
     else:
         points = ax.scatter(
             data["x"], data["y"], c=data[color], s=4, cmap="viridis", alpha=0.8, linewidths=0
@@ -49,26 +70,36 @@ def static_maps(
     what: str = "movie",
     figsize=None,
 ):
-    """Side-by-side scatters of one map, one panel per colouring; ``labels`` titles marked."""
+    """Scatters of one map, one large panel per colouring (two a row), ``labels`` titles
+    marked with a white outline so they stay readable over the points."""
+    from matplotlib import patheffects
+
+    ncols = min(2, len(colors))
+    nrows = -(-len(colors) // ncols)
     fig, axes = plt.subplots(
-        1,
-        len(colors),
-        figsize=figsize or (5.5 * len(colors), 5),
+        nrows,
+        ncols,
+        figsize=figsize or (7.5 * ncols, 6.2 * nrows),
         layout="constrained",
         squeeze=False,
     )
-    for ax, color in zip(axes[0], colors, strict=True):
+    for ax in axes.ravel()[len(colors) :]:
+        ax.set_visible(False)
+    for ax, color in zip(axes.ravel(), colors, strict=False):
         _scatter(ax, frame, color, f"{what} embeddings by {COLOR_LABELS.get(color, color)}")
         if labels:
             marked = frame[frame[TITLE_COL].isin(labels)].dropna(subset=["x", "y"])
             ax.scatter(marked["x"], marked["y"], s=18, facecolors="none", edgecolors="black")
             for row in marked.itertuples():
+                title = str(row.title)
                 ax.annotate(
-                    str(row.title)[:28],
+                    title if len(title) <= 26 else title[:25] + "…",
                     (row.x, row.y),
-                    fontsize=7,
+                    fontsize=7.5,
                     xytext=(3, 3),
                     textcoords="offset points",
+                    annotation_clip=True,
+                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
                 )
     return fig
 
@@ -89,11 +120,17 @@ def interactive_map(
         data = data.nlargest(max_points, "n_ratings")
     hover_data = {c: True for c in ("n_ratings", "mean_rating") if c in data}
     hover_data.update(x=False, y=False)
+    extra = {}
+    if not pd.api.types.is_numeric_dtype(data[color]):
+        data = data.assign(**{color: data[color].astype(str)})
+        colors = category_colors(frame[color].dropna())  # the static map's colours
+        extra = {"color_discrete_map": colors, "category_orders": {color: list(colors)}}
     fig = px.scatter(
         data,
         x="x",
         y="y",
         color=color,
+        **extra,
         hover_name=hover if hover in data else None,
         hover_data=hover_data,
         render_mode="svg",

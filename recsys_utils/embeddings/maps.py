@@ -13,7 +13,7 @@ import pandas as pd
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, TITLE_COL, USER_COL
 
 COLOR_LABELS = {
-    "genre": "primary genre",
+    "genre": "most distinctive genre",
     "log_popularity": "log10(ratings)",
     "mean_rating": "mean rating",
     "bias": "learned bias",
@@ -22,10 +22,16 @@ COLOR_LABELS = {
 TOP_GENRES = 8
 
 
-def _primary(genres, keep: set[str]) -> str:
+def distinctive_genre(genres, frequency: dict[str, int]) -> str:
+    """The movie's rarest genre in the catalogue (ties: alphabetical), ``(none)`` without one.
+
+    MovieLens lists genres alphabetically, so the first is no choice at all (Toy Story
+    would be "Adventure"); the rarest of a movie's genres says most about it (Toy Story:
+    "Animation", Alien: "Sci-Fi" rather than "Horror" only if Sci-Fi is the rarer).
+    """
     if genres is None or len(genres) == 0:
         return "(none)"
-    return genres[0] if genres[0] in keep else "other"
+    return min(genres, key=lambda g: (frequency.get(g, 0), g))
 
 
 def _points(coords: np.ndarray, id_col: str, ids, bias, vectors: np.ndarray) -> pd.DataFrame:
@@ -45,7 +51,11 @@ def movie_frame(
     model, coords: np.ndarray, movies: pd.DataFrame, ratings: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per movie the model knows: x, y, item_id, title, genre, n_ratings,
-    log_popularity, mean_rating, bias (NaN without one) and norm of its embedding."""
+    log_popularity, mean_rating, bias (NaN without one) and norm of its embedding.
+
+    ``genre`` is the movie's most distinctive genre (``distinctive_genre``: the rarest of
+    its genres among the model's movies); the ``TOP_GENRES`` most common such labels are
+    kept and the rest become "other"."""
     from recsys_utils.embeddings.vectors import extract
 
     emb = extract(model)
@@ -56,11 +66,11 @@ def movie_frame(
     )
     frame["n_ratings"] = frame["n_ratings"].fillna(0).astype(int)
     frame["log_popularity"] = np.log10(frame["n_ratings"].clip(lower=1))
-    first = frame[GENRES_COL].map(lambda g: g[0] if isinstance(g, list) and g else "(none)")
-    keep = set(first.value_counts().index[:TOP_GENRES]) - {"(none)"}
-    frame["genre"] = frame[GENRES_COL].map(
-        lambda g: _primary(g if isinstance(g, list) else [], keep)
-    )
+    lists = frame[GENRES_COL].map(lambda g: list(g) if isinstance(g, (list, np.ndarray)) else [])
+    frequency = lists.explode().value_counts().to_dict()
+    label = lists.map(lambda g: distinctive_genre(g, frequency))
+    keep = set(label.value_counts().index[:TOP_GENRES]) - {"(none)"}
+    frame["genre"] = label.where(label.isin(keep) | (label == "(none)"), "other")
     return frame.drop(columns=GENRES_COL)
 
 

@@ -220,7 +220,9 @@ def test_movie_frame_stats_genres_and_norms(four_mf):
     assert frame["n_ratings"].tolist() == [2, 1, 2, 2]
     np.testing.assert_allclose(frame["mean_rating"], [3.0, 3.0, 4.5, 1.5])
     np.testing.assert_allclose(frame["log_popularity"], np.log10([2, 1, 2, 2]))
-    assert frame["genre"].tolist() == ["Action", "Comedy", "(none)", "Comedy"]
+    # genre counts: Action 1, Crime 1, Comedy 2, Romance 1 -> each movie's rarest genre,
+    # ties alphabetical: Heat Action (not Crime), Amélie Romance (not Comedy), Up Comedy
+    assert frame["genre"].tolist() == ["Action", "Romance", "(none)", "Comedy"]
     np.testing.assert_allclose(frame["norm"], np.linalg.norm(FOUR_ITEMS, axis=1), atol=1e-6)
     np.testing.assert_allclose(frame["bias"], [0.1, 0.2, 0.3, 0.4], atol=1e-7)
     assert frame["x"].tolist() == [0, 2, 4, 6]
@@ -316,3 +318,29 @@ def test_real_umap_on_a_small_set(data_home):
     a, b = coords[:30].mean(0), coords[30:].mean(0)
     spread = max(coords[:30].std(0).max(), coords[30:].std(0).max())
     assert np.linalg.norm(a - b) > 3 * spread
+
+
+def test_static_and_interactive_maps_give_a_genre_the_same_colour():
+    from recsys_utils.app import map_plots
+
+    frame = pd.DataFrame(
+        {
+            "x": [0.0, 1, 2, 3, 4],
+            "y": [0.0, 1, 0, 1, 0],
+            "genre": ["Drama", "Drama", "Horror", "other", "Horror"],
+            "title": list("abcde"),
+            "n_ratings": [5, 4, 3, 2, 1],
+            "log_popularity": [0.7, 0.6, 0.5, 0.3, 0.0],
+            "mean_rating": [4.0, 3.5, 3.0, 2.5, 2.0],
+        }
+    )
+    colors = map_plots.category_colors(frame["genre"])
+    assert list(colors) == ["Drama", "Horror", "other"] and colors["other"] == "#b0b0b0"
+    interactive = map_plots.interactive_map(frame, color="genre")
+    assert {trace.name: trace.marker.color for trace in interactive.data} == colors
+    static = map_plots.static_maps(frame, colors=("genre",))
+    legend = static.axes[0].get_legend()
+    shown = {t.get_text(): h for t, h in zip(legend.texts, legend.legend_handles, strict=True)}
+    import matplotlib.colors as mcolors
+
+    assert {k: mcolors.to_hex(h.get_markerfacecolor()) for k, h in shown.items()} == colors
