@@ -2,6 +2,7 @@
 
 Modules:
     peers: Benchmarks. ``bench_peers``: our models against Surprise on one fixed protocol.
+    ranking: Ranking bench: every model over seeds, hyperparameters chosen on validation users.
     scale: Scale benchmark: MF throughput and memory on synthetic ratings, Surprise for reference,
 
 Public names below are loaded from their module on first use, so importing
@@ -11,23 +12,43 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "ALS": "ranking",
+    "ALS_GRID": "ranking",
     "BENCH_COLUMNS": "peers",
+    "BLEND_WEIGHTS": "ranking",
+    "BPR": "ranking",
+    "BPR_FOLD_GRID": "ranking",
+    "BPR_GRID": "ranking",
+    "Blend": "ranking",
+    "EASE_GRID": "ranking",
+    "NEW_USER_NS": "ranking",
     "OURS": "peers",
+    "OURS_VARIANTS": "ranking",
     "PROTOCOL_NOTE": "peers",
+    "Popularity": "ranking",
     "SLOW_PEERS": "peers",
     "bench_catalogue": "scale",
     "bench_mf": "scale",
     "bench_peers": "peers",
     "bench_surprise": "scale",
+    "cornac_agreement": "ranking",
     "fit_selected": "peers",
+    "foldin_ms": "ranking",
+    "main": "ranking",
     "mf_throughput": "peers",
+    "new_user_curve": "ranking",
     "peak_rss_gb": "scale",
+    "run": "ranking",
     "run_scale": "scale",
+    "run_seed": "ranking",
+    "summarise": "ranking",
     "surprise_peers": "peers",
     "synthetic_config": "scale",
     "targets": "peers",
     "to_markdown": "peers",
+    "val_score": "ranking",
     "write_bench": "peers",
+    "zscore": "ranking",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,6 +16,7 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
     _add_peers(sub)
     _add_scale(sub)
+    _add_ranking(sub)
 
 
 def _add_peers(sub) -> None:
@@ -120,4 +121,24 @@ def _scale(args: argparse.Namespace) -> int:
         seed=args.seed,
         echo=lambda line: print(line, flush=True),
     )
+    return 0
+
+
+def _add_ranking(sub) -> None:
+    ranking = sub.add_parser(
+        "ranking",
+        help="top-N ranking on held-out users: popularity, EASE, iALS, BPR, ours, blends",
+        description="Strong generalisation (Liang et al. 2018): 100 test and 100 validation "
+        "users held out per seed; needs the implicit package (cornac optional).",
+    )
+    ranking.add_argument("--ratings", type=Path, required=True, help="MovieLens ratings.csv")
+    ranking.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ranking.add_argument("--out", type=Path, default=REPORTS_DIR / "ranking")
+    ranking.set_defaults(func=_ranking)
+
+
+def _ranking(args: argparse.Namespace) -> int:
+    from recsys_utils.bench.ranking import main
+
+    main(["--ratings", str(args.ratings), "--out", str(args.out), "--seeds", *map(str, args.seeds)])
     return 0

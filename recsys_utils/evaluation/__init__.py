@@ -4,6 +4,8 @@ Modules:
     foldin_curve: How fold-in improves with the number of ratings a new user gives, on held-out users.
     metrics: Rating and ranking metrics.
     probes: Checks of the seed blog's claims: ranking side by side, linear probes, the RMSE ladder,
+    ranking_metrics: Full-catalogue top-N metrics on dense score matrices, the history excluded.
+    ranking_protocol: Strong-generalisation split for top-N ranking (Liang et al. 2018, "VAE for CF").
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -12,28 +14,39 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "HeldOut": "ranking_protocol",
+    "RankingSplit": "ranking_protocol",
     "candidate_mask": "metrics",
     "compare_recommenders": "probes",
+    "coverage_at_k": "ranking_metrics",
     "excluded_pairs": "metrics",
     "fold_in_curve": "foldin_curve",
     "genre_labels": "probes",
     "halve_users": "foldin_curve",
+    "hit_rate_at_k": "ranking_metrics",
     "jaccard": "probes",
     "ladder": "probes",
     "liked_items": "probes",
     "load_matching": "probes",
+    "load_movielens_csv": "ranking_protocol",
     "mae": "metrics",
+    "ndcg_at_k": "ranking_metrics",
+    "new_user_histories": "ranking_protocol",
     "novelty": "metrics",
     "probe_genres": "probes",
     "probe_model": "probes",
     "probe_target": "probes",
     "ranking_from_topk": "metrics",
     "ranking_metrics": "metrics",
+    "ranking_report": "ranking_metrics",
     "rating_metrics": "metrics",
+    "recall_at_k": "ranking_metrics",
     "rmse": "metrics",
     "select_fold_in_reg": "foldin_curve",
     "similar_users_overlap": "probes",
     "split_heldout_users": "foldin_curve",
+    "strong_generalization_split": "ranking_protocol",
+    "top_k": "ranking_metrics",
     "top_k_lists": "probes",
     "untrained": "probes",
 }

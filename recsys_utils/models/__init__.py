@@ -8,6 +8,8 @@ Modules:
     blend: A linear blend of embedding models, its weights fitted on the validation split.
     rules: A rules-based recommender: a user's favourite genres, then the best-rated movies in them.
     checkpoints: Checkpoints: safetensors weights plus a JSON sidecar, written atomically.
+    ease: EASE^R (Steck 2019): closed-form item-item linear autoencoder on liked movies.
+    ranking: Ranking models on implicit feedback whose new users need no gradient step.
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -21,24 +23,31 @@ _EXPORTS = {
     "CheckpointError": "checkpoints",
     "CollabFNet": "torch_models",
     "DEFAULT_BLEND": "blend",
+    "EASE": "ease",
     "FALLBACK_DAMPING": "base",
     "FORMAT_VERSION": "checkpoints",
     "GenreRules": "rules",
     "GlobalMean": "baselines",
+    "HistoryRecommender": "ranking",
     "ImplicitMF": "torch_models",
     "MF": "torch_models",
     "MODELS": "registry",
     "MODEL_MODULES": "registry",
     "PENALTY": "rules",
+    "PooledSoftmax": "ranking",
     "Popularity": "baselines",
     "Recommender": "base",
     "TUNED": "torch_models",
     "TorchRecommender": "torch_models",
+    "binary_csr": "ranking",
     "check_items": "checkpoints",
     "damped_biases": "base",
+    "ease_weights": "ease",
+    "gram": "ease",
     "latest": "checkpoints",
     "load": "checkpoints",
     "make_model": "registry",
+    "ndcg_at_100": "ranking",
     "read_meta": "checkpoints",
     "register": "registry",
     "save": "checkpoints",

@@ -17,6 +17,8 @@ MODEL_MODULES = (
     "recsys_utils.models.torch_models",
     "recsys_utils.models.blend",
     "recsys_utils.models.rules",
+    "recsys_utils.models.ease",
+    "recsys_utils.models.ranking",
 )
 
 _CLASSES: dict[str, type] = {}

@@ -6,6 +6,7 @@ Modules:
     memory: Memory estimates made before allocating, so an absurd size fails fast and clearly.
     mf_kernels: The compiled loops behind ``fused_mf``: one MF minibatch step in five passes, and a
     nets: The torch modules behind the embedding models: forward(users, items) -> ratings.
+    ranking_net: The net of ``models.ranking.PooledSoftmax``: embedding bag in, item table out.
     rowsparse: Row-sparse optimisation: each step reads and writes only the embedding rows a batch uses.
 
 Public names below are loaded from their module on first use, so importing
@@ -24,6 +25,7 @@ _EXPORTS = {
     "ImplicitMFNet": "nets",
     "MFNet": "nets",
     "MFStep": "fused_mf",
+    "PooledNet": "ranking_net",
     "RowSparseOptimizer": "rowsparse",
     "SPARSE_OPTIMIZERS": "rowsparse",
     "TrainConfig": "loop",

@@ -1,0 +1,407 @@
+"""Ranking bench: every model over seeds, hyperparameters chosen on validation users.
+
+``run(ratings, seeds)`` returns one row per (seed, model) with the test metrics, fit
+seconds, fold-in ms per user and the chosen hyperparameters, plus the new-user curve
+rows; ``summarise`` turns rows into a mean +- std table.
+
+    python -m recsys_utils bench ranking --ratings PATH/ratings.csv --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from recsys_utils.evaluation.ranking_metrics import ranking_report, top_k
+from recsys_utils.evaluation.ranking_protocol import (
+    load_movielens_csv,
+    new_user_histories,
+    strong_generalization_split,
+)
+from recsys_utils.models.ease import EASE, gram
+from recsys_utils.models.ranking import PooledSoftmax
+
+# --- baselines on the history API (fit_matrix / score_history) -----------------------
+# Baselines: popularity, implicit's iALS (fold-in = recalculate_user) and BPR.
+#
+# BPR has no fold-in of its own. Ours is the honest closed form: the new user's vector
+# solves the iALS-style weighted least squares on BPR's frozen item factors,
+# min_u sum_i c_i (p_i - b_i - u.v_i)^2 + reg |u|^2, p_i = 1 on the history, c_i =
+# 1 + alpha there, 1 elsewhere (``fold="ls"``); ``fold="mean"`` pools the history's
+# item factors instead. Both are tuned on validation users only.
+
+
+class Popularity:
+    name = "popularity"
+
+    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+        self.counts_ = np.asarray(X.sum(0)).ravel().astype(np.float32)
+        return self
+
+    def score_history(self, H):
+        return np.broadcast_to(self.counts_, (H.shape[0], self.counts_.size)).copy()
+
+
+class ALS:
+    """implicit.cpu.als.AlternatingLeastSquares; users x items CSR (implicit >= 0.5)."""
+
+    name = "ials"
+
+    def __init__(
+        self, factors=128, regularization=10.0, alpha=20.0, iterations=15, seed=0, num_threads=2
+    ):
+        self.kw = dict(
+            factors=factors,
+            regularization=regularization,
+            alpha=alpha,
+            iterations=iterations,
+            random_state=seed,
+            num_threads=num_threads,
+        )
+
+    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        with threadpool_limits(1, "blas"):
+            self.model_ = AlternatingLeastSquares(**self.kw)
+            self.model_.fit(X.tocsr().astype(np.float32), show_progress=False)
+        return self
+
+    def fold_in(self, H):
+        H = H.tocsr().astype(np.float32)
+        with threadpool_limits(1, "blas"):
+            U = self.model_.recalculate_user(np.arange(H.shape[0]), H)
+        return np.atleast_2d(U)
+
+    def score_history(self, H):
+        return self.fold_in(H) @ self.model_.item_factors.T
+
+
+class BPR:
+    """implicit BPR; new users by least-squares fold-in on the frozen item factors."""
+
+    name = "bpr"
+
+    def __init__(
+        self,
+        factors=128,
+        learning_rate=0.05,
+        regularization=0.01,
+        iterations=100,
+        seed=0,
+        num_threads=2,
+        fold="ls",
+        fold_reg=10.0,
+        fold_alpha=20.0,
+    ):
+        self.kw = dict(
+            factors=factors,
+            learning_rate=learning_rate,
+            regularization=regularization,
+            iterations=iterations,
+            random_state=seed,
+            num_threads=num_threads,
+        )
+        self.fold, self.fold_reg, self.fold_alpha = fold, fold_reg, fold_alpha
+
+    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        with threadpool_limits(1, "blas"):
+            self.model_ = BayesianPersonalizedRanking(**self.kw)
+            self.model_.fit(X.tocsr().astype(np.float32), show_progress=False)
+        F = np.asarray(self.model_.item_factors, dtype=np.float64)
+        # implicit stores the item bias as the last item column (user column fixed at 1)
+        self.V_, self.b_ = F[:, :-1], F[:, -1]
+        self.VtV_ = self.V_.T @ self.V_
+        return self
+
+    def fold_in(self, H):
+        H = H.tocsr()
+        U = np.zeros((H.shape[0], self.V_.shape[1]))
+        if self.fold == "mean":
+            n = np.maximum(np.diff(H.indptr), 1)[:, None]
+            return np.asarray(H @ self.V_) / n
+        # weighted LS: (V'V + a V_h'V_h + reg I) u = V'(-b) + (1+a) V_h'(1 - b_h) ... exactly:
+        # rhs = sum_i c_i (p_i - b_i) v_i = -V'b + sum_h [(1+a)(1-b_h) + b_h] v_h
+        base_rhs = -self.V_.T @ self.b_
+        eye = self.fold_reg * np.eye(self.V_.shape[1])
+        a = self.fold_alpha
+        for r in range(H.shape[0]):
+            h = H.indices[H.indptr[r] : H.indptr[r + 1]]
+            Vh = self.V_[h]
+            A = self.VtV_ + a * Vh.T @ Vh + eye
+            rhs = base_rhs + Vh.T @ ((1 + a) * (1 - self.b_[h]) + self.b_[h])
+            U[r] = np.linalg.solve(A, rhs)
+        return U
+
+    def score_history(self, H):
+        return self.fold_in(H) @ self.V_.T + self.b_[None, :]
+
+
+EASE_GRID = [50, 100, 200, 500, 1000]
+ALS_GRID = dict(factors=[64, 128, 256], regularization=[1, 10, 50], alpha=[5, 20, 40])
+BPR_GRID = dict(factors=[64, 128], learning_rate=[0.01, 0.05])
+BPR_FOLD_GRID = [("mean", 0, 0)] + [("ls", r, a) for r in (1, 10, 100) for a in (5, 20)]
+# chosen from the seed-0 validation exploration (results/explore_seed0.jsonl)
+OURS_VARIANTS = {
+    "ours-linear": dict(),
+    "ours-tanh": dict(hidden="tanh"),
+    "ours-linear-drop0.7": dict(dropout=0.7),
+}
+BLEND_WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
+NEW_USER_NS = (1, 2, 5, 10, 20)
+
+
+def _grid(d):
+    keys = list(d)
+    for vals in itertools.product(*(d[k] for k in keys)):
+        yield dict(zip(keys, vals, strict=True))
+
+
+def val_score(model, held) -> float:
+    return ranking_report(model.score_history(held.history), held.targets, held.history)["ndcg@100"]
+
+
+def foldin_ms(model, held, n_users=50) -> float:
+    """Mean wall time to fold in one user and score the whole catalogue."""
+    rows = [held.history[r] for r in range(min(n_users, len(held)))]
+    model.score_history(rows[0])  # warm
+    t = time.perf_counter()
+    for h in rows:
+        model.score_history(h)
+    return 1000 * (time.perf_counter() - t) / len(rows)
+
+
+def zscore(s):
+    return (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-12)
+
+
+class Blend:
+    """w * z(ours) + (1 - w) * z(EASE), per-user z-scores; w chosen on validation."""
+
+    def __init__(self, a, b, w):
+        self.a, self.b, self.w = a, b, w
+
+    def score_history(self, H):
+        return self.w * zscore(self.a.score_history(H)) + (1 - self.w) * zscore(
+            self.b.score_history(H)
+        )
+
+
+def new_user_curve(model, held, seed, ns=NEW_USER_NS):
+    """NDCG@10 / Recall@20 with the first n history items as the only input.
+
+    ``fixed`` (the protocol): the same users and the same 20% targets at every n, the
+    whole 80% history excluded from the ranking, so only the input changes.
+    ``rest``: every held-out positive not in the input is a target and only the input
+    is excluded (targets grow as n shrinks; this is the convention that gives
+    popularity ~0.41 NDCG@10, reported beside it for comparison only)."""
+    out = []
+    everything = (held.history + held.targets).tocsr()
+    for n, h in new_user_histories(held, ns, seed).items():
+        s = model.score_history(h)
+        m = ranking_report(s, held.targets, held.history)
+        rest = (everything - h).tocsr()
+        rest.eliminate_zeros()
+        r = ranking_report(s, rest, h)
+        out.append(
+            {
+                "n": n,
+                "ndcg@10": m["ndcg@10"],
+                "recall@20": m["recall@20"],
+                "rest_ndcg@10": r["ndcg@10"],
+                "rest_recall@20": r["recall@20"],
+                "n_capped": int((np.diff(held.history.indptr) < n).sum()),
+            }
+        )
+    return out
+
+
+def run_seed(
+    ratings,
+    seed,
+    ours_variants=OURS_VARIANTS,
+    log=print,
+    cornac_check=False,
+    split_kw=None,
+    max_epochs=300,
+):
+    """One seed: split, validation grids, every model's test row and new-user curve."""
+    split = strong_generalization_split(ratings, seed=seed, **(split_kw or {}))
+    va, te = split.valid, split.test
+    rows, curves, chosen = [], [], {}
+
+    def record(name, model, fit_s, params, extra=None):
+        m = ranking_report(model.score_history(te.history), te.targets, te.history)
+        row = {
+            "seed": seed,
+            "model": name,
+            **m,
+            "fit_s": fit_s,
+            "foldin_ms": foldin_ms(model, te),
+            "params": json.dumps(params),
+            **(extra or {}),
+        }
+        rows.append(row)
+        for c in new_user_curve(model, te, seed):
+            curves.append({"seed": seed, "model": name, **c})
+        chosen[name] = model
+        log(
+            f"seed {seed} {name}: ndcg@100 {m['ndcg@100']:.4f} recall@20 {m['recall@20']:.4f} "
+            f"ndcg@10 {m['ndcg@10']:.4f} fit {fit_s:.1f}s {params}"
+        )
+
+    t = time.perf_counter()
+    pop = Popularity().fit_matrix(split.train)
+    record("popularity", pop, time.perf_counter() - t, {})
+
+    G = gram(split.train)
+    best = max(EASE_GRID, key=lambda lam: val_score(EASE(lam=lam).fit_matrix(split.train, G=G), va))
+    t = time.perf_counter()
+    ease = EASE(lam=best).fit_matrix(split.train)
+    ease_fit_s = time.perf_counter() - t
+    record("ease", ease, ease_fit_s, {"lam": best})
+    if cornac_check:
+        rows[-1].update(cornac_agreement(split, best, ease))
+
+    grid = []
+    for g in _grid(ALS_GRID):
+        m = ALS(**g, seed=seed).fit_matrix(split.train)
+        grid.append((val_score(m, va), g))
+    best = max(grid, key=lambda x: x[0])[1]
+    t = time.perf_counter()
+    als = ALS(**best, seed=seed).fit_matrix(split.train)
+    record("ials", als, time.perf_counter() - t, best)
+
+    grid = []
+    for g in _grid(BPR_GRID):
+        m = BPR(**g, seed=seed).fit_matrix(split.train)
+        for fold, reg, a in BPR_FOLD_GRID:
+            m.fold, m.fold_reg, m.fold_alpha = fold, reg, a
+            grid.append((val_score(m, va), {**g, "fold": fold, "fold_reg": reg, "fold_alpha": a}))
+    best = max(grid, key=lambda x: x[0])[1]
+    t = time.perf_counter()
+    bpr = BPR(**best, seed=seed).fit_matrix(split.train)
+    record("bpr", bpr, time.perf_counter() - t, best)
+
+    best_ours, best_val = None, -1
+    for name, kw in ours_variants.items():
+        m = PooledSoftmax(
+            **{"seed": seed, "max_epochs": max_epochs, "patience": 20, **kw}
+        ).fit_matrix(split.train, va.history, va.targets)
+        record(
+            name,
+            m,
+            m.fit_seconds_,
+            {**kw, "best_epoch": m.best_epoch_},
+            {"val_ndcg@100": m.best_val_ndcg100_, "epochs_run": len(m.history_)},
+        )
+        if m.best_val_ndcg100_ > best_val:
+            best_ours, best_val = m, m.best_val_ndcg100_
+
+    w = max(BLEND_WEIGHTS, key=lambda w: val_score(Blend(best_ours, ease, w), va))
+    record(
+        "blend(ours,ease)",
+        Blend(best_ours, ease, float(w)),
+        best_ours.fit_seconds_ + ease_fit_s,
+        {"w_ours": float(w), "ours": best_ours.params},
+    )
+    wa = max(BLEND_WEIGHTS, key=lambda w: val_score(Blend(als, ease, w), va))
+    record("blend(ials,ease)", Blend(als, ease, float(wa)), ease_fit_s, {"w_ials": float(wa)})
+    return rows, curves, split.stats
+
+
+def cornac_agreement(split, lam, ease):
+    """cornac.models.EASE (posB=False) on the same positives: max |B diff|, same top-20."""
+    try:
+        import cornac
+    except ImportError as e:  # pragma: no cover
+        return {"cornac": f"not installed: {e}"}
+    X = split.train.tocoo()
+    uir = [(str(u), str(i), 1.0) for u, i in zip(X.row, X.col, strict=True)]
+    ds = cornac.data.Dataset.from_uir(uir, seed=0)
+    cm = cornac.models.EASE(lamb=lam, posB=False, verbose=False).fit(ds)
+    order = np.array([ds.iid_map[str(j)] for j in range(split.n_items)])  # ours -> cornac
+    Bc = cm.B[np.ix_(order, order)]
+    s_ours = ease.score_history(split.test.history)
+    s_cornac = np.asarray(split.test.history @ Bc)
+    same = float(
+        (top_k(s_ours, split.test.history, 20) == top_k(s_cornac, split.test.history, 20)).mean()
+    )
+    return {"cornac_max_abs_B_diff": float(np.abs(Bc - ease.B_).max()), "cornac_same_top20": same}
+
+
+def summarise(
+    rows,
+    metrics=(
+        "ndcg@100",
+        "recall@20",
+        "recall@50",
+        "ndcg@10",
+        "hr@10",
+        "coverage@10",
+        "fit_s",
+        "foldin_ms",
+    ),
+) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    g = df.groupby("model", sort=False)
+    out = pd.DataFrame(index=g.size().index)
+    for m in metrics:
+        out[m] = [
+            f"{a:.4f} ± {b:.4f}" if m not in ("fit_s", "foldin_ms") else f"{a:.2f} ± {b:.2f}"
+            for a, b in zip(g[m].mean(), g[m].std(ddof=1).fillna(0), strict=True)
+        ]
+    return out
+
+
+def run(ratings, seeds=(0, 1, 2, 3, 4), out=None, **kw):
+    """All seeds; with ``out`` the rows so far are written after every seed."""
+    rows, curves, stats = [], [], {}
+    for s in seeds:
+        r, c, st = run_seed(ratings, s, cornac_check=(s == seeds[0]), **kw)
+        rows += r
+        curves += c
+        stats[s] = st
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows).to_csv(Path(out) / "ranking_rows.csv", index=False)
+            pd.DataFrame(curves).to_csv(Path(out) / "ranking_curves.csv", index=False)
+    return rows, curves, stats
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ratings", default="data/ml-latest-small/ratings.csv")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--out", default="results")
+    ap.add_argument("--variants", default=None, help="JSON {name: params} for ours")
+    a = ap.parse_args(argv)
+    kw = {"ours_variants": json.loads(a.variants)} if a.variants else {}
+    rows, curves, stats = run(load_movielens_csv(a.ratings), tuple(a.seeds), out=a.out, **kw)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out / "ranking_rows.csv", index=False)
+    pd.DataFrame(curves).to_csv(out / "ranking_curves.csv", index=False)
+    (out / "split_stats.json").write_text(json.dumps(stats, indent=1, default=int))
+    print(summarise(rows).to_string())
+    cv = (
+        pd.DataFrame(curves)
+        .groupby(["model", "n"], sort=False)[
+            ["ndcg@10", "recall@20", "rest_ndcg@10", "rest_recall@20", "n_capped"]
+        ]
+        .agg(["mean", "std"])
+    )
+    print(cv.round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()

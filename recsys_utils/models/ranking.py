@@ -1,0 +1,294 @@
+"""Ranking models on implicit feedback whose new users need no gradient step.
+
+``HistoryRecommender``: the package contract (``base.Recommender``) for models whose
+scores are a function of the set of movies a person liked (ratings >= ``threshold``)
+and nothing else. A training user is scored from its own liked movies, so a new user
+with the same liked movies gets exactly the same scores and list (``score_new_user``,
+``recommend_new_user``; ``score_liked`` is the hook for ``recommend.foldin``). The
+matrix API (``fit_matrix``, ``score_history``) is what ``bench.ranking`` uses.
+
+``PooledSoftmax`` (ours): a user is the normalised sum of input embeddings of the
+movies they like (``nn.EmbeddingBag``), optionally through one tanh layer (Mult-DAE,
+Liang et al. 2018, with the encoder written as an embedding bag); scores are a dot
+product with an output item table plus an item bias. Training: minibatches of users,
+each user's positive set is the input (with input dropout) and the target, multinomial
+log-likelihood over the full catalogue (``loss="full"``) or a sampled softmax with the
+log-Q correction (``loss="sampled"``, ``n_negatives`` shared per batch, default 2048); AdamW; early stopping on
+validation NDCG@100; per-epoch history; seeded. Fold-in is the pooling itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_utils.constants import ITEM_COL, PREDICTION_COL
+from recsys_utils.models.base import Recommender, top_k_indices
+from recsys_utils.models.registry import register
+
+
+def binary_csr(rows, cols, shape) -> sp.csr_matrix:
+    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def ndcg_at_100(scores: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix) -> float:
+    """Mean binary NDCG@100 with the history excluded (early stopping only; the
+    reported metrics are ``evaluation.ranking_metrics``, which this must agree with)."""
+    s = np.array(scores, dtype=np.float64)
+    h = history.tocoo()
+    s[h.row, h.col] = -np.inf
+    k = min(100, s.shape[1])
+    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    order = np.lexsort((part, -np.take_along_axis(s, part, 1)), axis=1)
+    top = np.take_along_axis(part, order, 1)
+    t = targets.tocsr()
+    hits = np.asarray(t[np.repeat(np.arange(len(top)), k), top.ravel()]).reshape(top.shape) > 0
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(np.diff(t.indptr), k)]
+    return float(np.where(idcg > 0, (hits * disc).sum(1) / np.where(idcg > 0, idcg, 1), 0).mean())
+
+
+class HistoryRecommender(Recommender):
+    """Base for rankers scored from the liked-movie set; see the module docstring."""
+
+    name = "history_base"
+
+    def __init__(self, rating_scale=None, threshold: float = 4.0, **params):
+        super().__init__(rating_scale, threshold=float(threshold), **params)
+
+    # --- to implement -------------------------------------------------------------
+    def fit_matrix(self, X: sp.csr_matrix, valid_history=None, valid_targets=None):
+        raise NotImplementedError
+
+    def score_history(self, H: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError
+
+    # --- the contract ---------------------------------------------------------------
+    def _fit(self, u, i, r, valid) -> None:
+        keep = r >= self.params["threshold"]
+        shape = (len(self.user_map), len(self.item_map))
+        X = binary_csr(u[keep], i[keep], shape)
+        self.liked_indptr_ = X.indptr.astype(np.int64)
+        self.liked_indices_ = X.indices.astype(np.int64)
+        vh = vt = None
+        if valid is not None:  # known users' later positives: early stopping only
+            vu, vi, vr = valid
+            pos = vr >= self.params["threshold"]
+            users = np.unique(vu[pos])
+            if users.size:
+                rows = np.searchsorted(users, vu[pos])
+                vt = binary_csr(rows, vi[pos], (users.size, shape[1]))
+                vh = X[users]
+        self.fit_matrix(X, vh, vt)
+
+    def liked(self) -> sp.csr_matrix:
+        """The training users' liked movies, (n_users, n_items) 0/1."""
+        data = np.ones(self.liked_indices_.size, np.float32)
+        shape = (len(self.user_map), len(self.item_map))
+        return sp.csr_matrix((data, self.liked_indices_, self.liked_indptr_), shape=shape)
+
+    def score_items(self, user_indices) -> np.ndarray:
+        return self.score_history(self.liked()[np.asarray(user_indices, dtype=np.int64)])
+
+    def _predict_idx(self, u, i):
+        """Ranking models estimate no ratings: ``predict`` gives the damped bias estimate
+        mu + b_u + b_i fitted by the base class (so rating code still gets a sane figure);
+        rank with ``score_items`` / ``recommend``."""
+        return self.global_mean_ + self.fallback_user_bias_[u] + self.fallback_item_bias_[i]
+
+    # --- new users ------------------------------------------------------------------
+    def history_row(self, item_indices) -> sp.csr_matrix:
+        c = np.unique(np.asarray(item_indices, dtype=np.int64))
+        return binary_csr(np.zeros(c.size, int), c, (1, len(self.item_map)))
+
+    def liked_indices(self, history_item_ids=None, ratings=None) -> np.ndarray:
+        """Known movie indices a new user likes: raw ids as given, or the movies of a
+        ``{movie_id: rating}`` dict rated >= ``threshold`` (lower ratings never count)."""
+        if ratings is not None:
+            ids = [m for m, v in dict(ratings).items() if float(v) >= self.params["threshold"]]
+        else:
+            ids = list(history_item_ids)
+        idx = self.item_map.encode(np.asarray(ids, dtype=np.int64))
+        return np.unique(idx[idx >= 0])
+
+    def score_liked(self, item_indices) -> np.ndarray:
+        """Scores over the catalogue for a person who likes these item indices."""
+        return self.score_history(self.history_row(item_indices))[0]
+
+    def score_new_user(self, history_item_ids=None, ratings=None) -> np.ndarray:
+        return self.score_liked(self.liked_indices(history_item_ids, ratings))
+
+    def recommend_new_user(self, history_item_ids=None, k: int = 10, ratings=None):
+        """Top-``k`` for a new user; excluded: the movies they gave (any rating)."""
+        idx = self.liked_indices(history_item_ids, ratings)
+        scores = self.score_liked(idx).astype(np.float64)
+        given = ratings.keys() if ratings is not None else history_item_ids
+        seen = self.item_map.encode(np.asarray(list(given), dtype=np.int64))
+        mask = np.ones(len(self.item_map), bool)
+        mask[seen[seen >= 0]] = False
+        top = top_k_indices(scores, mask, k)
+        return pd.DataFrame({ITEM_COL: self.item_map.decode(top), PREDICTION_COL: scores[top]})
+
+
+@register
+class PooledSoftmax(HistoryRecommender):
+    """Embedding-bag Mult-DAE. ``pool``: "sqrt" (L2-normalised input, as Mult-DAE) or
+    "mean"; ``hidden``: "linear" or "tanh"; ``freq_beta`` weights an input movie by
+    count^-beta before normalising; ``target``: "full" (all positives) or "dropped"
+    (only those dropped from the input)."""
+
+    name = "pooled_softmax"
+    DEFAULTS = dict(
+        dim=600,
+        hidden="linear",
+        pool="sqrt",
+        dropout=0.5,
+        freq_beta=0.0,
+        target="full",
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=128,
+        max_epochs=200,
+        patience=20,
+        loss="full",
+        n_negatives=None,
+        seed=0,
+        num_threads=2,
+    )
+
+    def __init__(self, rating_scale=None, threshold: float = 4.0, **params):
+        unknown = set(params) - set(self.DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown parameters for pooled_softmax: {sorted(unknown)}")
+        if not 0.0 <= params.get("dropout", 0.5) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {params['dropout']}")
+        super().__init__(rating_scale, threshold, **{**self.DEFAULTS, **params})
+
+    def _row_weights(self, indptr, indices, keep=None):
+        f = self.item_w_[indices]
+        seg = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+        if self.params["pool"] == "mean":
+            norm = np.bincount(seg, f, minlength=len(indptr) - 1)
+        else:
+            norm = np.sqrt(np.bincount(seg, f * f, minlength=len(indptr) - 1))
+        w = f / np.maximum(norm, 1e-12)[seg]
+        if keep is not None:
+            w = w * keep / (1.0 - self.params["dropout"])
+        return w
+
+    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+        import torch
+
+        from recsys_utils.training.ranking_net import PooledNet
+
+        p = self.params
+        torch.set_num_threads(p["num_threads"])
+        torch.manual_seed(p["seed"])
+        rng = np.random.default_rng(p["seed"])
+        X = X.tocsr().astype(np.float32)
+        n_users, n_items = X.shape
+        counts = np.asarray(X.sum(0)).ravel()
+        w = np.maximum(counts, 1.0) ** (-p["freq_beta"])
+        self.item_w_ = w / w.mean()
+        logq = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
+        q = np.exp(logq) / np.exp(logq).sum()
+        net = PooledNet(n_items, p["dim"], p["hidden"])
+        opt = torch.optim.AdamW(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
+        has_valid = valid_history is not None and valid_targets is not None
+        history, best, best_state, bad = [], -1.0, None, 0
+        t0 = time.perf_counter()
+        for epoch in range(1, p["max_epochs"] + 1):
+            net.train()
+            order = rng.permutation(n_users)
+            tot, nb = 0.0, 0
+            for s in range(0, n_users, p["batch_size"]):
+                B = X[order[s : s + p["batch_size"]]]
+                keep = (rng.random(B.nnz) >= p["dropout"]).astype(np.float64)
+                wts = self._row_weights(B.indptr, B.indices, keep)
+                seg = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))
+                inp = keep > 0
+                offs = np.concatenate(
+                    [[0], np.cumsum(np.bincount(seg[inp], minlength=B.shape[0]))[:-1]]
+                )
+                tmask = ~inp if p["target"] == "dropped" else np.ones(B.nnz, bool)
+                t_rows = torch.from_numpy(seg[tmask].astype(np.int64))
+                t_cols = torch.from_numpy(B.indices[tmask].astype(np.int64))
+                z = net.user(
+                    torch.from_numpy(B.indices[inp].astype(np.int64)),
+                    torch.from_numpy(offs.astype(np.int64)),
+                    torch.from_numpy(wts[inp].astype(np.float32)),
+                )
+                if p["loss"] == "full":
+                    lsm = torch.log_softmax(z @ net.out.weight.T + net.out_bias, 1)
+                    loss = -lsm[t_rows, t_cols].sum() / B.shape[0]
+                else:  # sampled softmax, negatives shared by the batch, log-Q corrected
+                    neg = torch.from_numpy(
+                        rng.choice(n_items, p["n_negatives"] or 2048, p=q).astype(np.int64)
+                    )
+                    lq = torch.from_numpy(logq.astype(np.float32))
+                    pos = (z[t_rows] * net.out(t_cols)).sum(1) + net.out_bias[t_cols] - lq[t_cols]
+                    negl = z @ net.out(neg).T + net.out_bias[neg] - lq[neg]
+                    lse = torch.logsumexp(torch.cat([negl[t_rows], pos[:, None]], 1), 1)
+                    loss = (lse - pos).sum() / B.shape[0]
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                tot, nb = tot + float(loss.detach()), nb + 1
+            rec = {"epoch": epoch, "loss": tot / max(nb, 1), "seconds": time.perf_counter() - t0}
+            if has_valid:
+                self._export(net)
+                v = ndcg_at_100(self.score_history(valid_history), valid_history, valid_targets)
+                rec["val_ndcg@100"] = v
+                if v > best:
+                    best, best_state, bad = v, copy.deepcopy(net.state_dict()), 0
+                else:
+                    bad += 1
+            history.append(rec)
+            if has_valid and bad >= p["patience"]:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self._export(net)
+        self.history_ = pd.DataFrame(history)
+        self.best_epoch_ = (
+            int(self.history_.loc[self.history_["val_ndcg@100"].idxmax(), "epoch"])
+            if has_valid
+            else epoch
+        )
+        self.best_val_ndcg100_ = float(best)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _export(self, net):
+        """numpy copies for fold-in and scoring (no autograd, no dropout); these are
+        what checkpoints save, so there is no ``net`` to rebuild."""
+        self.W_in_ = net.inp.weight.detach().numpy().copy()
+        self.b_in_ = net.in_bias.detach().numpy().copy()
+        self.W_out_ = net.out.weight.detach().numpy().copy()
+        self.b_out_ = net.out_bias.detach().numpy().copy()
+
+    def fold_in(self, H: sp.csr_matrix) -> np.ndarray:
+        """User vectors for 0/1 history rows: the pooling only, no gradient step."""
+        H = H.tocsr()
+        w = self._row_weights(H.indptr, H.indices).astype(np.float32)
+        z = np.asarray(sp.csr_matrix((w, H.indices, H.indptr), shape=H.shape) @ self.W_in_)
+        if self.params["hidden"] == "tanh":
+            z = np.tanh(z + self.b_in_)
+        return z
+
+    def score_history(self, H):
+        return self.fold_in(H) @ self.W_out_.T + self.b_out_
+
+    def selected_params(self) -> dict:
+        """Refit without validation: the epochs early stopping chose."""
+        out = self.get_params()
+        if getattr(self, "best_epoch_", None):
+            out["max_epochs"] = int(self.best_epoch_)
+        return out

@@ -1,0 +1,42 @@
+"""EASE against its closed form worked on paper, and the new-user contract."""
+
+import numpy as np
+import scipy.sparse as sp
+from helpers import ratings_table
+
+from recsys_utils.models.ease import EASE, ease_weights, gram
+from recsys_utils.models.registry import MODELS
+
+
+def test_ease_3x3_closed_form_on_paper():
+    # X^T X + I = [[3,2,1],[2,4,2],[1,2,3]], det 16;
+    # P = [[.5,-.25,0],[-.25,.5,-.25],[0,-.25,.5]];  B_ij = -P_ij / P_jj, diag 0
+    X = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [1, 1, 1]], np.float32))
+    B = ease_weights(gram(X), 1.0)
+    np.testing.assert_allclose(B, [[0, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0]], atol=1e-12)
+    m = EASE(lam=1.0).fit_matrix(X)
+    np.testing.assert_allclose(m.score_history(X[:1]), [[0.5, 0.5, 0.5]], atol=1e-6)
+
+
+def test_ease_training_user_equals_new_user_and_low_ratings_do_not_count():
+    t = ratings_table(
+        [
+            (1, 10, 5),
+            (1, 11, 4),
+            (1, 12, 2),
+            (2, 11, 5),
+            (2, 12, 4),
+            (3, 10, 4),
+            (3, 12, 5),
+            (4, 13, 4),
+            (4, 10, 1),
+        ]
+    )
+    m = EASE(lam=1.0).fit(t)
+    assert MODELS["ease"] is EASE
+    np.testing.assert_allclose(m.score_new_user([10, 11]), m.score_items([0])[0])
+    np.testing.assert_allclose(
+        m.score_new_user(ratings={10: 5, 11: 4, 12: 2}), m.score_items([0])[0]
+    )
+    top = m.recommend_new_user(ratings={10: 5, 11: 4, 12: 2}, k=1)
+    assert top.item_id.tolist() == m.recommend(1, k=1).item_id.tolist() == [13]
