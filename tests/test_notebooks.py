@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from recsys_utils.app import report
+from recsys_utils.app.index import write_index
 from recsys_utils.constants import DATA_DIR_ENV, MIRROR_ENV, NOTEBOOKS_DIR, PROJECT_ROOT
 
 MIRROR = PROJECT_ROOT.parent / "shared" / "data" / "movielens"
@@ -202,23 +203,22 @@ def run_notebooks(root: Path) -> NotebookRuns:
     file and test_browser.py share.
     """
     runs = NotebookRuns(reports_dir=root / "reports")
+    entries = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(DATA_DIR_ENV, str(root / "data"))
         mp.setenv(MIRROR_ENV, str(mirror_dir()))
         for path in report.find_notebooks(folder=NOTEBOOKS_DIR):
             if path.stem not in NOTEBOOKS:
                 continue  # its own test fails and says what to add
-            parameters = NOTEBOOKS[path.stem][0]
-            try:
-                executed = report.run_notebook(
-                    path, runs.reports_dir / "executed", parameters, timeout=CELL_TIMEOUT_S
-                )
-            except report.NotebookError as err:
+            entry, err = report.report_one(
+                path, runs.reports_dir, NOTEBOOKS[path.stem][0], timeout=CELL_TIMEOUT_S
+            )
+            entries.append(entry)
+            if err is not None:
                 runs.errors[path.stem] = str(err)
-                executed = err.executed
-            if executed is not None and executed.exists():
-                runs.executed[path.stem] = executed
-                report.export_html(executed, runs.reports_dir / f"{path.stem}.html")
+            if entry["executed"] is not None:
+                runs.executed[path.stem] = entry["executed"]
+    write_index(runs.reports_dir, entries, {"smoke parameters": "tests/test_notebooks.py"})
     return runs
 
 

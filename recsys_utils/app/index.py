@@ -120,7 +120,7 @@ def _card(entry: Mapping[str, Any]) -> str:
 
 
 def write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mapping | None) -> Path:
-    """Write ``out_dir/index.html`` from the report entries (see ``report._report_one``)."""
+    """Write ``out_dir/index.html`` from the report entries (see ``report.report_one``)."""
     headlines = [s for e in entries for s in split_figures(e.get("figures", {}))[2][:1]]
     head = "".join(f"<li>{html.escape(s)}</li>" for s in headlines)
     params = (

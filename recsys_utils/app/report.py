@@ -229,15 +229,24 @@ def find_notebooks(names: Sequence[str] | None = None, folder: Path = NOTEBOOKS_
     return sorted(paths, key=lambda p: p.name)
 
 
-def _report_one(
-    path: Path, out_dir: Path, parameters: Mapping[str, Any] | None, keep_code: bool
+def report_one(
+    path: Path,
+    out_dir: Path,
+    parameters: Mapping[str, Any] | None = None,
+    keep_code: bool = False,
+    timeout: float | None = None,
 ) -> tuple[dict[str, Any], NotebookError | None]:
-    """Run and export one notebook; its index entry and the error, if it failed."""
+    """Run and export one notebook; its index entry and the error, if it failed.
+
+    The entry (name, title, html, ok, figures, thumbnail, seconds, executed) is what
+    ``index.write_index`` lays out; a failed run is exported too, its HTML showing the
+    traceback.
+    """
     import nbformat
 
     start, error = time.perf_counter(), None
     try:
-        executed = run_notebook(path, out_dir / "executed", parameters)
+        executed = run_notebook(path, out_dir / "executed", parameters, timeout=timeout)
     except NotebookError as err:
         executed, error = err.executed, err
     html_path = out_dir / f"{path.stem}.html"
@@ -253,6 +262,7 @@ def _report_one(
         "figures": read_figures(executed) if error is None else {},
         "thumbnail": thumbnail(executed, out_dir, path.stem) if saved else None,
         "seconds": time.perf_counter() - start,
+        "executed": executed if saved else None,
     }
     return entry, error
 
@@ -285,7 +295,7 @@ def build_report(
     start_all = time.perf_counter()
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.stem} ...", file=sys.stderr, flush=True)
-        entry, error = _report_one(path, out_dir, parameters, keep_code)
+        entry, error = report_one(path, out_dir, parameters, keep_code)
         entries.append(entry)
         state = "done" if error is None else "FAILED"
         print(

@@ -88,6 +88,48 @@ def problems(dom: str) -> list[str]:
     return found
 
 
+SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)
+TAG = re.compile(r"<[^>]+>")
+LONG_FLOAT = re.compile(r"(?<![\w.])(\d+)\.(\d+)(?![\w.])")
+MACHINE_PATHS = ("/tmp/", "/root/", "/home/", str(Path(__file__).resolve().parents[2]))
+
+
+def visible_text(dom: str) -> str:
+    """The words a reader sees: scripts, styles and tags removed, entities decoded."""
+    text = html_lib.unescape(TAG.sub(" ", SCRIPT_OR_STYLE.sub(" ", dom)))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def reading_problems(dom: str) -> list[str]:
+    """What a reader should not meet: long floats, machine paths, warnings, no findings."""
+    text, found = visible_text(dom), []
+    for whole, frac in LONG_FLOAT.findall(text):
+        digits = (whole.lstrip("0") + frac).lstrip("0") if whole.strip("0") == "" else whole + frac
+        if len(digits) > 6:
+            found.append(f"float with more than 6 significant digits: {whole}.{frac}")
+    found += [f"machine path {p!r} on the page" for p in MACHINE_PATHS if p in text]
+    if re.search(r"\b\w*Warning\b:", text):
+        found.append("a warning on the page: " + re.search(r".{0,80}\w*Warning\b:.{0,80}", text)[0])
+    if "recsys-findings" not in dom[dom.rfind("jp-Cell ") :]:
+        found.append("the report does not end with its findings")
+    return found
+
+
+def test_reading_problems_flags_what_a_reader_trips_on():
+    bad = (
+        "<div class='jp-Cell '><p>RMSE 0.861234567 in /tmp/x/data</p>"
+        "<pre>plots.py:12: UserWarning: tight layout</pre></div>"
+    )
+    assert reading_problems(bad) == [
+        "float with more than 6 significant digits: 0.861234567",
+        "machine path '/tmp/' on the page",
+        "a warning on the page: RMSE 0.861234567 in /tmp/x/data plots.py:12: UserWarning: tight layout",
+        "the report does not end with its findings",
+    ]
+    good = "<div class='jp-Cell '><p>RMSE 0.861 of 100,836</p><div class='recsys-findings'></div></div>"
+    assert reading_problems(good) == []
+
+
 def test_problems_flags_broken_pages():
     """The checker itself: a bare page and a page with a traceback are both rejected."""
     assert problems("<html><head><title></title></head><body></body></html>") == [
@@ -123,3 +165,20 @@ def test_notebook_report_renders(browser, name, notebook_runs, tmp_path):
         pytest.fail(f"no HTML report for {name}: {notebook_runs.errors.get(name, 'not run')}")
     dom = render(browser, html_path, name, tmp_path / "profile")
     assert problems(dom) == [], f"{name}: {problems(dom)}"
+    assert reading_problems(dom) == [], f"{name}: {reading_problems(dom)}"
+
+
+@pytest.mark.notebook
+def test_report_index_reads_in_a_minute(browser, notebook_runs, tmp_path):
+    index = notebook_runs.reports_dir / "index.html"
+    dom = render(browser, index, "index", tmp_path / "profile")
+    text = visible_text(dom)
+    assert "What this run found" in dom
+    headline = re.search(r'<ul class="headline">(.*?)</ul>', dom, re.S).group(1)
+    assert headline.count("<li>") >= len(discovered()) - len(notebook_runs.errors)
+    assert dom.count('<section class="card">') == len(discovered())
+    for thumb in re.findall(r'<img class="thumb" src="([^"]+)"', dom):
+        assert (index.parent / thumb).is_file(), thumb
+    assert 'id="glossary"' in dom and "NDCG@k" in text
+    assert not [p for p in MACHINE_PATHS if p in text]
+    assert not [f for f in LONG_FLOAT.findall(text) if len(f[1]) > 4]
