@@ -41,7 +41,7 @@ def check_01_data_cleaning(fig: Figures) -> None:
     assert fig["n_train"] + fig["n_valid"] + fig["n_test"] == fig["n_ratings_clean"]
 
 
-def check_06_seed_claims(fig: Figures) -> None:
+def check_07_seed_claims(fig: Figures) -> None:
     contenders = {"popularity", "rules (genres)", "rules (genres + tags)", "MF", "CollabFNet"}
     assert set(fig["ndcg_at_k"]) == contenders
     assert all(
@@ -67,7 +67,7 @@ def check_06_seed_claims(fig: Figures) -> None:
     assert len(fig["verdicts"]) == 4
 
 
-def check_03_hyperparameter_sweeps(fig: Figures) -> None:
+def check_04_hyperparameter_sweeps(fig: Figures) -> None:
     # smoke grid: one batch size x two learning rates, 1 epoch, for MF and CollabFNet
     assert fig["n_points"] == 2
     for name in ("mf", "collabfnet"):
@@ -102,7 +102,7 @@ def check_02_model_building(fig: Figures) -> None:
     assert fig["checkpoint_reload_identical"] is True
 
 
-def check_04_embedding_space(fig: Figures) -> None:
+def check_05_embedding_space(fig: Figures) -> None:
     assert fig["mf_source"].endswith("mf.json")  # notebook 02's checkpoint, not a fallback
     assert fig["projection"] == "pca"
     assert fig["n_movies_mapped"] > 8_000 and fig["n_users_mapped"] == 610
@@ -113,7 +113,7 @@ def check_04_embedding_space(fig: Figures) -> None:
     assert all(fig[k] <= 1 for k in ("popularity_r2", "mean_rating_r2", "user_mean_rating_r2"))
 
 
-def check_05_recommendation_demo(fig: Figures) -> None:
+def check_06_recommendation_demo(fig: Figures) -> None:
     assert fig["mf_source"].endswith("mf.json")
     assert fig["n_recommendations"] == 10 and fig["recommended_unseen"] is True
     assert abs(fig["explain_parts_sum"] - fig["explain_score"]) < 1e-6
@@ -139,15 +139,15 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
         {"EPOCHS": 1, "MF_EPOCHS": 1, "IMF_EPOCHS": 1, "IMF_DIM": 16, "CNET_EMB": 16},
         check_02_model_building,
     ),
-    "03_hyperparameter_sweeps": (
+    "04_hyperparameter_sweeps": (
         {"BATCH_SIZES": [4096], "LEARNING_RATES": [0.01, 0.03], "EPOCHS": 1, "WORKERS": 1},
-        check_03_hyperparameter_sweeps,
+        check_04_hyperparameter_sweeps,
     ),
-    "04_embedding_space": (
+    "05_embedding_space": (
         {"PROJECTION": "pca", "FALLBACK_EPOCHS": 1, "INTERACTIVE_MAX_POINTS": 300},
-        check_04_embedding_space,
+        check_05_embedding_space,
     ),
-    "05_recommendation_demo": (
+    "06_recommendation_demo": (
         {
             "HELDOUT_USERS": 8,
             "CURVE_KS": [1, 10],
@@ -156,9 +156,9 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
             "TIMING_REPEATS": 2,
             "FOLD_IN_REG_GRID": [1.0, 3.0],
         },
-        check_05_recommendation_demo,
+        check_06_recommendation_demo,
     ),
-    "06_seed_claims": (
+    "07_seed_claims": (
         {
             "EPOCHS": 1,
             "RULES_GRID": {"min_count": [20], "match_weight": [0.5]},
@@ -167,7 +167,7 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
             "PROBE_MIN_RATINGS": 20,
             "N_QUERY_USERS": 5,
         },
-        check_06_seed_claims,
+        check_07_seed_claims,
     ),
 }
 

@@ -4,10 +4,10 @@ Modules:
     demo: Models for the embedding notebooks (04, 05) and the benchmark of the demo's targets.
     figures: The key figures of a notebook run: shown as a table, stored in the executed notebook.
     index: ``reports/index.html``: the page a colleague reads in a minute.
-    map_plots: Figures of the embedding space and the recommendation demo (notebooks 04 and 05).
+    map_plots: Figures of the embedding space and the recommendation demo (notebooks 05 and 06).
     plots: The figures the notebooks show. Each function draws one figure and returns it.
     report: The HTML reports: papermill runs the notebooks, nbconvert exports them, offline.
-    serve: ``make demo``: the recommendation app (notebook 05's widgets) served live as a web page.
+    serve: ``make demo``: the recommendation app (notebook 06's widgets) served live as a web page.
     widgets: The recommendation app: ipywidgets 8, three tabs, results as escaped HTML tables.
 
 Public names below are loaded from their module on first use, so importing

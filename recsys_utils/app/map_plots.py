@@ -1,4 +1,4 @@
-"""Figures of the embedding space and the recommendation demo (notebooks 04 and 05).
+"""Figures of the embedding space and the recommendation demo (notebooks 05 and 06).
 
 ``static_maps`` draws matplotlib/seaborn panels of an ``embeddings.maps`` table with a
 few titles labelled; ``interactive_map`` returns a plotly figure with hover titles

@@ -65,7 +65,7 @@ def ratings_over_time(ratings: pd.DataFrame, ax=None):
     return fig
 
 
-# --- hyperparameter sweeps (notebook 03) --------------------------------------------------------
+# --- hyperparameter sweeps (notebook 04) --------------------------------------------------------
 def bulk_limits(values, spread: float = 3.0) -> tuple[float, float]:
     """Colour or axis limits that hold the bulk of ``values``: min to median + ``spread``
     x the median absolute deviation (or the max, if smaller). One diverged cell then no

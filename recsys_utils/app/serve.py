@@ -1,4 +1,4 @@
-"""``make demo``: the recommendation app (notebook 05's widgets) served live as a web page.
+"""``make demo``: the recommendation app (notebook 06's widgets) served live as a web page.
 
 ``python -m recsys_utils.app.serve [--checkpoint STEM] [--port 8866]`` loads the
 checkpoint (training and saving one first when it is missing, and saying so), writes a

@@ -38,7 +38,7 @@ from recsys_utils.embeddings.vectors import extract, with_titles
 
 # FOLD_IN_REG is the package default (CLI, app); the figures choose it on validation
 # users only: ``foldin_curve.select_fold_in_reg`` over FOLD_IN_REG_GRID on one half of
-# the held-out users, the curve reported on the other half (notebook 05 records the grid
+# the held-out users, the curve reported on the other half (notebook 06 records the grid
 # and the choice). 1.0 is about the training penalty of a user with ~10 ratings; the old
 # 10 shrank such a user to 22% of a trained user's vector norm. The bias weight equals
 # BiasOnly's reg_user, so with no vector the two agree.

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · Hyperparameter sweeps: batch size, learning rate and epochs, on Optuna
+# # 04 · Hyperparameter sweeps: batch size, learning rate and epochs, on Optuna
 #
 # The seed says the hard part of training is "finding the right balance between the sets
 # of samples and the number of rounds". This notebook introduces sweeps that measure

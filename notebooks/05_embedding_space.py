@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · The embedding space: what the movie and user vectors learned
+# # 05 · The embedding space: what the movie and user vectors learned
 #
 # This notebook opens the trained models of notebook 02 and looks inside. Every movie
 # is a vector q_i and every user a vector p_u; MF predicts r = mu + b_u + b_i + p_u·q_i.

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · The seed's claims, tested
+# # 07 · The seed's claims, tested
 #
 # The blog post this workbench grew from makes four claims. This notebook puts each to
 # a measurement on one split, and ends with a table of claim, measurement and verdict

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · Recommendations: a new user in a few ratings, and an app to play with
+# # 06 · Recommendations: a new user in a few ratings, and an app to play with
 #
 # This notebook puts the trained MF to work. A person the model has never seen rates a
 # handful of movies; their user vector and bias are fitted against the frozen movie
