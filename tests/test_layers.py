@@ -56,3 +56,29 @@ def test_an_upward_or_forbidden_import_is_refused(package_copy, module, line, br
     result = lint(package_copy)
     assert result.returncode != 0
     assert f"{broken}" in result.stdout and "BROKEN" in result.stdout
+
+
+SUBPACKAGES = ("data", "training", "models", "embeddings", "recommend", "evaluation", "tuning",
+               "bench", "app")  # fmt: skip
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_every_public_name_of_a_subpackage_resolves_to_its_module(package):
+    import importlib
+
+    pkg = importlib.import_module(f"recsys_utils.{package}")
+    assert pkg.__all__ == sorted(pkg._EXPORTS)
+    for name, module in pkg._EXPORTS.items():
+        assert hasattr(importlib.import_module(f"recsys_utils.{package}.{module}"), name), (
+            f"recsys_utils.{package} exports {name} from {module}, which has no such name"
+        )
+
+
+def test_importing_the_data_layer_pulls_in_no_torch():
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import recsys_utils.data"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert out.returncode == 0 and "recsys_utils.data" in imported
+    assert not {"torch", "numba", "umap", "optuna"} & imported

@@ -18,6 +18,7 @@ _EXPORTS = {
     "SIMILARITY_COL": "vectors",
     "TOP_GENRES": "maps",
     "UMAP_DEFAULTS": "projection",
+    "distinctive_genre": "maps",
     "exact_cosine_knn": "projection",
     "extract": "vectors",
     "label_agreement": "vectors",

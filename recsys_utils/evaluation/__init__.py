@@ -30,6 +30,7 @@ _EXPORTS = {
     "load_matching": "probes",
     "load_movielens_csv": "ranking_protocol",
     "mae": "metrics",
+    "model_training_rows": "foldin_curve",
     "ndcg_at_k": "ranking_metrics",
     "new_user_histories": "ranking_protocol",
     "novelty": "metrics",

@@ -41,6 +41,7 @@ _EXPORTS = {
     "TorchRecommender": "torch_models",
     "binary_csr": "ranking",
     "check_items": "checkpoints",
+    "check_out_path": "checkpoints",
     "damped_biases": "base",
     "ease_weights": "ease",
     "gram": "ease",

@@ -32,6 +32,7 @@ _EXPORTS = {
     "TrainingDiverged": "loop",
     "check_embedding_memory": "memory",
     "default_threads": "loop",
+    "device_available": "loop",
     "embedding_bytes": "memory",
     "evaluate": "loop",
     "hugepage_copy": "fused_mf",

@@ -2,6 +2,7 @@
 
 Modules:
     config: What a sweep explores: ``SweepConfig``, the default grid, and the command line's ``name=values``.
+    guards: What a sweep may open: study names (never paths), journal files of ours, database URLs.
     results: A sweep's results: the tidy table (one row per trial and epoch), its summary, saving, loading.
     rules_grid: The rules baseline's knobs chosen on validation, by the same ranking metric as the nets.
     run: Hyperparameter sweeps on Optuna: grids, open searches, pruning, resume and workers.
@@ -18,16 +19,23 @@ _EXPORTS = {
     "DEFAULT_GRID": "config",
     "DuplicatePoint": "storage",
     "FINISHED": "storage",
+    "JOURNAL_HEAD": "guards",
     "JOURNAL_NAME": "storage",
+    "MAX_FAILURES": "storage",
     "MAX_RETRIES": "storage",
     "MAX_ROUNDS": "run",
     "POLL_S": "trials",
     "RESULT_COLUMNS": "results",
+    "STUDY_NAME": "guards",
     "SUMMARY_STATS": "results",
     "SweepConfig": "config",
     "SweepResult": "results",
     "build_model": "trials",
+    "check_database_url": "guards",
+    "check_journal": "guards",
+    "check_study_name": "guards",
     "cores": "trials",
+    "failure_reason": "storage",
     "is_database": "storage",
     "journal_path": "storage",
     "load_results": "results",
@@ -43,6 +51,8 @@ _EXPORTS = {
     "run_sweep": "run",
     "run_workers": "trials",
     "save_results": "results",
+    "stop_reason": "storage",
+    "storage_error": "guards",
     "study_dir": "storage",
     "trial_summary": "results",
     "tune": "rules_grid",
