@@ -16,6 +16,7 @@ ITEM_COL = "item_id"
 RATING_COL = "rating"
 TIMESTAMP_COL = "timestamp"
 PREDICTION_COL = "prediction"
+SCORE_COL = "score"  # a ranking model's score: orders movies, is no rating
 TITLE_COL = "title"
 YEAR_COL = "year"
 GENRES_COL = "genres"

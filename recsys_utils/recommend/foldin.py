@@ -16,7 +16,11 @@ the default) or w_j = 1 / variance of coordinate j over the training users
     other nets (CollabFNet):  Adam on p only, minimising
         mean_j (f(p, q_j) - r_j)^2 + (p - p_bar)' R (p - p_bar) / n,  the net frozen.
     BiasOnly: b = sum_j (r_j - mu - b_j) / (bias_reg + n), bias_reg its own reg_user;
-    GlobalMean, Popularity: nothing to fit (their scores do not depend on the user).
+    GlobalMean, Popularity: nothing to fit (their scores do not depend on the user);
+    ranking models scored from the movies a person liked (``models.ranking``: the
+    pooled-embedding model, EASE): nothing to fit either. The history is the movies rated
+    at or above the model's ``threshold`` (4 stars); lower ratings never count as
+    liking, and scores are ``model.score_liked(liked)``, not ratings (never clipped).
 Every way reproduces ``model.score_items`` for a training user given that user's own
 history and fitted parameters; a model with none of them (Blend, rules) raises
 ``FoldInError``.
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys_utils.constants import ITEM_COL, PREDICTION_COL, RATING_COL
+from recsys_utils.constants import ITEM_COL, PREDICTION_COL, RATING_COL, SCORE_COL
 from recsys_utils.embeddings.vectors import extract, with_titles
 
 # FOLD_IN_REG is the package default (CLI, app); the figures choose it on validation
@@ -126,11 +130,24 @@ def _is_linear(model) -> bool:
     return callable(getattr(model, "fold_in_linear", None))
 
 
+def is_ranking(model) -> bool:
+    """Whether ``model`` ranks from liked movies (scores, not ratings; see ``models.ranking``)."""
+    return callable(getattr(model, "score_liked", None))
+
+
+def liked_indices(model, user: FoldedUser) -> np.ndarray:
+    """The movies of ``user`` a ranking model counts as liked: rated >= its threshold."""
+    return user.item_indices[user.ratings >= model.params["threshold"]]
+
+
 def _kind(model) -> str:
-    """How ``model`` folds in: "linear", "gradient", "bias", "constant"; else FoldInError."""
+    """How ``model`` folds in: "history", "linear", "gradient", "bias", "constant";
+    else FoldInError."""
     from recsys_utils.models.baselines import BiasOnly, GlobalMean, Popularity
     from recsys_utils.models.torch_models import CollabFNet
 
+    if is_ranking(model):
+        return "history"
     if _is_linear(model):
         return "linear"
     if isinstance(model, CollabFNet):
@@ -141,8 +158,8 @@ def _kind(model) -> str:
         return "constant"
     raise FoldInError(
         f"{type(model).__name__} cannot fold in a new user: no fold-in reproduces its "
-        "scorer (fold-in works for MF, ImplicitMF, CollabFNet, BiasOnly, GlobalMean, "
-        "Popularity); use a checkpoint of one of those"
+        "scorer (fold-in works for the ranking models, MF, ImplicitMF, CollabFNet, "
+        "BiasOnly, GlobalMean, Popularity); use a checkpoint of one of those"
     )
 
 
@@ -210,7 +227,7 @@ def fold_in(
         raise ValueError(f"reg and bias_reg must be non-negative, got {reg} and {bias_reg}")
     ids, values = parse_ratings(ratings)
     idx = _check(model, ids, values)
-    if kind == "constant":
+    if kind in ("constant", "history"):
         return FoldedUser(np.zeros(0), 0.0, ids, idx, values)
     if kind == "bias":
         b = np.sum(values - model.mu_ - model.b_i_[idx]) / (bias_reg + len(idx))
@@ -273,6 +290,15 @@ def score_folded(model, user: FoldedUser, item_indices=None) -> np.ndarray:
     own scorer: for a training user's parameters and history, ``score_items``'s row."""
     kind = _kind(model)
     sel = slice(None) if item_indices is None else np.asarray(item_indices, dtype=np.int64)
+    if kind == "history":
+        liked = liked_indices(model, user)
+        if liked.size == 0:
+            threshold = model.params["threshold"]
+            raise ValueError(
+                f"none of these movies is rated {threshold:g} stars or more: the ranking model "
+                "learns from the movies you liked, so rate one you liked"
+            )
+        return np.asarray(model.score_liked(liked), dtype=np.float64)[sel]
     if kind == "constant":
         return np.asarray(model.score_items(np.zeros(1, dtype=np.int64))[0], np.float64)[sel]
     if kind == "bias":
@@ -299,19 +325,20 @@ def score_folded(model, user: FoldedUser, item_indices=None) -> np.ndarray:
 def recommend_folded(
     model, user: FoldedUser, k: int = 10, min_ratings: int = 0, movies: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Top-``k`` unseen movies for a folded user: item_id, prediction (clipped)[, title]."""
+    """Top-``k`` movies a folded user has not given: item_id, prediction (a rating model's
+    clipped rating) or score (a ranking model's, unclipped)[, title]. Every movie the user
+    gave is left out, whatever its rating."""
     from recsys_utils.models.base import top_k_indices
 
     scores = score_folded(model, user)
     mask = np.asarray(model.item_counts_) >= min_ratings
     mask[user.item_indices] = False
     top = top_k_indices(scores, mask, k)
-    out = pd.DataFrame(
-        {
-            ITEM_COL: model.item_map.decode(top),
-            PREDICTION_COL: np.clip(scores[top], *model.rating_scale),
-        }
-    )
+    if is_ranking(model):
+        column, values = SCORE_COL, scores[top]
+    else:
+        column, values = PREDICTION_COL, np.clip(scores[top], *model.rating_scale)
+    out = pd.DataFrame({ITEM_COL: model.item_map.decode(top), column: values})
     return with_titles(out, movies)
 
 

@@ -119,3 +119,30 @@ def test_models_without_a_fold_in_raise_a_clear_error(ratings):
     with pytest.raises(FoldInError):
         recommend.recommend_new_user(blend, {1: 4.0})
     assert issubclass(FoldInError, ValueError)  # the CLI prints it as one line, exit 2
+
+
+@pytest.mark.parametrize("name", ["ease", "pooled_softmax"])
+def test_ranking_models_fold_in_from_liked_movies_only_and_reproduce_score_items(name, ratings):
+    from recsys_utils.models import make_model
+    from recsys_utils.recommend.foldin import recommend_folded
+
+    kw = {"threshold": 3.0}
+    if name == "pooled_softmax":
+        kw |= {"dim": 8, "max_epochs": 3, "batch_size": 8, "seed": 0}
+    model = make_model(name, **kw).fit(ratings)
+    raw, u = _user_of(model, ratings)
+    mine = ratings[ratings["user_id"] == raw]
+    given = dict(zip(mine["item_id"], mine["rating"], strict=True))
+    user = recommend.fold_in(model, given)
+    np.testing.assert_allclose(recommend.score_folded(model, user), model.score_items([u])[0])
+    # a rating under the threshold is no liking: adding one changes nothing but the exclusions
+    low = {m: 2.0 for m in ratings["item_id"].unique() if m not in given}
+    extra = dict(list(low.items())[:2])
+    both = recommend.fold_in(model, {**given, **extra})
+    np.testing.assert_allclose(
+        recommend.score_folded(model, both), recommend.score_folded(model, user)
+    )
+    top = recommend_folded(model, both, k=5)
+    assert "score" in top and not set(top["item_id"]) & (set(given) | set(extra))
+    with pytest.raises(ValueError, match="rate one you liked"):
+        recommend.score_folded(model, recommend.fold_in(model, extra))
