@@ -1,6 +1,8 @@
 # The workbench in two commands: `make report` and `make test`. Each sets itself up.
 #
-#   make setup    .venv + torch (CPU wheel) + `pip install -e ".[dev]"` + offline JS assets
+#   make setup    .venv + torch (CPU wheel) + the lock (requirements/lock.txt) + the package
+#                 (`pip install -e . --no-deps`) + offline JS assets
+#   make lock     re-resolve requirements/lock.txt from pyproject.toml's ranges (uv, PyPI)
 #   make data     fetch ml-latest-small (RECSYS_DATA_MIRROR replaces GroupLens)
 #   make report   run notebooks/NN_*.ipynb in order -> reports/*.html + reports/index.html
 #   make test     make lint + pytest
@@ -17,6 +19,11 @@ PIP := $(PY) -m pip
 # The CPU wheel; GPU users install their CUDA build first and run `make setup TORCH_SPEC=`.
 TORCH_SPEC ?= torch==2.13.0
 SETUP_STAMP := $(VENV)/.recsys-setup
+# Every version the tests ran with, torch apart (TORCH_SPEC stays the CPU/GPU choice).
+LOCK := requirements/lock.txt
+LOCK_EXTRAS := --extra dev --extra bench
+LOCK_PYTHON := 3.11
+UV_SPEC ?= uv>=0.5
 
 # Offline HTML reports inline these two scripts; without them the template uses CDN URLs.
 VENDOR := .vendor
@@ -29,15 +36,28 @@ REPORT_ARGS ?=
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup data report test lint format demo lab clean distclean
+.PHONY: setup lock data report test lint format demo lab clean distclean
 
 setup: $(SETUP_STAMP) $(VENDOR_STAMP)
 
-$(SETUP_STAMP): pyproject.toml
+$(SETUP_STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@if [ -n "$(TORCH_SPEC)" ]; then $(PIP) install --quiet "$(TORCH_SPEC)"; fi
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -r $(LOCK)
+	$(PIP) install --quiet -e . --no-deps
+	$(PIP) check
 	@touch $@
+
+# Upgrading: widen or raise a range in pyproject.toml, `make lock`, `make test`, commit both.
+# `make lock` keeps every pin the ranges still allow; `make lock UPGRADE=1` takes the newest
+# releases within the ranges. torch is overridden out (requirements/no-torch.txt).
+UPGRADE ?=
+lock:
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@test -x $(VENV)/bin/uv || $(PIP) install --quiet "$(UV_SPEC)"
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/torch-deps.txt $(LOCK_EXTRAS) --python-version $(LOCK_PYTHON) \
+	  --override requirements/no-torch.txt --index-url https://pypi.org/simple \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 # Not fatal: a machine without npm (or offline) still gets working, online-only reports,
 # and the next `make setup` tries again.

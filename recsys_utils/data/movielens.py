@@ -232,13 +232,33 @@ def infer_spec(path: str | Path) -> DatasetSpec:
     return DATASETS[DEFAULT_DATASET]
 
 
+def _data_folder(folder: Path, spec: DatasetSpec | None) -> Path:
+    """``folder``, or its one subfolder holding a ratings file (``data fetch``'s
+    ``raw/<name>/`` keeps the zip beside the extracted ``raw/<name>/<folder>/``)."""
+    specs = [spec] if spec is not None else list(DATASETS.values())
+    if not folder.is_dir() or any((folder / s.ratings_file).is_file() for s in specs):
+        return folder
+    inner = [
+        sub
+        for sub in sorted(folder.iterdir())
+        if sub.is_dir()
+        and not sub.name.startswith(".")  # a half-done extraction (download.safe_extract)
+        and any((sub / s.ratings_file).is_file() for s in specs)
+    ]
+    return inner[0] if len(inner) == 1 else folder
+
+
 def load_folder(folder: str | Path, spec: DatasetSpec | str | None = None) -> Dataset:
-    """Parse an extracted data set folder (ratings and movies files) into a ``Dataset``."""
-    folder = Path(folder)
+    """Parse an extracted data set folder (ratings and movies files) into a ``Dataset``.
+
+    A folder without a ratings file but with exactly one subfolder holding one (the
+    ``raw/<name>/`` folder that ``data fetch`` fills) is read through that subfolder.
+    """
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    folder = _data_folder(Path(folder), spec)
     if spec is None:
         found = [s for s in DATASETS.values() if (folder / s.ratings_file).is_file()]
         spec = found[0] if found else DATASETS[DEFAULT_DATASET]
-    spec = get_spec(spec) if isinstance(spec, str) else spec
     for file in (spec.ratings_file, spec.movies_file):
         if not (folder / file).is_file():
             fail(folder, f"missing {file}; expected the {spec.name} layout")

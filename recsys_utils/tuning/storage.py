@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 JOURNAL_NAME = "journal.log"
 MAX_RETRIES = 3  # reruns of a grid point whose worker died or was interrupted
 HEARTBEAT_S, GRACE_S = 10, 60  # database storages: a silent RUNNING trial is stale after GRACE_S
+# PostgreSQL: workers take this session advisory lock (any fixed bigint; "recsys" + 1) while
+# Optuna creates its tables, waiting at most SCHEMA_LOCK_WAIT_S for one another
+SCHEMA_LOCK_KEY, SCHEMA_LOCK_WAIT_S = 0x7265637379730001, 120
 FINISHED = ("COMPLETE", "PRUNED")
 MAX_FAILURES = 3  # consecutive failed trials (errors of their own) that stop a sweep
 
@@ -58,13 +61,56 @@ def journal_path(storage: str | Path | None, study_name: str) -> Path:
     return Path(storage) if storage is not None else study_dir(study_name) / JOURNAL_NAME
 
 
+@contextlib.contextmanager
+def _schema_lock(url: str):
+    """On PostgreSQL, hold an advisory lock (on a connection of its own) around the block.
+
+    ``RDBStorage`` creates its tables and enum types on first use, unlocked: workers
+    starting together on an empty database race, and all but one fail
+    (``UniqueViolation ... pg_type_typname_nsp_index``, ``DuplicateObject: type
+    "studydirection" already exists``). Under the lock one creates them; the others then
+    find them. Other databases pass through unlocked.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sa.create_engine(parsed, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"SET lock_timeout = '{SCHEMA_LOCK_WAIT_S}s'"))
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            except sa.exc.OperationalError as err:  # lock_timeout: LockNotAvailable
+                raise TimeoutError(
+                    f"{parsed.render_as_string(hide_password=True)}: waited "
+                    f"{SCHEMA_LOCK_WAIT_S} s for another worker creating Optuna's tables"
+                ) from err
+            conn.commit()  # the lock is the session's: it outlives the transaction
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
 def make_storage(storage: str | Path | None, study_name: str):
-    """A journal file (a path, or the default one) or a database URL (``RDBStorage``)."""
+    """A journal file (a path, or the default one) or a database URL (``RDBStorage``).
+
+    On PostgreSQL the storage is made under an advisory lock (``_schema_lock``), so
+    workers starting together on an empty database do not race to create the tables.
+    """
     import optuna
 
     if is_database(storage):
         check_database_url(storage)
-        with warnings.catch_warnings():  # heartbeats are "experimental" since optuna 2.9
+        with _schema_lock(str(storage)), warnings.catch_warnings():
+            # heartbeats are "experimental" since optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 str(storage),

@@ -250,6 +250,30 @@ def test_duplicates_are_reported_not_refused(tmp_path, capsys):
     assert "2 ratings by 1 users on 1 movies" in out and "1 repeated (user, movie) pairs" in out
 
 
+def test_validate_takes_the_folder_data_fetch_fills(
+    data_home, make_mirror, small_zip_entries, capsys, monkeypatch
+):
+    # raw/ml-latest-small/ holds the zip and the extracted ml-latest-small/ folder
+    monkeypatch.setenv("RECSYS_DATA_MIRROR", str(make_mirror(small_zip_entries)))
+    assert main(["data", "fetch"]) == 0
+    home = raw_dir() / "ml-latest-small"
+    assert (home / "ml-latest-small" / "ratings.csv").is_file()
+    capsys.readouterr()
+    assert main(["data", "validate", str(home)]) == 0
+    assert "3 ratings by 2 users on 2 movies (2 in the movies file)" in capsys.readouterr().out
+    assert data.load_folder(home).ratings.equals(data.load_folder(home / "ml-latest-small").ratings)
+
+
+def test_validate_does_not_guess_between_two_data_folders(tmp_path, capsys):
+    for name in ("a", "b"):
+        (tmp_path / "top" / name).mkdir(parents=True)
+        (tmp_path / "top" / name / "ratings.csv").write_bytes(SMALL_RATINGS)
+        (tmp_path / "top" / name / "movies.csv").write_bytes(SMALL_MOVIES)
+    with pytest.raises(DataError, match="missing ratings.csv"):
+        data.load_folder(tmp_path / "top")
+    _assert_cli_exit_2(tmp_path / "top", capsys)
+
+
 # --- zip and mirror cases (fetch), each a one-line error and nothing left half-written ----
 def _nothing_extracted():
     home = raw_dir() / "ml-latest-small"
