@@ -18,9 +18,10 @@ from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "APP_CELL": "serve",
+    "APP_MODELS": "demo",
     "CHECKPOINT_ENV": "serve",
+    "DEFAULT_CHECKPOINT": "demo",
     "DEFAULT_PORT": "serve",
-    "DEFAULT_STEM": "serve",
     "FIGURES_MIME": "figures",
     "FINDINGS_KEY": "figures",
     "GLOSSARY": "index",
@@ -42,7 +43,7 @@ _EXPORTS = {
     "build_report": "report",
     "bulk_limits": "plots",
     "category_colors": "map_plots",
-    "ensure_checkpoint": "serve",
+    "ensure_checkpoint": "demo",
     "export_html": "report",
     "figures_bundle": "figures",
     "find_notebooks": "report",

@@ -22,6 +22,58 @@ from recsys_utils.constants import DEFAULT_DATASET, checkpoint_dir, shown_path
 # beat 0.05 and 0.2 for fold-in (recommend.FOLD_IN_REG), and 64 factors did no better.
 SMALL_MF = {"n_factors": 32, "epochs": 25, "lr": 0.01, "l2": 0.1, "batch_size": 1024, "patience": 3}
 
+# What ``ensure_checkpoint`` trains when a named checkpoint is missing: the ranking model
+# (the default of ``recommend``, ``similar`` and the app) and MF. Early stopping on the
+# later positives of 10% of the ratings; the bench's settings, fewer epochs at most.
+APP_MODELS = {
+    "ranking": ("pooled_softmax", {"max_epochs": 100, "patience": 10}),
+    "mf": ("mf", SMALL_MF),
+}
+DEFAULT_CHECKPOINT = "ranking"
+
+
+def ensure_checkpoint(stem: str = DEFAULT_CHECKPOINT, dataset: str = DEFAULT_DATASET, echo=print):
+    """The sidecar of checkpoint ``stem``: a path, or a name in ``data/checkpoints``.
+
+    A missing named checkpoint of ``APP_MODELS`` (``ranking``, ``mf``) is trained here on
+    the whole data set and saved, and ``echo`` says so (notebook 03 saves ``ranking``,
+    notebook 02 ``mf``, so after ``make report`` nothing is trained).
+
+    Raises:
+        FileNotFoundError: ``stem`` is a path that does not exist, or a name that is
+            neither saved nor one this function can train.
+    """
+    from pathlib import Path
+
+    given = Path(stem)
+    if given.suffix == ".json" or given.parent != Path("."):
+        if not given.is_file():
+            raise FileNotFoundError(f"no checkpoint at {given}")
+        return given
+    path = checkpoint_dir() / f"{stem}.json"
+    if path.is_file():
+        return path
+    if stem not in APP_MODELS:
+        raise FileNotFoundError(
+            f"no checkpoint {stem!r} in {shown_path(checkpoint_dir())} (saved there: "
+            f"{', '.join(sorted(p.stem for p in checkpoint_dir().glob('*.json'))) or 'none'}; "
+            f"trained when missing: {', '.join(APP_MODELS)})"
+        )
+    import time
+
+    from recsys_utils import data
+    from recsys_utils.models import checkpoints
+
+    name, params = APP_MODELS[stem]
+    echo(
+        f"no {stem} checkpoint in {shown_path(checkpoint_dir())}: training {name} on {dataset} first"
+    )
+    start = time.perf_counter()
+    model = fit_early_stopped(name, data.load_dataset(dataset).ratings, **params)
+    saved = checkpoints.save(model, checkpoint_dir() / stem, dataset=dataset)
+    echo(f"trained and saved {shown_path(saved)} in {time.perf_counter() - start:.0f} s")
+    return saved
+
 
 def mf_from_factors(
     ratings: pd.DataFrame,
@@ -118,7 +170,9 @@ def fit_early_stopped(model: str, ratings: pd.DataFrame, valid_frac: float = 0.1
     """
     from recsys_utils import models
 
-    kw = {"progress": False, **(SMALL_MF if model == "mf" else {}), **params}
+    kw = {**(SMALL_MF if model == "mf" else {}), **params}
+    if "progress" in models.MODELS[model]().get_params():
+        kw.setdefault("progress", False)
     rng = np.random.default_rng(kw.get("seed", 42))
     valid = rng.random(len(ratings)) < valid_frac
     return models.make_model(model, **kw).fit(ratings[~valid], ratings[valid])

@@ -1,7 +1,8 @@
 """``make demo``: the recommendation app (notebook 06's widgets) served live as a web page.
 
 ``python -m recsys_utils.app.serve [--checkpoint STEM] [--port 8866]`` loads the
-checkpoint (training and saving one first when it is missing, and saying so), writes a
+checkpoint (default ``ranking``, the ranking model; ``app.demo.ensure_checkpoint`` trains
+and saves it first when it is missing, and says so), writes a
 one-cell notebook that builds ``widgets.RecommenderApp`` on it, and serves that notebook
 with Voila on 127.0.0.1 only. Voila runs the notebook in a kernel of this Python and
 shows the widgets without the code. Ctrl-C stops the server and removes the notebook.
@@ -17,12 +18,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from recsys_utils.constants import DEFAULT_DATASET, checkpoint_dir
+from recsys_utils.app.demo import DEFAULT_CHECKPOINT as DEFAULT_STEM
+from recsys_utils.app.demo import ensure_checkpoint
+from recsys_utils.constants import DEFAULT_DATASET
 
-DEFAULT_STEM = "mf"  # the checkpoint the app loads unless --checkpoint says otherwise
 DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
 CHECKPOINT_ENV = "RECSYS_APP_CHECKPOINT"
@@ -37,42 +38,10 @@ from recsys_utils.models import checkpoints
 model = checkpoints.load(os.environ["{env}"])
 dataset = (getattr(model, "checkpoint_meta_", {{}}) or {{}}).get("dataset") or "{dataset}"
 ds = data.load_dataset(dataset)
-app = widgets.RecommenderApp(model, ds.movies, ds.ratings, k=10, min_ratings=20)
+app = widgets.RecommenderApp(model, ds.movies, ds.ratings, k=10, min_ratings=10)
 app.tabs.selected_index = 1
 display(app.widget)
 """
-
-
-def ensure_checkpoint(stem: str, dataset: str = DEFAULT_DATASET, echo=print) -> Path:
-    """The sidecar of checkpoint ``stem`` (a path or a name in ``data/checkpoints``).
-
-    A missing named checkpoint is trained here (the model of that registry name, with the
-    settings ``app.demo.fit_early_stopped`` uses) and saved, which ``echo`` announces.
-
-    Raises:
-        FileNotFoundError: ``stem`` is a path that does not exist.
-    """
-    given = Path(stem)
-    if given.suffix == ".json" or given.parent != Path("."):
-        if not given.is_file():
-            raise FileNotFoundError(f"no checkpoint at {given}")
-        return given
-    path = checkpoint_dir() / f"{stem}.json"
-    if path.is_file():
-        return path
-    from recsys_utils import data
-    from recsys_utils.app import demo
-    from recsys_utils.models import checkpoints
-    from recsys_utils.models.registry import MODELS
-
-    if stem not in MODELS:
-        raise ValueError(f"no checkpoint {stem!r} in {checkpoint_dir()} and no model of that name")
-    echo(f"no {stem} checkpoint in {checkpoint_dir()}: training one on {dataset} first")
-    start = time.perf_counter()
-    model = demo.fit_early_stopped(stem, data.load_dataset(dataset).ratings)
-    saved = checkpoints.save(model, checkpoint_dir() / stem, dataset=dataset)
-    echo(f"trained and saved {saved.name} in {time.perf_counter() - start:.0f} s")
-    return saved
 
 
 def write_app_notebook(folder: Path, dataset: str = DEFAULT_DATASET) -> Path:

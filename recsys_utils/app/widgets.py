@@ -26,10 +26,12 @@ from recsys_utils.constants import (
     ITEM_COL,
     PREDICTION_COL,
     RATING_COL,
+    SCORE_COL,
     TIMESTAMP_COL,
     TITLE_COL,
     USER_COL,
 )
+from recsys_utils.recommend.explain import because_you_liked
 
 MAX_MATCHES = 20
 
@@ -97,7 +99,10 @@ class RecommenderApp:
         self._user_ids, self._user_start = np.unique(users, return_index=True)
         self._user_end = np.append(self._user_start[1:], len(users))
         lo, hi = model.rating_scale
-        self._unit = embeddings.normalize_rows(embeddings.extract(model).item)
+        self.ranking = recommend.is_ranking(model)
+        self._unit = (
+            None if self.ranking else embeddings.normalize_rows(embeddings.extract(model).item)
+        )
 
         self.min_ratings = widgets.IntSlider(
             value=min_ratings,
@@ -217,7 +222,7 @@ class RecommenderApp:
             recs = self.model.recommend(user, k=self.k, min_ratings=self.min_ratings.value)
             self.user_recs_html.value = html_table(
                 embeddings.with_titles(recs, self.movies),
-                {TITLE_COL: "title", PREDICTION_COL: "predicted"},
+                {TITLE_COL: "title", self._value_col(recs): self._value_label()},
             )
         except (ValueError, KeyError) as err:
             self.user_recs_html.value = message(str(err))
@@ -270,14 +275,25 @@ class RecommenderApp:
         except (ValueError, KeyError) as err:
             self.new_recs_html.value = message(str(err))
             return
-        liked = user.item_indices[user.ratings >= user.ratings.mean()]
         rec_idx = self.model.item_map.encode(recs[ITEM_COL].to_numpy())
-        closest = liked[np.argmax(self._unit[rec_idx] @ self._unit[liked].T, axis=1)]
-        recs["because"] = self.titles.reindex(self.model.item_map.decode(closest)).to_numpy()
+        if self.ranking:  # the liked movies that add most to each score, with their share
+            liked = recommend.liked_indices(self.model, user)
+            recs["because"] = because_you_liked(self.model, liked, rec_idx, self.titles)
+            why = "because you liked"
+        else:
+            liked = user.item_indices[user.ratings >= user.ratings.mean()]
+            closest = liked[np.argmax(self._unit[rec_idx] @ self._unit[liked].T, axis=1)]
+            recs["because"] = self.titles.reindex(self.model.item_map.decode(closest)).to_numpy()
+            why = "closest movie you liked"
         self.new_recs_html.value = html_table(
-            recs,
-            {TITLE_COL: "title", PREDICTION_COL: "predicted", "because": "closest movie you liked"},
+            recs, {TITLE_COL: "title", self._value_col(recs): self._value_label(), "because": why}
         )
+
+    def _value_col(self, recs: pd.DataFrame) -> str:
+        return SCORE_COL if SCORE_COL in recs else PREDICTION_COL
+
+    def _value_label(self) -> str:
+        return "score" if self.ranking else "predicted"
 
     # --- tab 3 ------------------------------------------------------------------------------
     def show_neighbours(self) -> None:

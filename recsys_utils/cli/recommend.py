@@ -3,9 +3,14 @@
     python -m recsys_utils recommend --ratings "1:5,260:4.5,2571:4" --k 10 [--json]
     python -m recsys_utils similar --movie 1 --k 10 [--json]
 
-Both load ``--checkpoint`` or else the latest MF checkpoint (the latest of any model
-when there is no MF), and take titles from the data set the checkpoint was trained on
-when it is on disk (no download from here).
+Both use the ranking model by default (``data/checkpoints/ranking.json``, which notebook
+03 saves; when it is missing the command trains it first and says so); ``--model mf`` (a
+checkpoint name) or ``--checkpoint PATH`` picks any other, the rating models included.
+Titles come from the data set the checkpoint was trained on. ``recommend`` counts only the
+movies rated at or above the ranking model's threshold (4 stars) as liked, never
+recommends a movie given, and says which liked movies each recommendation comes from.
+``similar`` lists movies with at least ``--min-ratings`` ratings (default 20), so the
+neighbours are films a fan recognises.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import argparse
 import json
 import sys
 
-from recsys_utils.constants import ITEM_COL, TITLE_COL
+from recsys_utils.constants import ITEM_COL, SCORE_COL, TITLE_COL
+
+SIMILAR_MIN_RATINGS = 20
 
 
 def register(subparsers) -> None:
@@ -46,8 +53,9 @@ def register(subparsers) -> None:
     sim.add_argument(
         "--min-ratings",
         type=int,
-        default=0,
-        help="list only movies with at least this many training ratings",
+        default=SIMILAR_MIN_RATINGS,
+        help=f"list only movies with at least this many training ratings (default "
+        f"{SIMILAR_MIN_RATINGS}: without it obscure films rated by one fan crowd the list)",
     )
     _common(sim)
     sim.set_defaults(func=_similar)
@@ -56,11 +64,14 @@ def register(subparsers) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=10, help="how many movies to list")
     parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
-    parser.add_argument(
-        "--checkpoint",
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--model",
         default=None,
-        help="checkpoint sidecar (.json) or stem; default: the latest MF checkpoint",
+        help="a checkpoint name in data/checkpoints (ranking, mf, collabfnet, best, ...); "
+        "default: ranking",
     )
+    which.add_argument("--checkpoint", default=None, help="a checkpoint sidecar (.json) path")
 
 
 def parse_pairs(text: str) -> list[tuple[int, float]]:
@@ -83,15 +94,14 @@ def parse_pairs(text: str) -> list[tuple[int, float]]:
     return pairs
 
 
-def load_model(path: str | None):
-    """The checkpoint at ``path``, else the latest MF one, else the latest of any model."""
+def load_model(args: argparse.Namespace):
+    """``--checkpoint``'s file, else ``--model``'s checkpoint name, else ``ranking`` (trained
+    and saved first when missing, with a note on stderr)."""
+    from recsys_utils.app.demo import DEFAULT_CHECKPOINT, ensure_checkpoint
     from recsys_utils.models import checkpoints
 
-    if path is None:
-        try:
-            path = checkpoints.latest(model="mf")
-        except FileNotFoundError:
-            path = checkpoints.latest()
+    stem = args.checkpoint or args.model or DEFAULT_CHECKPOINT
+    path = ensure_checkpoint(stem, echo=lambda line: print(f"note: {line}", file=sys.stderr))
     return checkpoints.load(path)
 
 
@@ -111,42 +121,77 @@ def load_movies(model):
     return movies
 
 
-def _print(frame, value_col: str, as_json: bool) -> None:
+def _print(frame, value_col: str, as_json: bool, heading: str = "") -> None:
     if as_json:
         print(json.dumps(json.loads(frame.to_json(orient="records")), ensure_ascii=False, indent=1))
         return
+    if heading:
+        print(heading)
+    because = "because" in frame
     for rank, row in enumerate(frame.itertuples(index=False), start=1):
         title = getattr(row, TITLE_COL, "") if TITLE_COL in frame else ""
-        print(f"{rank:>3}  {getattr(row, value_col):6.3f}  {getattr(row, ITEM_COL):>7}  {title}")
+        why = f"  <- {row.because}" if because and row.because else ""
+        print(
+            f"{rank:>3}  {getattr(row, value_col):7.3f}  {getattr(row, ITEM_COL):>7}  {title}{why}"
+        )
+
+
+def _describe(model, args) -> str:
+    name = args.checkpoint or args.model or "ranking"
+    return f"{type(model).__name__} ({name})"
 
 
 def _recommend(args: argparse.Namespace) -> int:
     from recsys_utils import recommend
+    from recsys_utils.recommend.explain import because_you_liked
+    from recsys_utils.recommend.foldin import is_ranking, liked_indices
 
     pairs = parse_pairs(args.ratings)
-    model = load_model(args.checkpoint)
+    model = load_model(args)
     if not recommend.can_fold_in(model):  # never a fold-in that scores unlike the model
-        where = args.checkpoint or "the latest checkpoint"
         raise recommend.FoldInError(
-            f"{where} holds a {type(model).__name__}, which cannot fold in a new user; "
-            "give --checkpoint of an MF, ImplicitMF, CollabFNet or baseline model"
+            f"{_describe(model, args)} cannot fold in a new user; give --model ranking, mf, "
+            "collabfnet or a baseline's checkpoint"
         )
     movies = load_movies(model)
     reg = recommend.FOLD_IN_REG if args.reg is None else args.reg
+    user = recommend.fold_in(model, pairs, reg=reg)
     out = recommend.recommend_new_user(
-        model, pairs, k=args.k, min_ratings=args.min_ratings, movies=movies, reg=reg
+        model, user, k=args.k, min_ratings=args.min_ratings, movies=movies
     )
-    _print(out, "prediction", args.json)
+    if is_ranking(model):
+        liked = liked_indices(model, user)
+        titles = movies.set_index(ITEM_COL)[TITLE_COL] if movies is not None else None
+        items = model.item_map.encode(out[ITEM_COL].to_numpy())
+        out["because"] = because_you_liked(model, liked, items, titles)
+        heading = (
+            f"{_describe(model, args)}: liked {len(liked)} of your {len(pairs)} movies "
+            f"(rated {model.params['threshold']:g} or more); score orders the list, it is no rating"
+        )
+        _print(out, SCORE_COL, args.json, heading)
+    else:
+        _print(out, "prediction", args.json, f"{_describe(model, args)}: predicted ratings")
     return 0
 
 
 def _similar(args: argparse.Namespace) -> int:
     from recsys_utils import embeddings
 
-    model = load_model(args.checkpoint)
+    model = load_model(args)
     movies = load_movies(model)
     out = embeddings.similar_movies(
         model, args.movie, k=args.k, min_ratings=args.min_ratings, movies=movies
     )
-    _print(out, "similarity", args.json)
+    how = (
+        "what it recommends to a person who liked only this movie"
+        if callable(getattr(model, "score_liked", None))
+        else "cosine of the movie vectors"
+    )
+    _print(
+        out,
+        "similarity",
+        args.json,
+        f"{_describe(model, args)}: movies like {args.movie} ({how}), among movies with at "
+        f"least {args.min_ratings} ratings",
+    )
     return 0

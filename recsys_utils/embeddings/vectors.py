@@ -52,6 +52,8 @@ def extract(model) -> Embeddings:
 
     The arrays are read-only and cached on the model until its weights change.
     """
+    if hasattr(model, "W_out_") and callable(getattr(model, "fold_in", None)):
+        return _pooled_tables(model)
     net = getattr(model, "net", None)
     if net is None or not hasattr(net, "user_emb") or not hasattr(net, "item_emb"):
         raise ValueError(
@@ -83,6 +85,28 @@ def extract(model) -> Embeddings:
         if arr is not None:
             arr.setflags(write=False)  # shared through the cache: read-only
     model._emb_cache = (version, emb)
+    return emb
+
+
+def _pooled_tables(model) -> Embeddings:
+    """The pooled-embedding ranking model's tables: each movie's output vector o_i (what
+    a user vector is scored against) and bias c_i; a training user's vector is the pooling
+    of the movies they liked (``model.fold_in``)."""
+    cached = getattr(model, "_emb_cache", None)
+    if cached is not None and cached[0] is model.W_out_:
+        return cached[1]
+    emb = Embeddings(
+        user=np.asarray(model.fold_in(model.liked()), dtype=np.float64),
+        item=np.asarray(model.W_out_, dtype=np.float64),
+        user_bias=None,
+        item_bias=np.asarray(model.b_out_, dtype=np.float64),
+        user_ids=model.user_map.ids.copy(),
+        item_ids=model.item_map.ids.copy(),
+        mu=None,
+    )
+    for arr in (emb.user, emb.item, emb.item_bias, emb.user_ids, emb.item_ids):
+        arr.setflags(write=False)
+    model._emb_cache = (model.W_out_, emb)
     return emb
 
 
@@ -150,7 +174,10 @@ def _index_of(id_map, raw_id, what: str) -> int:
 def similar_movies(
     model, movie_id: int, k: int = 10, min_ratings: int = 0, movies: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Movies whose embeddings are closest (cosine) to ``movie_id``'s: "more like this".
+    """Movies "more like this" one: for a ranking model scored from liked movies
+    (``score_liked``), what it would recommend to a person who liked only ``movie_id``
+    (people who liked it also liked, in the model's own terms; ``similarity`` is that
+    score); for the rating models, the closest embeddings by cosine.
 
     Args:
         min_ratings: only movies with at least this many training ratings.
@@ -159,8 +186,19 @@ def similar_movies(
     Returns:
         DataFrame item_id, similarity (and title), best first.
     """
-    emb = extract(model)
     idx = _index_of(model.item_map, movie_id, "movie")
+    if callable(getattr(model, "score_liked", None)):
+        from recsys_utils.models.base import top_k_indices
+
+        scores = np.asarray(model.score_liked(np.array([idx])), dtype=np.float64)
+        mask = np.asarray(model.item_counts_) >= min_ratings
+        mask[idx] = False
+        if k > int(mask.sum()):
+            raise ValueError(f"k={k} but only {int(mask.sum())} movies are eligible")
+        top = top_k_indices(scores, mask, k)
+        out = pd.DataFrame({ITEM_COL: model.item_map.decode(top), SIMILARITY_COL: scores[top]})
+        return with_titles(out, movies)
+    emb = extract(model)
     top, sims = nearest(emb.item, idx, k, min_count=min_ratings or None, counts=model.item_counts_)
     out = pd.DataFrame({ITEM_COL: emb.item_ids[top], SIMILARITY_COL: sims})
     return with_titles(out, movies)

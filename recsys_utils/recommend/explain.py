@@ -92,3 +92,60 @@ def explain(
         "parts": parts,
         "neighbours": neighbours,
     }
+
+
+def liked_contributions(model, liked: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """How much each liked movie adds to each item's score, in a ranking model's own terms.
+
+    For a model scored from liked movies (``score_liked``): contribution(h, j) =
+    score_j(H) - score_j(H without h), leave one out. For EASE, score_j(H) = sum_h B_hj,
+    so this is B_hj exactly; for the pooled-embedding model it is the share of the score
+    that movie h's vector brings (exact up to the pooling's normalisation).
+
+    Args:
+        liked: item indices of the movies the person liked (their history).
+        items: item indices to explain.
+
+    Returns:
+        (len(liked), len(items)) contributions.
+    """
+    liked = np.asarray(liked, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    full = np.asarray(model.score_liked(liked), dtype=np.float64)[items]
+    out = np.empty((len(liked), len(items)))
+    for row in range(len(liked)):
+        rest = np.delete(liked, row)
+        without = (
+            np.asarray(model.score_liked(rest), dtype=np.float64)[items]
+            if rest.size
+            else np.zeros(len(items))
+        )
+        out[row] = full - without
+    return out
+
+
+def because_you_liked(
+    model, liked, items, titles=None, top: int = 2, min_share: float = 0.1
+) -> list[str]:
+    """ "Because you liked X (55%) and Y (30%)", one phrase per item to explain.
+
+    The liked movies contributing most to each item's score, with their share of the
+    positive contributions (``liked_contributions``); those under ``min_share`` are left
+    out. ``titles`` maps raw movie ids to titles (default: the ids).
+    """
+    liked = np.asarray(liked, dtype=np.int64)
+    contrib = liked_contributions(model, liked, items)
+    phrases = []
+    for col in range(contrib.shape[1]):
+        positive = np.clip(contrib[:, col], 0, None)
+        total = positive.sum()
+        if total <= 0:
+            phrases.append("")
+            continue
+        share = positive / total
+        order = [h for h in np.argsort(-share, kind="stable")[:top] if share[h] >= min_share]
+        ids = model.item_map.decode(liked[order])
+        names = [str(titles.get(i, i)) if titles is not None else str(i) for i in ids]
+        parts = [f"{name} ({share[h]:.0%})" for name, h in zip(names, order, strict=True)]
+        phrases.append(" and ".join(parts))
+    return phrases

@@ -189,3 +189,17 @@ def test_fold_in_settings_reach_the_app(model, movies):
     shown, other = f"{loose['prediction'][0]:.2f}", f"{default['prediction'][0]:.2f}"
     assert shown != other  # the settings matter here, so the check below can fail
     assert f"<td>{shown}</td>" in app.new_recs_html.value
+
+
+def test_the_app_on_a_ranking_model_explains_by_liked_movies_and_ignores_low_ratings(movies):
+    from recsys_utils.models import make_model
+
+    model = make_model("ease", lam=1.0, threshold=4.0).fit(RATINGS)
+    app = widgets.RecommenderApp(model, movies, RATINGS, k=2)
+    app.add_movie(20, 2.0)  # a low rating is no liking
+    assert "rate one you liked" in app.new_recs_html.value
+    app.add_movie(10, 5.0)  # Toy Story: liked by users 1 and 3, with movies 40 and 20
+    page = app.new_recs_html.value
+    assert "<th>because you liked</th>" in page and "<th>score</th>" in page
+    assert "<td>Toy Story (1995) (100%)</td>" in page  # the one liked movie, its share
+    assert "Amélie" not in page  # given (if disliked), so never recommended

@@ -304,7 +304,8 @@ def test_cli_recommend_json_matches_the_api(saved_mf, known_mf, capsys):
 
     from recsys_utils.cli import main
 
-    assert main(["recommend", "--ratings", "10:5, 20:1.5,30:4", "--k", "3", "--json"]) == 0
+    argv = ["recommend", "--ratings", "10:5, 20:1.5,30:4", "--k", "3", "--json", "--model", "mf"]
+    assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     expected = recommend.recommend_new_user(known_mf, {10: 5, 20: 1.5, 30: 4}, k=3)
     assert [r["item_id"] for r in out] == expected["item_id"].tolist()
@@ -315,8 +316,10 @@ def test_cli_similar_table(saved_mf, known_mf, capsys):
     from recsys_utils.cli import main
     from recsys_utils.embeddings.vectors import similar_movies
 
-    assert main(["similar", "--movie", "10", "--k", "2", "--checkpoint", str(saved_mf)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    argv = ["similar", "--movie", "10", "--k", "2", "--checkpoint", str(saved_mf)]
+    assert main([*argv, "--min-ratings", "0"]) == 0
+    heading, *lines = capsys.readouterr().out.splitlines()
+    assert "among movies with at least 0 ratings" in heading and "cosine" in heading
     expected = similar_movies(known_mf, 10, k=2)
     assert [int(line.split()[2]) for line in lines] == expected["item_id"].tolist()
 
@@ -335,13 +338,61 @@ def test_cli_similar_table(saved_mf, known_mf, capsys):
 def test_cli_misuse_exits_2_with_one_line(saved_mf, capsys, argv, message):
     from recsys_utils.cli import main
 
-    assert main(argv) == 2
+    extra = ["--min-ratings", "0"] if argv[0] == "similar" else []
+    assert main([*argv, "--model", "mf", *extra]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
 
 
-def test_cli_without_checkpoint_says_how_to_get_one(data_home, capsys):
+def test_cli_with_an_unknown_checkpoint_name_says_what_there_is(saved_mf, capsys):
     from recsys_utils.cli import main
 
-    assert main(["similar", "--movie", "1"]) == 2
-    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["similar", "--movie", "1", "--model", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint 'nope'" in err and "saved there: mf" in err
+
+
+def test_cli_trains_the_ranking_model_first_when_it_is_missing(
+    data_home, mirror_dir, monkeypatch, capsys
+):
+    from recsys_utils.app import demo
+    from recsys_utils.cli import main
+
+    monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror_dir))
+    tiny = {"dim": 8, "max_epochs": 2, "batch_size": 256, "patience": 1}
+    monkeypatch.setitem(demo.APP_MODELS, "ranking", ("pooled_softmax", tiny))
+    # a horror lover, with one low rating that must not count as liking
+    argv = ["recommend", "--ratings", "1258:5,1387:4.5,1997:5,1:2", "--k", "5"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "no ranking checkpoint" in captured.err and "training pooled_softmax" in captured.err
+    heading, *rows = captured.out.splitlines()
+    assert "liked 3 of your 4 movies" in heading and len(rows) == 5
+    assert not {1258, 1387, 1997, 1} & {int(r.split()[2]) for r in rows}  # none given
+    assert (data_home / "checkpoints" / "ranking.json").is_file()  # the next run loads it
+    assert main(argv) == 0 and "training" not in capsys.readouterr().err
+
+
+class _Additive:
+    """A ranking model on paper: score_j(H) = sum over liked h of B[h, j]."""
+
+    def __init__(self, b):
+        from recsys_utils.data.encoding import IdMap
+
+        self.b = np.asarray(b, dtype=float)
+        self.item_map = IdMap.from_values(np.array([10, 20, 30]))
+
+    def score_liked(self, liked):
+        return self.b[np.asarray(liked, dtype=int)].sum(0)
+
+
+def test_because_you_liked_gives_each_liked_movies_share_worked_on_paper():
+    from recsys_utils.recommend.explain import because_you_liked, liked_contributions
+
+    model = _Additive([[0.0, 3.0, 1.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+    # liked movies 10 and 20 (indices 0, 1); explain movie 30 (index 2): B[0,2]=1, B[1,2]=3
+    np.testing.assert_allclose(liked_contributions(model, [0, 1], [2]), [[1.0], [3.0]])
+    titles = {10: "Alien", 20: "Heat"}
+    assert because_you_liked(model, [0, 1], [2], titles) == ["Heat (75%) and Alien (25%)"]
+    # index 1 (movie 20) is explained by movie 10 alone: 3 of 3
+    assert because_you_liked(model, [0, 1], [1], titles) == ["Alien (100%)"]
