@@ -13,13 +13,14 @@ Liang et al. 2018, with the encoder written as an embedding bag); scores are a d
 product with an output item table plus an item bias. Training: minibatches of users,
 each user's positive set is the input (with input dropout) and the target, multinomial
 log-likelihood over the full catalogue (``loss="full"``) or a sampled softmax with the
-log-Q correction (``loss="sampled"``, ``n_negatives`` shared per batch, default 2048); AdamW; early stopping on
-validation NDCG@100; per-epoch history; seeded. Fold-in is the pooling itself.
+log-Q correction (``loss="sampled"``, ``n_negatives`` shared per batch, default 2048);
+AdamW; early stopping on validation NDCG@100 (every ``eval_every`` epochs); per-epoch
+history, ``on_epoch`` callback and tqdm bar as in ``training.loop``; seeded; ``device``
+(CUDA where available with "auto"). Fold-in is the pooling itself, in numpy.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -53,6 +54,23 @@ def ndcg_at_100(scores: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matr
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(np.diff(t.indptr), k)]
     return float(np.where(idcg > 0, (hits * disc).sum(1) / np.where(idcg > 0, idcg, 1), 0).mean())
+
+
+def randomized_svd(A: np.ndarray, k: int, seed: int = 0, oversample: int = 20, n_iter: int = 2):
+    """Rank-``k`` truncated SVD by a randomised range finder (Halko et al. 2011) with
+    ``n_iter`` power iterations: U (n, k), S (k,), Vt (k, m). Exact when k reaches rank."""
+    rng = np.random.default_rng(seed)
+    n, m = A.shape
+    if k + oversample >= min(n, m):
+        U, S, Vt = np.linalg.svd(A, full_matrices=False)
+        return U[:, :k], S[:k], Vt[:k]
+    A = np.asarray(A, dtype=np.float32)
+    Q = np.linalg.qr(A @ rng.standard_normal((m, k + oversample), dtype=np.float32))[0]
+    for _ in range(n_iter):
+        Q = np.linalg.qr(A.T @ Q)[0]
+        Q = np.linalg.qr(A @ Q)[0]
+    Ub, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
+    return (Q @ Ub)[:, :k], S[:k], Vt[:k]
 
 
 class HistoryRecommender(Recommender):
@@ -142,9 +160,20 @@ class PooledSoftmax(HistoryRecommender):
     """Embedding-bag Mult-DAE. ``pool``: "sqrt" (L2-normalised input, as Mult-DAE) or
     "mean"; ``hidden``: "linear" or "tanh"; ``freq_beta`` weights an input movie by
     count^-beta before normalising; ``target``: "full" (all positives) or "dropped"
-    (only those dropped from the input)."""
+    (only those dropped from the input).
+
+    ``init``: "normal" (std 0.01) or "ease": the input and output tables start from a
+    rank-``dim`` truncated SVD of EASE's B (``ease_lam``), B ~ (U S^1/2)(V S^1/2)^T,
+    scaled by ``init_scale``, then fine-tuned (EASE-initialised). ``tie``: one table for
+    input and output (weight tying). Validation NDCG@100 is computed every
+    ``eval_every`` epochs; early stopping after ``patience`` epochs without a better one.
+    ``device``: "auto" (CUDA where available), "cpu", "cuda"...; the tables are exported
+    to numpy for scoring either way. ``progress``: a tqdm bar over epochs. An
+    ``on_epoch`` attribute (callable) gets each history row, as the torch models do.
+    """
 
     name = "pooled_softmax"
+    objective = ("val_ndcg@100", "maximize")
     DEFAULTS = dict(
         dim=600,
         hidden="linear",
@@ -157,10 +186,17 @@ class PooledSoftmax(HistoryRecommender):
         batch_size=128,
         max_epochs=200,
         patience=20,
+        eval_every=1,
         loss="full",
         n_negatives=None,
+        init="normal",
+        ease_lam=200.0,
+        init_scale=1.0,
+        tie=False,
         seed=0,
+        device="auto",
         num_threads=2,
+        progress=False,
     )
 
     def __init__(self, rating_scale=None, threshold: float = 4.0, **params):
@@ -169,6 +205,8 @@ class PooledSoftmax(HistoryRecommender):
             raise TypeError(f"unknown parameters for pooled_softmax: {sorted(unknown)}")
         if not 0.0 <= params.get("dropout", 0.5) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {params['dropout']}")
+        if params.get("init", "normal") not in ("normal", "ease"):
+            raise ValueError(f"init must be 'normal' or 'ease', got {params['init']!r}")
         super().__init__(rating_scale, threshold, **{**self.DEFAULTS, **params})
 
     def _row_weights(self, indptr, indices, keep=None):
@@ -183,13 +221,34 @@ class PooledSoftmax(HistoryRecommender):
             w = w * keep / (1.0 - self.params["dropout"])
         return w
 
-    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+    def _ease_init(self, X, net):
+        """Input/output tables from a truncated SVD of EASE's B (see the class docstring)."""
         import torch
 
+        from recsys_utils.models.ease import ease_weights, gram
+
+        B = ease_weights(gram(X), self.params["ease_lam"])
+        k = min(self.params["dim"], B.shape[0])
+        U, S, Vt = randomized_svd(B, k, self.params["seed"])
+        r = np.sqrt(S) * self.params["init_scale"]
+        W_in, W_out = np.zeros((2, B.shape[0], self.params["dim"]))
+        W_in[:, :k], W_out[:, :k] = U[:, :k] * r, Vt[:k].T * r
+        with torch.no_grad():
+            net.inp.weight.copy_(torch.from_numpy(W_in))
+            if not self.params["tie"]:
+                net.out.weight.copy_(torch.from_numpy(W_out))
+
+    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+        import torch
+        from tqdm.auto import tqdm
+
+        from recsys_utils.training.loop import resolve_device
         from recsys_utils.training.ranking_net import PooledNet
 
         p = self.params
-        torch.set_num_threads(p["num_threads"])
+        if p["num_threads"]:
+            torch.set_num_threads(p["num_threads"])
+        dev = resolve_device(p["device"])
         torch.manual_seed(p["seed"])
         rng = np.random.default_rng(p["seed"])
         X = X.tocsr().astype(np.float32)
@@ -199,17 +258,40 @@ class PooledSoftmax(HistoryRecommender):
         self.item_w_ = w / w.mean()
         logq = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
         q = np.exp(logq) / np.exp(logq).sum()
-        net = PooledNet(n_items, p["dim"], p["hidden"])
+        lq = torch.from_numpy(logq.astype(np.float32)).to(dev)
+        net = PooledNet(n_items, p["dim"], p["hidden"], tie=p["tie"])
+        if p["init"] == "ease":
+            self._ease_init(X, net)
+        net = net.to(dev)
         opt = torch.optim.AdamW(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         has_valid = valid_history is not None and valid_targets is not None
-        history, best, best_state, bad = [], -1.0, None, 0
+        history, best, best_state, best_epoch, epoch = [], -1.0, None, 0, 0
+        on_epoch = getattr(self, "on_epoch", None)
+
+        def tensor(a, dtype):
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(dev)
+
         t0 = time.perf_counter()
-        for epoch in range(1, p["max_epochs"] + 1):
+        if has_valid and p["init"] == "ease":  # epoch 0: the initial tables may be best
+            self._export(net)
+            best = ndcg_at_100(self.score_history(valid_history), valid_history, valid_targets)
+            best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+            history.append({"epoch": 0, "loss": float("nan"), "seconds": 0.0, "val_ndcg@100": best})
+        bar = tqdm(
+            range(1, p["max_epochs"] + 1),
+            desc=type(self).__name__,
+            unit="epoch",
+            disable=not p["progress"],
+            leave=False,
+        )
+        for epoch in bar:
             net.train()
             order = rng.permutation(n_users)
-            tot, nb = 0.0, 0
+            tot, nb = torch.zeros((), device=dev), 0
             for s in range(0, n_users, p["batch_size"]):
                 B = X[order[s : s + p["batch_size"]]]
+                if B.nnz == 0:
+                    continue
                 keep = (rng.random(B.nnz) >= p["dropout"]).astype(np.float64)
                 wts = self._row_weights(B.indptr, B.indices, keep)
                 seg = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))
@@ -218,61 +300,64 @@ class PooledSoftmax(HistoryRecommender):
                     [[0], np.cumsum(np.bincount(seg[inp], minlength=B.shape[0]))[:-1]]
                 )
                 tmask = ~inp if p["target"] == "dropped" else np.ones(B.nnz, bool)
-                t_rows = torch.from_numpy(seg[tmask].astype(np.int64))
-                t_cols = torch.from_numpy(B.indices[tmask].astype(np.int64))
+                t_rows = tensor(seg[tmask], np.int64)
+                t_cols = tensor(B.indices[tmask], np.int64)
                 z = net.user(
-                    torch.from_numpy(B.indices[inp].astype(np.int64)),
-                    torch.from_numpy(offs.astype(np.int64)),
-                    torch.from_numpy(wts[inp].astype(np.float32)),
+                    tensor(B.indices[inp], np.int64),
+                    tensor(offs, np.int64),
+                    tensor(wts[inp], np.float32),
                 )
                 if p["loss"] == "full":
-                    lsm = torch.log_softmax(z @ net.out.weight.T + net.out_bias, 1)
+                    lsm = torch.log_softmax(z @ net.out_weight().T + net.out_bias, 1)
                     loss = -lsm[t_rows, t_cols].sum() / B.shape[0]
                 else:  # sampled softmax, negatives shared by the batch, log-Q corrected
-                    neg = torch.from_numpy(
-                        rng.choice(n_items, p["n_negatives"] or 2048, p=q).astype(np.int64)
-                    )
-                    lq = torch.from_numpy(logq.astype(np.float32))
-                    pos = (z[t_rows] * net.out(t_cols)).sum(1) + net.out_bias[t_cols] - lq[t_cols]
-                    negl = z @ net.out(neg).T + net.out_bias[neg] - lq[neg]
-                    lse = torch.logsumexp(torch.cat([negl[t_rows], pos[:, None]], 1), 1)
+                    neg = tensor(rng.choice(n_items, p["n_negatives"] or 2048, p=q), np.int64)
+                    out = net.out_weight()
+                    pos = (z[t_rows] * out[t_cols]).sum(1) + net.out_bias[t_cols] - lq[t_cols]
+                    negl = z @ out[neg].T + net.out_bias[neg] - lq[neg]
+                    # log(sum_neg e^l + e^pos) per positive, from one logsumexp per user
+                    lse = torch.logaddexp(torch.logsumexp(negl, 1)[t_rows], pos)
                     loss = (lse - pos).sum() / B.shape[0]
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                tot, nb = tot + float(loss.detach()), nb + 1
-            rec = {"epoch": epoch, "loss": tot / max(nb, 1), "seconds": time.perf_counter() - t0}
-            if has_valid:
+                tot, nb = tot + loss.detach(), nb + 1
+            rec = {
+                "epoch": epoch,
+                "loss": float(tot) / max(nb, 1),
+                "seconds": time.perf_counter() - t0,
+            }
+            if has_valid and (epoch % p["eval_every"] == 0 or epoch == p["max_epochs"]):
                 self._export(net)
                 v = ndcg_at_100(self.score_history(valid_history), valid_history, valid_targets)
                 rec["val_ndcg@100"] = v
                 if v > best:
-                    best, best_state, bad = v, copy.deepcopy(net.state_dict()), 0
-                else:
-                    bad += 1
+                    best, best_epoch = v, epoch
+                    best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+                bar.set_postfix(val_ndcg100=f"{v:.4f}", refresh=False)
             history.append(rec)
-            if has_valid and bad >= p["patience"]:
+            if on_epoch is not None:
+                on_epoch(rec)
+            if has_valid and p["patience"] is not None and epoch - best_epoch >= p["patience"]:
                 break
+        bar.close()
         if best_state is not None:
             net.load_state_dict(best_state)
         self._export(net)
         self.history_ = pd.DataFrame(history)
-        self.best_epoch_ = (
-            int(self.history_.loc[self.history_["val_ndcg@100"].idxmax(), "epoch"])
-            if has_valid
-            else epoch
-        )
+        self.best_epoch_ = best_epoch if has_valid and best_state is not None else epoch
         self.best_val_ndcg100_ = float(best)
         self.fit_seconds_ = time.perf_counter() - t0
+        self.device_ = str(dev)
         return self
 
     def _export(self, net):
         """numpy copies for fold-in and scoring (no autograd, no dropout); these are
         what checkpoints save, so there is no ``net`` to rebuild."""
-        self.W_in_ = net.inp.weight.detach().numpy().copy()
-        self.b_in_ = net.in_bias.detach().numpy().copy()
-        self.W_out_ = net.out.weight.detach().numpy().copy()
-        self.b_out_ = net.out_bias.detach().numpy().copy()
+        self.W_in_ = net.inp.weight.detach().cpu().numpy().copy()
+        self.b_in_ = net.in_bias.detach().cpu().numpy().copy()
+        self.W_out_ = net.out_weight().detach().cpu().numpy().copy()
+        self.b_out_ = net.out_bias.detach().cpu().numpy().copy()
 
     def fold_in(self, H: sp.csr_matrix) -> np.ndarray:
         """User vectors for 0/1 history rows: the pooling only, no gradient step."""
@@ -289,6 +374,6 @@ class PooledSoftmax(HistoryRecommender):
     def selected_params(self) -> dict:
         """Refit without validation: the epochs early stopping chose."""
         out = self.get_params()
-        if getattr(self, "best_epoch_", None):
+        if getattr(self, "best_epoch_", None) is not None:
             out["max_epochs"] = int(self.best_epoch_)
         return out

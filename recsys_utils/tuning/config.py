@@ -18,6 +18,20 @@ import numpy as np
 from recsys_utils.constants import DEFAULT_DATASET
 
 DEFAULT_GRID = {"batch_size": [256, 1024, 4096], "lr": [0.001, 0.003, 0.01, 0.03]}
+# a model's ``objective`` class attribute (metric of its history rows, direction);
+# rating models without one are judged by validation RMSE
+DEFAULT_OBJECTIVE = ("val_rmse", "minimize")
+
+
+def objective_of(model: str) -> tuple[str, str]:
+    """(metric, "minimize" | "maximize") a sweep of ``model`` optimises: the model's
+    ``objective`` attribute (``PooledSoftmax``: validation NDCG@100, maximised)."""
+    from recsys_utils.models.registry import MODELS
+
+    metric, direction = getattr(MODELS[model], "objective", DEFAULT_OBJECTIVE)
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"{model}: objective direction must be minimize or maximize")
+    return metric, direction
 
 
 @dataclasses.dataclass
@@ -75,6 +89,11 @@ class SweepConfig:
         digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(self.dataset).stem).lstrip(".")[:60]
         return f"{self.model}-{stem}-{digest[:8]}"
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """(metric, direction) of this sweep's model; see ``objective_of``."""
+        return objective_of(self.model)
 
     @property
     def n_points(self) -> int:

@@ -42,6 +42,8 @@ def results_table(study, cfg: SweepConfig) -> pd.DataFrame:
     For grids, one trial per point (the lowest-numbered finished one).
     """
     names = list(cfg.space)
+    metric = cfg.objective[0]
+    extra = [] if metric in RESULT_COLUMNS else [metric]  # a ranking model's objective
     seen, rows = set(), []
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
         key = _key({n: t.params.get(n) for n in names})
@@ -54,10 +56,10 @@ def results_table(study, cfg: SweepConfig) -> pd.DataFrame:
                     "trial": t.number,
                     "state": t.state.name,
                     **{n: t.params[n] for n in names},
-                    **{c: r[c] for c in RESULT_COLUMNS[2:]},
+                    **{c: r.get(c, float("nan")) for c in (*RESULT_COLUMNS[2:], *extra)},
                 }
             )
-    columns = [*RESULT_COLUMNS[:2], *names, *RESULT_COLUMNS[2:]]
+    columns = [*RESULT_COLUMNS[:2], *names, *RESULT_COLUMNS[2:], *extra]
     return pd.DataFrame(rows, columns=columns).astype(
         {
             "trial": "int64",
@@ -65,24 +67,36 @@ def results_table(study, cfg: SweepConfig) -> pd.DataFrame:
             "train_loss": "float64",
             "val_rmse": "float64",
             "seconds": "float64",
+            **dict.fromkeys(extra, "float64"),
         }
     )
 
 
-def trial_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per trial: its params, state, epochs run, best epoch and val RMSE, seconds."""
-    params = [c for c in results.columns if c not in RESULT_COLUMNS]
-    cols = ["state", *params, *SUMMARY_STATS]
+def trial_summary(results: pd.DataFrame, objective=("val_rmse", "minimize")) -> pd.DataFrame:
+    """One row per trial: its params, state, epochs run, best epoch and objective, seconds
+    (best first; ``objective`` is the sweep's (metric, direction), ``cfg.objective``)."""
+    metric, direction = objective
+    params = [c for c in results.columns if c not in (*RESULT_COLUMNS, metric)]
+    run = "epochs_run" if "epochs" in params else "epochs"  # a grid over epochs keeps its name
+    stats = [s.replace("val_rmse", metric).replace("epochs", run) for s in SUMMARY_STATS]
+    cols = ["state", *params, *stats]
     if results.empty:
         return pd.DataFrame(columns=["trial", *cols])
-    best = results.loc[results.groupby("trial")["val_rmse"].idxmin()].set_index("trial")
-    agg = results.groupby("trial").agg(epochs=("epoch", "max"), seconds=("seconds", "sum"))
+    pick = "idxmax" if direction == "maximize" else "idxmin"
+    best = results.loc[getattr(results.groupby("trial")[metric], pick)()].set_index("trial")
+    agg = results.groupby("trial").agg(**{run: ("epoch", "max"), "seconds": ("seconds", "sum")})
     out = (
         best[["state", *params]]
         .join(agg)
-        .assign(best_epoch=best["epoch"], best_val_rmse=best["val_rmse"])
+        .assign(best_epoch=best["epoch"], **{f"best_{metric}": best[metric]})
     )
-    return out[cols].reset_index().sort_values("best_val_rmse", kind="mergesort", ignore_index=True)
+    return (
+        out[cols]
+        .reset_index()
+        .sort_values(
+            f"best_{metric}", ascending=direction != "maximize", kind="mergesort", ignore_index=True
+        )
+    )
 
 
 def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> SweepResult:
@@ -99,7 +113,7 @@ def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> Sw
     folder.mkdir(parents=True, exist_ok=True)
     results.to_csv(folder / "results.csv", index=False)
     results.to_parquet(folder / "results.parquet", index=False)
-    summary = trial_summary(results)
+    summary = trial_summary(results, cfg.objective)
     done = summary[summary["state"] == "COMPLETE"]
     best_params = best_value = None
     if len(done):
@@ -108,7 +122,7 @@ def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> Sw
         best_params = {
             n: best[n].item() if hasattr(best[n], "item") else best[n] for n in cfg.space
         }
-        best_value = float(best["best_val_rmse"])
+        best_value = float(best[f"best_{cfg.objective[0]}"])
     p = progress(study, cfg)
     complete = p["open"] == 0 and p["running"] == 0
     stopped = stop_reason(study, cfg)

@@ -150,7 +150,7 @@ def open_study(cfg: SweepConfig, study_name: str, storage, *, worker: int = 0):
         storage=storage,
         sampler=sampler,
         pruner=pruner,
-        direction="minimize",
+        direction=cfg.objective[1],
         load_if_exists=True,
     )
     stored = study.user_attrs.get("sweep_config")

@@ -1,9 +1,10 @@
 """Running sweep trials: the protocol's split, the model of a point, the objective, workers.
 
-Each trial trains one model on the protocol's train split and reports validation RMSE
-after every epoch (``trial.report`` and the ``history`` user attribute), so one run
-gives the whole epoch curve and its best epoch. The trial's value is its best
-validation RMSE. Workers are processes that run trials until the study is settled;
+Each trial trains one model on the protocol's train split and reports its validation
+objective after every epoch (``trial.report`` and the ``history`` user attribute), so
+one run gives the whole epoch curve and its best epoch. The objective and its direction
+come from the model (``config.objective_of``): validation RMSE, minimised, by default;
+validation NDCG@100, maximised, for ``pooled_softmax``. The trial's value is the best. Workers are processes that run trials until the study is settled;
 ``run_workers`` starts them for ``sweeps.run_sweep``.
 """
 
@@ -64,7 +65,13 @@ def build_model(cfg: SweepConfig, params: dict, scale=None, threads: int | None 
     from recsys_utils import models
 
     kwargs = {**cfg.fixed, **params, "rating_scale": scale}
-    if issubclass(models.MODELS[cfg.model], models.TorchRecommender):
+    cls = models.MODELS[cfg.model]
+    if "max_epochs" in getattr(cls, "DEFAULTS", {}):  # the ranking nets: epochs = max_epochs
+        kwargs["max_epochs"] = kwargs.pop("epochs", cfg.epochs)
+        kwargs.update(patience=cfg.patience, seed=cfg.seed, progress=False)
+        if threads:
+            kwargs["num_threads"] = threads
+    elif issubclass(cls, models.TorchRecommender):
         kwargs.update(
             epochs=cfg.epochs,
             patience=cfg.patience,
@@ -89,12 +96,18 @@ def _suggest(trial, space: dict) -> dict:
 
 
 def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | None = None) -> float:
-    """Train one model; report validation RMSE per epoch; return the best of them."""
+    """Train one model; report its validation objective per epoch; return the best of them.
+
+    The objective is the model's (``cfg.objective``): validation RMSE, minimised, for the
+    rating models; validation NDCG@100, maximised, for ``pooled_softmax``. History rows
+    keep ``val_rmse`` (NaN where a model has none) and add the objective's own column."""
     import optuna
 
     from recsys_utils.evaluation.metrics import rmse
     from recsys_utils.training.loop import TrainingDiverged
 
+    metric, direction = cfg.objective
+    better = max if direction == "maximize" else min
     trial.set_user_attr("worker", _worker_tag())
     params = _suggest(trial, cfg.space)
     if cfg.sampler == "grid":
@@ -105,18 +118,22 @@ def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | Non
     history: list[dict] = []
 
     def on_epoch(row: dict) -> None:
+        row = {"train_loss": row.get("loss", float("nan")), **row}
+        if metric not in row:  # not a validation epoch (eval_every > 1)
+            return
         history.append(
-            {k: float(row[k]) for k in RESULT_COLUMNS[3:]} | {"epoch": int(row["epoch"])}
+            {k: float(row.get(k, float("nan"))) for k in RESULT_COLUMNS[3:]}
+            | {metric: float(row[metric]), "epoch": int(row["epoch"])}
         )
-        best = min(history, key=lambda r: r["val_rmse"])
+        best = better(history, key=lambda r: r[metric])
         trial.set_user_attr("history", history)
         trial.set_user_attr("best_epoch", best["epoch"])
-        trial.set_user_attr("best_val_rmse", best["val_rmse"])
-        trial.report(row["val_rmse"], row["epoch"])
+        trial.set_user_attr(f"best_{metric}", best[metric])
+        trial.report(row[metric], row["epoch"])
         if hook is not None:
             hook(trial, row)
         if cfg.prune and trial.should_prune():
-            raise optuna.TrialPruned(f"val RMSE {row['val_rmse']:.4f} at epoch {row['epoch']}")
+            raise optuna.TrialPruned(f"{metric} {row[metric]:.4f} at epoch {row['epoch']}")
 
     model.on_epoch = on_epoch
     start = time.perf_counter()
@@ -133,6 +150,8 @@ def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | Non
         trial.set_user_attr("error", f"{type(err).__name__}: {err}")
         raise
     if not history:  # a model without epochs (baselines): one row
+        if metric != "val_rmse":
+            raise ValueError(f"{cfg.model} reported no {metric}: give it validation data")
         history.append(
             {
                 "epoch": 1,
@@ -145,7 +164,7 @@ def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | Non
             }
         )
         trial.set_user_attr("history", history)
-    return min(r["val_rmse"] for r in history)
+    return better(r[metric] for r in history)
 
 
 # --- workers -----------------------------------------------------------------------------
@@ -196,10 +215,11 @@ def _print_trial(study, cfg: SweepConfig, trial) -> None:
     a = trial.user_attrs
     if "duplicate_of" in a:
         what = f"skipped: point already taken by trial {a['duplicate_of']}"
-    elif "best_val_rmse" in a:
+    elif f"best_{cfg.objective[0]}" in a:
         h = a.get("history", [])
+        label = "val RMSE" if cfg.objective[0] == "val_rmse" else cfg.objective[0]
         what = (
-            f"best val RMSE {a['best_val_rmse']:.4f} at epoch {a['best_epoch']} "
+            f"best {label} {a[f'best_{cfg.objective[0]}']:.4f} at epoch {a['best_epoch']} "
             f"({len(h)} epochs, {sum(r['seconds'] for r in h):.1f} s)"
         )
     else:

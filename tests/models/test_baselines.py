@@ -23,6 +23,7 @@ from recsys_utils.models import (
     TorchRecommender,
     make_model,
 )
+from recsys_utils.models.ranking import HistoryRecommender
 
 ALL = sorted(MODELS)
 TORCH = sorted(n for n, c in MODELS.items() if issubclass(c, TorchRecommender))
@@ -60,6 +61,22 @@ def fast(name: str, **over) -> dict:
             "num_threads": 1,
         }
         base |= {key: 8 for key in ("n_factors", "emb_size") if key in cls.net_defaults}
+    if issubclass(cls, HistoryRecommender):  # ratings around 3: >= 3 gives positives
+        base |= {"threshold": 3.0}
+    if name == "pooled_softmax":  # EASE init and a sampled loss, so ease_lam, init_scale
+        # and n_negatives act; each default differs from the CHANGES value
+        base |= {
+            "dim": 8,
+            "max_epochs": 5,
+            "batch_size": 8,
+            "dropout": 0.2,
+            "init": "ease",
+            "loss": "sampled",
+            "n_negatives": 8,
+            "device": "cpu",
+            "progress": False,
+            "num_threads": 1,
+        }
     return base | over
 
 
@@ -190,9 +207,16 @@ CHANGES = {
     "damping": 0.0,
     "match_weight": 0.0,
     "tag_weight": 1.0,
+    "threshold": 3.5,
+    "hidden": "tanh",
+    "pool": "mean",
+    "target": "dropped",
+    "loss": "full",
+    "init": "normal",
+    "tie": True,
 }
 # settings that cannot change a fit without validation data or only change speed
-INERT = {"patience", "device", "num_threads", "progress", "eval_batch_size", "fused"}
+INERT = {"patience", "device", "num_threads", "progress", "eval_batch_size", "fused", "eval_every"}
 
 
 def _changes(name):

@@ -76,3 +76,56 @@ def test_checkpoint_round_trip(tmp_path):
     assert back.recommend(int(m.user_map.ids[3]), k=5).equals(
         m.recommend(int(m.user_map.ids[3]), k=5)
     )
+
+
+def test_training_habits_on_epoch_progress_eval_every_and_device(capsys):
+    r = toy()
+    valid = r.groupby("user_id").head(2)
+    train = r.drop(valid.index)
+    m = PooledSoftmax(**{**FAST, "max_epochs": 4}, eval_every=2, patience=None, device="cpu")
+    seen = []
+    m.on_epoch = seen.append
+    m.fit(train, valid)
+    assert [row["epoch"] for row in seen] == [1, 2, 3, 4] == list(m.history_["epoch"])
+    # validation every 2 epochs only; the best of those is kept
+    assert m.history_["val_ndcg@100"].isna().tolist() == [True, False, True, False]
+    assert m.best_epoch_ in (2, 4) and m.device_ == "cpu"
+    assert m.best_val_ndcg100_ == m.history_["val_ndcg@100"].max()
+    assert "PooledSoftmax" not in capsys.readouterr().err  # progress=False: no bar
+    PooledSoftmax(**{**FAST, "max_epochs": 2}, progress=True).fit(train)
+    assert "PooledSoftmax" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not available"):
+        PooledSoftmax(**FAST, device="cuda:7").fit(train)
+
+
+def test_randomized_svd_matches_the_exact_one():
+    from recsys_utils.models.ranking import randomized_svd
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 150)) + 1e-3 * rng.normal(size=(200, 150))
+    U, S, Vt = randomized_svd(A, 8)
+    np.testing.assert_allclose(S, np.linalg.svd(A, compute_uv=False)[:8], rtol=1e-4)
+    np.testing.assert_allclose(U * S @ Vt, A, atol=1e-2)
+
+
+def test_ease_init_at_epoch_zero_is_the_low_rank_ease_ranking():
+    """init="ease" with rank >= the catalogue: the tables reproduce EASE's scores up to the
+    per-user pooling norm, so the lists are EASE's; epoch 0 is a candidate on validation."""
+    from recsys_utils.models.ease import EASE
+
+    r = toy(n_items=20)
+    valid = r.groupby("user_id").head(2)
+    train = r.drop(valid.index)
+    m = PooledSoftmax(**{**FAST, "dim": 20, "max_epochs": 0}, init="ease", ease_lam=5.0).fit(train)
+    e = EASE(lam=5.0).fit(train)
+    users = np.arange(len(m.user_map))
+    norm = np.sqrt(np.diff(m.liked().indptr))[:, None]
+    np.testing.assert_allclose(m.score_items(users) * norm, e.score_items(users), atol=1e-4)
+    f = PooledSoftmax(**FAST, init="ease", lr=1e-4).fit(train, valid)
+    assert f.history_["epoch"].iloc[0] == 0 and f.best_epoch_ >= 0
+    assert f.best_val_ndcg100_ == f.history_["val_ndcg@100"].max()
+
+
+def test_tied_tables_share_one_embedding():
+    m = PooledSoftmax(**FAST, tie=True).fit(toy())
+    np.testing.assert_array_equal(m.W_in_, m.W_out_)

@@ -478,3 +478,36 @@ def test_bad_storage_is_one_line(data_home, ratings_file, capsys, storage, messa
     storage = str(data_home) if storage == "DIR" else storage
     line = cli_error(capsys, tiny_sweep_argv(ratings_file, "--storage", storage))
     assert message in line and "s3cret" not in line
+
+
+def test_a_ranking_model_sweep_maximises_validation_ndcg(data_home, ratings_file):
+    """pooled_softmax's objective (``objective`` class attribute) is validation NDCG@100,
+    maximised: the study's direction, each trial's value and the summary's order."""
+    import optuna
+
+    from recsys_utils.tuning.config import objective_of
+
+    assert objective_of("mf") == ("val_rmse", "minimize")
+    assert objective_of("pooled_softmax") == ("val_ndcg@100", "maximize")
+    cfg = config(
+        ratings_file,
+        model="pooled_softmax",
+        space={"epochs": [2, 4], "batch_size": [8], "lr": [0.001, 0.05]},
+        patience=None,
+        fixed={"dim": 8, "threshold": 3.0, "device": "cpu"},
+    )
+    res = sweeps.run_sweep(cfg, study_name="rank", verbose=False)
+    study = open_study(cfg, "rank")
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert len(res.summary) == 4 and res.complete
+    for t in study.trials:
+        rows = res.results[res.results["trial"] == t.number]
+        assert len(rows) == t.params["epochs"]  # max_epochs came from the grid's epochs
+        assert t.value == rows["val_ndcg@100"].max() > 0
+        assert rows["val_rmse"].isna().all()  # a ranking model estimates no ratings
+    s = res.summary
+    assert s["best_val_ndcg@100"].is_monotonic_decreasing and s["best_val_ndcg@100"].nunique() > 1
+    assert res.best_value == s["best_val_ndcg@100"].iloc[0] == study.best_value
+    # the MF study of the same data minimises
+    mf = config(ratings_file, space={"lr": [0.01]})
+    assert open_study(mf, "mf-dir").direction == optuna.study.StudyDirection.MINIMIZE
