@@ -16,11 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import DEFAULT_DATASET, checkpoint_dir, shown_path
-
-# Early-stopped on 10% of the ratings (training longer overfits badly). On three draws
-# of held-out users: validation RMSE 0.828-0.857 against bias-only's 0.852-0.884; l2 0.1
-# beat 0.05 and 0.2 for fold-in (recommend.FOLD_IN_REG), and 64 factors did no better.
-SMALL_MF = {"n_factors": 32, "epochs": 25, "lr": 0.01, "l2": 0.1, "batch_size": 1024, "patience": 3}
+from recsys_utils.models.fitting import SMALL_MF, fit_early_stopped  # noqa: F401 (re-exported)
 
 # What ``ensure_checkpoint`` trains when a named checkpoint is missing: the ranking model
 # (the default of ``recommend``, ``similar`` and the app) and MF. Early stopping on the
@@ -160,22 +156,6 @@ def load_or_train(
     fitted = fit_early_stopped(model, ratings, **params)
     fitted.loaded_from = "trained here"
     return fitted
-
-
-def fit_early_stopped(model: str, ratings: pd.DataFrame, valid_frac: float = 0.1, **params):
-    """Fit a registry model on ``1 - valid_frac`` of the ratings, stopping early on the rest.
-
-    The validation ratings are a seeded random sample (``params["seed"]``, default 42);
-    MF starts from ``SMALL_MF``. Returns the fitted model (best epoch's weights).
-    """
-    from recsys_utils import models
-
-    kw = {**(SMALL_MF if model == "mf" else {}), **params}
-    if "progress" in models.MODELS[model]().get_params():
-        kw.setdefault("progress", False)
-    rng = np.random.default_rng(kw.get("seed", 42))
-    valid = rng.random(len(ratings)) < valid_frac
-    return models.make_model(model, **kw).fit(ratings[~valid], ratings[valid])
 
 
 def median_ms(fn, repeats: int) -> float:

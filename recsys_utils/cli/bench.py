@@ -17,6 +17,7 @@ def register(subparsers) -> None:
     _add_peers(sub)
     _add_scale(sub)
     _add_ranking(sub)
+    _add_personalisation(sub)
 
 
 def _add_peers(sub) -> None:
@@ -141,4 +142,34 @@ def _ranking(args: argparse.Namespace) -> int:
     from recsys_utils.bench.ranking import main
 
     main(["--ratings", str(args.ratings), "--out", str(args.out), "--seeds", *map(str, args.seeds)])
+    return 0
+
+
+def _add_personalisation(sub) -> None:
+    pers = sub.add_parser(
+        "personalisation",
+        help="do different new users get different lists? Jaccard and distinct movies",
+        description="Users held out of training, each folded in from N of their own ratings: "
+        "mean pairwise Jaccard of their top-k lists, distinct movies, NDCG@k on their other "
+        "liked movies, for the ranking model, MF fold-in and popularity.",
+    )
+    pers.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
+    pers.add_argument("--users", type=int, default=60, help="held-out users (default 60)")
+    pers.add_argument("--given", type=int, default=10, help="ratings each is folded from")
+    pers.add_argument("--k", type=int, default=10)
+    pers.add_argument("--seed", type=int, default=0)
+    pers.add_argument("--out", type=Path, default=REPORTS_DIR, help="folder for the table")
+    pers.set_defaults(func=_personalisation)
+
+
+def _personalisation(args: argparse.Namespace) -> int:
+    from recsys_utils.bench.personalisation import run
+
+    table = run(args.dataset, n_users=args.users, n_given=args.given, k=args.k, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "bench_personalisation.csv"
+    table.to_csv(path, index=False)
+    print()
+    print(table.round(3).to_string(index=False))
+    print(f"\nwrote {path}")
     return 0

@@ -9,6 +9,7 @@ Modules:
     rules: A rules-based recommender: a user's favourite genres, then the best-rated movies in them.
     checkpoints: Checkpoints: safetensors weights plus a JSON sidecar, written atomically.
     ease: EASE^R (Steck 2019): closed-form item-item linear autoencoder on liked movies.
+    fitting: Fitting a registry model with early stopping on a random holdout of its ratings.
     ranking: Ranking models on implicit feedback whose new users need no gradient step.
 
 Public names below are loaded from their module on first use, so importing
@@ -37,6 +38,7 @@ _EXPORTS = {
     "PooledSoftmax": "ranking",
     "Popularity": "baselines",
     "Recommender": "base",
+    "SMALL_MF": "fitting",
     "TUNED": "torch_models",
     "TorchRecommender": "torch_models",
     "binary_csr": "ranking",
@@ -44,11 +46,13 @@ _EXPORTS = {
     "check_out_path": "checkpoints",
     "damped_biases": "base",
     "ease_weights": "ease",
+    "fit_early_stopped": "fitting",
     "gram": "ease",
     "latest": "checkpoints",
     "load": "checkpoints",
     "make_model": "registry",
     "ndcg_at_100": "ranking",
+    "randomized_svd": "ranking",
     "read_meta": "checkpoints",
     "register": "registry",
     "save": "checkpoints",
