@@ -3,6 +3,7 @@
 Modules:
     foldin_curve: How fold-in improves with the number of ratings a new user gives, on held-out users.
     metrics: Rating and ranking metrics.
+    newuser_curve: 'The more movies you rate, the better it knows you', on the ranking protocol.
     probes: Checks of the seed blog's claims: ranking side by side, linear probes, the RMSE ladder,
     ranking_metrics: Full-catalogue top-N metrics on dense score matrices, the history excluded.
     ranking_protocol: Strong-generalisation split for top-N ranking (Liang et al. 2018, "VAE for CF").
@@ -16,13 +17,18 @@ from recsys_utils import lazy_exports
 _EXPORTS = {
     "HeldOut": "ranking_protocol",
     "RankingSplit": "ranking_protocol",
+    "UNKNOWN": "newuser_curve",
     "candidate_mask": "metrics",
     "compare_recommenders": "probes",
     "coverage_at_k": "ranking_metrics",
     "excluded_pairs": "metrics",
     "fold_in_curve": "foldin_curve",
+    "fold_table": "probes",
     "genre_labels": "probes",
     "halve_users": "foldin_curve",
+    "held_out_report": "probes",
+    "held_out_rest": "probes",
+    "held_out_scores": "probes",
     "hit_rate_at_k": "ranking_metrics",
     "jaccard": "probes",
     "ladder": "probes",
@@ -32,8 +38,10 @@ _EXPORTS = {
     "mae": "metrics",
     "model_training_rows": "foldin_curve",
     "ndcg_at_k": "ranking_metrics",
+    "new_user_curve": "newuser_curve",
     "new_user_histories": "ranking_protocol",
     "novelty": "metrics",
+    "popularity_scorer": "newuser_curve",
     "probe_genres": "probes",
     "probe_model": "probes",
     "probe_target": "probes",
@@ -41,6 +49,7 @@ _EXPORTS = {
     "ranking_metrics": "metrics",
     "ranking_report": "ranking_metrics",
     "rating_metrics": "metrics",
+    "rating_model_scorer": "newuser_curve",
     "recall_at_k": "ranking_metrics",
     "rmse": "metrics",
     "select_fold_in_reg": "foldin_curve",
@@ -49,6 +58,7 @@ _EXPORTS = {
     "strong_generalization_split": "ranking_protocol",
     "top_k": "ranking_metrics",
     "top_k_lists": "probes",
+    "training_ratings": "newuser_curve",
     "untrained": "probes",
 }
 __all__ = sorted(_EXPORTS)

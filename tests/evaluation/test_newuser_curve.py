@@ -1,0 +1,62 @@
+"""The new-user curve on the ranking protocol: same targets at every n, inputs nested."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_utils.evaluation import newuser_curve as nc
+from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(1, 41):
+        half = u % 2  # two kinds of people: odd users like movies 1-15, even ones 16-30
+        for i in rng.choice(30, 20, replace=False) + 1:
+            liked = (i <= 15) == bool(half)
+            rows.append((u, i, 5.0 if liked else 2.0))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]).astype(
+        {"user_id": "int32", "item_id": "int32", "rating": "float32"}
+    )
+
+
+@pytest.fixture(scope="module")
+def split(ratings):
+    return strong_generalization_split(ratings, n_test=6, n_valid=4, seed=1, min_positives=5)
+
+
+def test_an_oracle_scores_one_popularity_is_flat_and_the_input_grows(split):
+    held = split.test
+    oracle = lambda history: held.targets.toarray().astype(float)  # noqa: E731
+    curve = nc.new_user_curve(
+        {"oracle": oracle, "popularity": nc.popularity_scorer(split)}, held, ns=(1, 2, 5)
+    )
+    by = curve.set_index(["model", "n"])
+    assert (by.loc["oracle", "ndcg@10"] == 1.0).all()
+    assert by.loc["popularity", "ndcg@10"].nunique() == 1  # ignores the input
+    sizes = [held.subset_history(n, 0).nnz for n in (1, 2, 5)]
+    assert sizes[0] == len(held) and sizes[0] < sizes[1] < sizes[2]
+    first, second = held.subset_history(1, 0), held.subset_history(2, 0)
+    assert (first.multiply(second) != first).nnz == 0  # nested: n=1 is part of n=2
+
+
+def test_a_rating_model_is_folded_in_from_the_users_own_ratings(ratings, split):
+    from recsys_utils.models import make_model
+
+    train = nc.training_ratings(ratings, split)
+    assert not set(train["user_id"]) & set(split.test.users)  # held-out users never train
+    mf = make_model("mf", n_factors=4, epochs=30, lr=0.05, batch_size=64, seed=0, progress=False)
+    mf.fit(train)
+    curve = nc.new_user_curve(
+        {
+            "mf": nc.rating_model_scorer(mf, ratings, split.test, split.items, reg=0.1),
+            "popularity": nc.popularity_scorer(split),
+        },
+        split.test,
+        ns=(1, 5),
+    )
+    by = curve.set_index(["model", "n"])["ndcg@10"]
+    # two tastes: five liked movies tell MF which kind of person this is
+    assert by["mf", 5] > by["popularity", 5]
