@@ -11,94 +11,138 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
-# ---
 
 # %% [markdown]
-# # 06 · Recommendations: a new user in a few ratings, and an app to play with
+# # 06 · Recommendations: three very different people, an app to play with, and a curve
 #
-# This notebook puts the trained MF to work. A person the model has never seen rates a
-# handful of movies; their user vector and bias are fitted against the frozen movie
-# vectors (fold-in: a closed-form ridge regression for MF, no retraining), and the
-# unseen movies with the highest predicted rating are recommended — with the reason
-# for each (the prediction's parts, and the movies they liked that sit closest).
-# An ipywidgets app lets you do the same by hand: pick an existing user, build a new
-# one with sliders, or look up a movie's neighbours. Finally we test the seed's promise,
-# *"the more movies you watch, the better it learns what you like"*: users held out of
-# training are folded in from 1, 2, 5, 10 and 20 of their ratings and scored on the rest.
+# This notebook puts the ranking model of notebook 03 to work where people meet it. A
+# person the model has never seen gives a handful of movies they liked; the model pools
+# the vectors of those movies into their user vector (no retraining, no gradient step)
+# and ranks every movie they have not given. Ratings under 4 stars never count as liking.
+# Each recommendation says which of the person's movies it comes from, with their share.
+#
+# We try three very different people (a horror lover, a Pixar lover, a Star Wars fan),
+# set their lists beside what the rating model MF gives them, play the ipywidgets app
+# (an existing user, a new user built with sliders, a movie's neighbours; `make demo`
+# serves the same app live), time it, and test the seed's promise *"the more movies you
+# watch, the better it learns what you like"* on the ranking protocol: users held out of
+# training, given 1, 2, 5, 10 and 20 of their liked movies, scored on the same others.
 
 # %% tags=["parameters"]
 DATASET = "ml-latest-small"
 K = 10
-MIN_RATINGS = 20
+MIN_RATINGS = 10
+PEOPLE = {
+    "horror lover": {1258: 5.0, 1387: 4.5, 1997: 5.0, 1982: 4.5, 2710: 4.0},
+    "Pixar lover": {1: 5.0, 3114: 5.0, 4886: 4.5, 6377: 5.0},
+    "Star Wars fan": {260: 5.0, 1196: 5.0, 1210: 4.5},
+}
 SCRIPTED_RATINGS = {1: 5.0, 260: 4.5, 2571: 4.0, 4993: 4.5, 2959: 1.0}
 SEARCH_TEXT = "toy story"
 NEIGHBOUR_SEARCH = "matrix"
 EXISTING_USER = 1
-HELDOUT_USERS = 60
-HELDOUT_MIN_RATINGS = 40
-CURVE_KS = [1, 2, 5, 10, 20]
-FOLD_IN_REG_GRID = [0.3, 1.0, 3.0, 10.0]  # chosen among on validation users only
-FOLD_IN_BIAS_REG = 5.0
 FALLBACK_EPOCHS = 25
-CURVE_EPOCHS = 25
+CURVE_SEED = 0
+CURVE_TEST_USERS = 100
+CURVE_VALID_USERS = 100
+CURVE_NS = [1, 2, 5, 10, 20]
+RANKING_PARAMS = {"max_epochs": 100, "patience": 10}
+MF_EPOCHS = 25
+FOLD_IN_REG_GRID = [0.3, 1.0, 3.0, 10.0]  # chosen among on validation users only
 TIMING_REPEATS = 20
 SEED = 3
 
 # %%
+import itertools
+
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
 from recsys_utils import data, embeddings, recommend
-from recsys_utils.app import demo, map_plots, report, widgets
-from recsys_utils.constants import TITLE_COL
-from recsys_utils.embeddings import maps  # noqa: F401
-from recsys_utils.evaluation import foldin_curve
-from recsys_utils.recommend import explain as explanations
+from recsys_utils.app import demo, report, widgets
+from recsys_utils.app.figures import folded, tidy
+from recsys_utils.app.figures import format_value as fmt
+from recsys_utils.constants import ITEM_COL, TITLE_COL
+from recsys_utils.evaluation import newuser_curve
+from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
+from recsys_utils.models import checkpoints, make_model
+from recsys_utils.recommend.explain import because_you_liked
 
 dataset = data.load_dataset(DATASET)
 ratings, movies = dataset.ratings, dataset.movies
+titles = movies.set_index(ITEM_COL)[TITLE_COL]
+ranking = checkpoints.load(demo.ensure_checkpoint("ranking", DATASET))
 mf = demo.load_or_train("mf", DATASET, epochs=FALLBACK_EPOCHS, seed=SEED)
-print(f"MF: {mf.loaded_from}; {len(mf.item_map):,} movies, {len(mf.user_map):,} users")
-
-# %% [markdown]
-# ## A new user, folded in
-# The scripted user below rates a few movies (ids from MovieLens). `fold_in` fits their
-# bias and vector; `recommend_new_user` ranks every movie they have not rated, among
-# movies with at least `MIN_RATINGS` ratings.
-
-# %%
-rated = embeddings.with_titles(
-    pd.DataFrame({"item_id": list(SCRIPTED_RATINGS), "rating": list(SCRIPTED_RATINGS.values())}),
-    movies,
-)
-display(rated)
-new_user = recommend.fold_in(mf, SCRIPTED_RATINGS)
-recs = recommend.recommend_new_user(mf, new_user, k=K, min_ratings=MIN_RATINGS, movies=movies)
-display(recs.round(3))
-
-# %% [markdown]
-# ### Why the first one?
-# The prediction splits into the global mean, the user's bias, the movie's bias and what
-# the embeddings add (p_u·q_i); beside it, the movies this user liked that sit closest to
-# it in embedding space.
-
-# %%
-why = explanations.explain(mf, new_user, int(recs["item_id"].iloc[0]), movies, k=3)
 print(
-    f"{why['title']}: predicted {why['prediction']:.2f} = "
-    + " + ".join(f"{name} {value:+.2f}" for name, value in why["parts"].items())
+    f"ranking model: {type(ranking).__name__} from notebook 03's checkpoint, "
+    f"{len(ranking.item_map):,} movies; MF: {mf.loaded_from}"
 )
-display(why["neighbours"].round(3))
+
+
+def top_for(model, given: dict, k: int = K) -> pd.DataFrame:
+    """A new person's top-k (titles, and for the ranking model the movies behind each)."""
+    user = recommend.fold_in(model, given)
+    out = recommend.recommend_new_user(model, user, k=k, min_ratings=MIN_RATINGS, movies=movies)
+    if recommend.is_ranking(model):
+        items = model.item_map.encode(out[ITEM_COL].to_numpy())
+        out["because you liked"] = because_you_liked(
+            model, recommend.liked_indices(model, user), items, titles
+        )
+    return out
+
+
+# %% [markdown]
+# ## Three very different people
+# Each gives a few movies they loved. The ranking model's top five, with the movies each
+# comes from; then MF's (fold-in of a rating model) for the same people.
+
+# %%
+lists = {"ranking model": {}, "MF": {}}
+for person, given in PEOPLE.items():
+    liked = ", ".join(str(titles[m]) for m in given)
+    top = top_for(ranking, given)
+    lists["ranking model"][person] = top
+    lists["MF"][person] = top_for(mf, given)
+    display(HTML(f"<b>{person}</b> gave: {liked}"))
+    display(tidy(top.head(5)[[TITLE_COL, "score", "because you liked"]]))
+
+# %%
+side = pd.DataFrame(
+    {
+        f"{person}, {name}": frame[TITLE_COL].head(5).to_numpy()
+        for person in PEOPLE
+        for name, frame in ((n, lists[n][person]) for n in lists)
+    }
+)
+jaccard = {
+    name: float(
+        np.mean(
+            [
+                len(set(a[ITEM_COL]) & set(b[ITEM_COL])) / len(set(a[ITEM_COL]) | set(b[ITEM_COL]))
+                for a, b in itertools.combinations(per.values(), 2)
+            ]
+        )
+    )
+    for name, per in lists.items()
+}
+print(
+    "overlap of the three people's top-10s (mean pairwise Jaccard: 0 = nothing shared, "
+    "1 = the same list): " + ", ".join(f"{name} {fmt(j)}" for name, j in jaccard.items())
+)
+tidy(side)
 
 # %% [markdown]
 # ## The app
 # Three tabs: an existing user's best-rated movies and recommendations; a new user built
-# by searching titles, pressing *Add* and moving the sliders (recommendations update as
-# you go); a movie's nearest neighbours. The cells after it drive the app from code, so
-# the exported report shows a real result even without a running kernel.
+# by searching titles, pressing *Add* and moving the sliders (the list updates as you go;
+# a movie rated under 4 stars is no liking); a movie's neighbours. The cells after it
+# drive the app from code, so the exported report shows a real result without a kernel.
+# `make demo` serves this app live in the browser.
 
 # %%
-app = widgets.RecommenderApp(mf, movies, ratings, k=K, min_ratings=MIN_RATINGS)
+app = widgets.RecommenderApp(ranking, movies, ratings, k=K, min_ratings=MIN_RATINGS)
 display(app)
 
 # %%
@@ -110,109 +154,155 @@ for movie_id, rating in SCRIPTED_RATINGS.items():
 app.movie_search.value = NEIGHBOUR_SEARCH
 app.tabs.selected_index = 1
 print(
-    f"searched {SEARCH_TEXT!r}: {len(app.matches.options)} matches; rated {len(app.sliders)} movies"
+    f"searched {SEARCH_TEXT!r}: {len(app.matches.options)} matches; rated {len(app.sliders)} "
+    f"movies, {sum(r >= 4 for r in SCRIPTED_RATINGS.values())} of them liked"
 )
 display(HTML(app.new_recs_html.value))
 
 # %% [markdown]
 # ## How fast?
-# Median over `TIMING_REPEATS` calls on this machine: a fold-in plus top-10 over the whole
-# catalogue, and one movie's neighbour query.
+# Median over repeated calls on this machine: a new person (ten movies) folded in and
+# their top-10 over the whole catalogue, for both models, and one movie's neighbours.
 
 # %%
 ten = dict(
     list(SCRIPTED_RATINGS.items()) + [(318, 4.0), (296, 3.5), (356, 4.0), (593, 4.5), (480, 3.0)]
 )
-fold_ms = demo.median_ms(lambda: recommend.recommend_new_user(mf, ten, k=10), TIMING_REPEATS)
-near_ms = demo.median_ms(lambda: embeddings.similar_movies(mf, 1, k=10), TIMING_REPEATS)
-print(
-    f"fold-in from {len(ten)} ratings + top-10 of {len(mf.item_map):,} movies: {fold_ms:.1f} ms; "
-    f"neighbour query: {near_ms:.1f} ms"
-)
+timings = {
+    "ranking model: fold-in + top-10": demo.median_ms(
+        lambda: recommend.recommend_new_user(ranking, ten, k=10), TIMING_REPEATS
+    ),
+    "MF: fold-in + top-10": demo.median_ms(
+        lambda: recommend.recommend_new_user(mf, ten, k=10), TIMING_REPEATS
+    ),
+    "ranking model: a movie's neighbours": demo.median_ms(
+        lambda: embeddings.similar_movies(ranking, 1, k=10), TIMING_REPEATS
+    ),
+}
+tidy(pd.Series(timings, name="milliseconds"))
 
 # %% [markdown]
 # ## "The more movies you watch, the better it learns what you like"
-# `HELDOUT_USERS` users (with at least `HELDOUT_MIN_RATINGS` ratings) are set aside and an
-# MF is trained on everybody else (early stopping on 10% of its ratings). Each held-out
-# user's ratings are shuffled; they are folded in from their first k, and scored on the
-# ratings after their first 20 — the same ratings for every k. Beside fold-in: the
-# bias-only baseline (movie bias from training, the user's bias from the same k ratings)
-# and popularity (ignores the k ratings). RMSE on the scored ratings, and NDCG@10 of a
-# top-10 over movies with at least `MIN_RATINGS` ratings, the movies the user gave
-# excluded, relevant = rated `RELEVANCE_THRESHOLD` (4) or more (the project's one rule).
-# The held-out users are halved: fold-in's vector regularisation is chosen from
-# `FOLD_IN_REG_GRID` on the first half (lowest fold-in RMSE over the ks), and the curve
-# is reported on the other half only (`chosen_on` refuses an overlap). The bias weight
-# is `FOLD_IN_BIAS_REG`, BiasOnly's own.
+# On the ranking protocol of notebook 03: test users are held out of training entirely;
+# each is given the first n of a fixed shuffle of the movies they liked (n = 1, 2, 5,
+# 10, 20; a user with fewer gives all they have) and scored on the same 20% of their
+# liked movies at every n, everything they liked outside the input excluded from the
+# ranking, so only the input changes. Relevant = rated 4 stars or more. Three models,
+# all fitted on the training users only: the ranking model (trained here on them, early
+# stopping on the validation users), MF folded in from the user's own ratings of the
+# given movies (its fold-in regularisation chosen among a small grid on the validation
+# users, at n = 10, never on the test users), and popularity, which ignores the input.
 
 # %%
-train, held = foldin_curve.split_heldout_users(ratings, HELDOUT_USERS, HELDOUT_MIN_RATINGS, SEED)
-curve_mf = demo.fit_early_stopped("mf", train, seed=SEED, epochs=CURVE_EPOCHS)
-fold_kw = {"bias_reg": FOLD_IN_BIAS_REG, "min_ratings": MIN_RATINGS}
-choose_on, report_on = foldin_curve.halve_users(held, SEED)
-FOLD_IN_REG, reg_grid = foldin_curve.select_fold_in_reg(
-    curve_mf, train, choose_on, FOLD_IN_REG_GRID, ks=CURVE_KS, seed=SEED, **fold_kw
+split = strong_generalization_split(
+    ratings, n_test=CURVE_TEST_USERS, n_valid=CURVE_VALID_USERS, seed=CURVE_SEED
 )
-print(f"fold-in reg chosen on {choose_on['user_id'].nunique()} validation users: {FOLD_IN_REG:g}")
-display(reg_grid.round(4))
-curve = foldin_curve.fold_in_curve(
-    curve_mf,
-    train,
-    report_on,
-    CURVE_KS,
-    seed=SEED,
-    reg=FOLD_IN_REG,
-    chosen_on=choose_on,
-    **fold_kw,
+curve_ranking = make_model("pooled_softmax", seed=CURVE_SEED, progress=False, **RANKING_PARAMS)
+curve_ranking.fit_matrix(split.train, split.valid.history, split.valid.targets)
+curve_mf = demo.fit_early_stopped(
+    "mf", newuser_curve.training_ratings(ratings, split), seed=CURVE_SEED, epochs=MF_EPOCHS
 )
-display(curve.pivot(index="k", columns="method", values=["rmse", "ndcg"]).round(4))
-k_ref = 10 if 10 in CURVE_KS else max(CURVE_KS)
-fig_curve = map_plots.fold_in_curve_plot(curve)
+reg_grid = {
+    reg: newuser_curve.new_user_curve(
+        {
+            "MF": newuser_curve.rating_model_scorer(
+                curve_mf, ratings, split.valid, split.items, reg=reg
+            )
+        },
+        split.valid,
+        ns=[10],
+        seed=CURVE_SEED,
+    )["ndcg@10"].iloc[0]
+    for reg in FOLD_IN_REG_GRID
+}
+fold_in_reg = max(reg_grid, key=reg_grid.get)
+display(
+    folded(
+        f"MF fold-in regularisation: {fold_in_reg:g}, chosen on {len(split.valid)} validation users",
+        pd.Series(reg_grid, name="validation NDCG@10 at n = 10").rename_axis("reg"),
+    )
+)
+scorers = {
+    "ranking model": curve_ranking.score_history,
+    "MF fold-in": newuser_curve.rating_model_scorer(
+        curve_mf, ratings, split.test, split.items, reg=fold_in_reg
+    ),
+    "popularity": newuser_curve.popularity_scorer(split),
+}
+curve = newuser_curve.new_user_curve(scorers, split.test, ns=CURVE_NS, seed=CURVE_SEED)
+ndcg = curve.pivot(index="n", columns="model", values="ndcg@10")
+recall = curve.pivot(index="n", columns="model", values="recall@20")
+tidy(curve.pivot(index="n", columns="model", values=["ndcg@10", "recall@20"]))
+
+# %% [markdown]
+# A line per model; the x axis is the number of liked movies given (log scale). Look at
+# whether each line rises from left to right, and how far the ranking model stands above
+# popularity (flat: it ignores what the user gave).
 
 # %%
-rmse = curve.pivot(index="k", columns="method", values="rmse")
-ndcg = curve.pivot(index="k", columns="method", values="ndcg")
-fold_at, bias_at = rmse.loc[k_ref, "fold_in"], rmse.loc[k_ref, "bias_only"]
-k_min, k_max = min(CURVE_KS), max(CURVE_KS)
-print(
-    f"{curve['n_users'].iloc[0]} held-out users, {curve['n_ratings'].iloc[0]:,} scored ratings; "
-    f"fold-in reg {FOLD_IN_REG:g}.\n"
-    f"RMSE of fold-in: {rmse.loc[k_min, 'fold_in']:.4f} from {k_min} rating(s) -> "
-    f"{rmse.loc[k_max, 'fold_in']:.4f} from {k_max}; bias-only {rmse.loc[k_min, 'bias_only']:.4f} -> "
-    f"{rmse.loc[k_max, 'bias_only']:.4f}; popularity {rmse.loc[k_min, 'popularity']:.4f}.\n"
-    f"At k = {k_ref}: fold-in {fold_at:.4f} vs bias-only {bias_at:.4f} "
-    f"({'beats' if fold_at < bias_at else 'does not beat'} it by {bias_at - fold_at:+.4f}).\n"
-    f"NDCG@10: fold-in {ndcg.loc[k_min, 'fold_in']:.3f} -> {ndcg.loc[k_max, 'fold_in']:.3f}, "
-    f"popularity {ndcg.loc[k_min, 'popularity']:.3f}, bias-only {ndcg.loc[k_min, 'bias_only']:.3f}."
-)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+for ax, table, label in ((axes[0], ndcg, "NDCG@10"), (axes[1], recall, "Recall@20")):
+    for name in table.columns:
+        ax.plot(table.index, table[name], marker="o", label=name)
+    ax.set(xscale="log", xlabel="liked movies given (n)", ylabel=label, ylim=(0, None))
+    ax.set_xticks(CURVE_NS, [str(n) for n in CURVE_NS])
+    ax.minorticks_off()
+    ax.grid(alpha=0.3)
+axes[0].legend()
+fig.suptitle(f"The more you give, the better it knows you? ({len(split.test)} held-out users)")
+plt.show()
+
+# %% [markdown]
+# ## What this run found
 
 # %%
+rises = {name: bool((np.diff(ndcg[name].to_numpy()) > 0).all()) for name in ndcg.columns}
+n_ref = 10 if 10 in CURVE_NS else max(CURVE_NS)
+first = {person: str(frame[TITLE_COL].iloc[0]) for person, frame in lists["ranking model"].items()}
+findings = [
+    "The ranking model gives three very different people three different lists: "
+    + "; ".join(f"the {p} gets {t} first" for p, t in first.items())
+    + f". Their top-10s overlap {fmt(jaccard['ranking model'])} (mean pairwise Jaccard); "
+    f"MF's overlap {fmt(jaccard['MF'])}.",
+    f"Given {n_ref} liked movies, the ranking model scores NDCG@10 "
+    f"{fmt(ndcg.loc[n_ref, 'ranking model'])} on held-out users, MF fold-in "
+    f"{fmt(ndcg.loc[n_ref, 'MF fold-in'])} and popularity {fmt(ndcg.loc[n_ref, 'popularity'])}.",
+    f"From {min(CURVE_NS)} to {max(CURVE_NS)} liked movies the ranking model goes from "
+    f"{fmt(ndcg['ranking model'].iloc[0])} to {fmt(ndcg['ranking model'].iloc[-1])} NDCG@10, "
+    + ("rising at every step" if rises["ranking model"] else "but not rising at every step")
+    + f"; MF fold-in goes from {fmt(ndcg['MF fold-in'].iloc[0])} to "
+    f"{fmt(ndcg['MF fold-in'].iloc[-1])}.",
+    f"A new person's fold-in and top-10 takes {fmt(timings['ranking model: fold-in + top-10'])} "
+    "ms with the ranking model on this machine.",
+]
 report.record_figures(
     {
+        "findings": findings,
+        "ranking_source": "notebook 03's checkpoint",
         "mf_source": mf.loaded_from,
-        "n_recommendations": len(recs),
-        "top_recommendation": str(recs[TITLE_COL].iloc[0]),
-        "recommended_unseen": bool(not set(recs["item_id"]) & set(SCRIPTED_RATINGS)),
-        "explain_parts_sum": sum(why["parts"].values()),
-        "explain_score": recommend.score_folded(
-            mf, new_user, [mf.item_map.encode([why["item_id"]])[0]]
-        )[0],
+        "people_top1": first,
+        "people_jaccard": jaccard,
+        "people_given_excluded": bool(
+            all(
+                not set(frame[ITEM_COL]) & set(PEOPLE[p])
+                for per in lists.values()
+                for p, frame in per.items()
+            )
+        ),
         "app_new_user_rated": len(app.sliders),
         "app_search_matches": len(app.matches.options),
         "app_html_has_table": "<table" in app.new_recs_html.value,
-        "fold_in_top10_ms": fold_ms,
-        "neighbour_ms": near_ms,
-        "fold_in_reg": FOLD_IN_REG,
-        "fold_in_reg_grid": reg_grid.set_index("reg")["rmse"].to_dict(),
-        "fold_in_reg_users": int(choose_on["user_id"].nunique()),
-        "heldout_users": int(curve["n_users"].iloc[0]),
-        "rmse_fold_in": rmse["fold_in"].to_dict(),
-        "rmse_bias_only": rmse["bias_only"].to_dict(),
-        "rmse_popularity": rmse["popularity"].to_dict(),
-        "ndcg_fold_in": ndcg["fold_in"].to_dict(),
-        "ndcg_popularity": ndcg["popularity"].to_dict(),
-        "fold_in_rmse_at_10": fold_at,
-        "bias_only_rmse_at_10": bias_at,
-        "fold_in_beats_bias_at_10": bool(fold_at < bias_at),
-    }
+        "app_explains": "because you liked" in app.new_recs_html.value,
+        "fold_in_top10_ms": timings["ranking model: fold-in + top-10"],
+        "mf_fold_in_top10_ms": timings["MF: fold-in + top-10"],
+        "neighbour_ms": timings["ranking model: a movie's neighbours"],
+        "fold_in_reg": fold_in_reg,
+        "fold_in_reg_grid": {str(k): v for k, v in reg_grid.items()},
+        "curve_test_users": len(split.test),
+        "curve_valid_users": len(split.valid),
+        "ndcg_at_10": {name: ndcg[name].to_dict() for name in ndcg.columns},
+        "recall_at_20": {name: recall[name].to_dict() for name in recall.columns},
+        "curve_rises": rises,
+    },
+    table=curve.pivot(index="n", columns="model", values="ndcg@10"),
 )
