@@ -16,14 +16,21 @@
 # %% [markdown]
 # # 05 · The embedding space: what the movie and user vectors learned
 #
-# This notebook opens the trained models of notebook 02 and looks inside. Every movie
-# is a vector q_i and every user a vector p_u; MF predicts r = mu + b_u + b_i + p_u·q_i.
-# We ask what those vectors encode: which movies sit next to each other ("more like
-# this", cosine similarity), what a 2-D UMAP map of all movies shows when coloured by
+# This notebook opens the trained models of notebooks 02 and 03 and looks inside. Every
+# movie is a vector; in MF (q_i) it predicts ratings, r = mu + b_u + b_i + p_u·q_i; in the
+# ranking model of notebook 03 (o_i) it is what a person's pooled taste vector is scored
+# against. We ask what those vectors encode: which movies sit next to each other ("more
+# like this"), whether neighbours share a genre more often than chance, for the ranking
+# model and MF side by side, what a 2-D UMAP map of all movies shows when coloured by
 # genre, popularity and mean rating, whether popularity lies along a direction of the
 # space, how the learned bias relates to the vector's length, and whether MF and
-# CollabFNet — trained on the same ratings — agree on who a movie's neighbours are.
-# The same maps are drawn for users. Coordinates are cached on disk, so re-running is fast.
+# CollabFNet, trained on the same ratings, agree on who a movie's neighbours are. The same
+# maps are drawn for users. Coordinates are cached on disk, so re-running is fast.
+#
+# A movie's genre, for colouring and for the agreement measure, is its **most distinctive
+# genre**: the rarest of its MovieLens genres (Toy Story: Animation, not the
+# alphabetically first Adventure); the eight most common such labels are kept, the rest
+# are "other".
 
 # %% tags=["parameters"]
 DATASET = "ml-latest-small"
@@ -47,8 +54,11 @@ from scipy.stats import spearmanr
 
 from recsys_utils import data, embeddings
 from recsys_utils.app import demo, map_plots, report
+from recsys_utils.app.figures import format_value as fmt
+from recsys_utils.app.figures import tidy
 from recsys_utils.constants import ITEM_COL, TITLE_COL
 from recsys_utils.embeddings import maps
+from recsys_utils.models import checkpoints
 
 umap_params = (
     {"n_neighbors": UMAP_NEIGHBORS, "min_dist": UMAP_MIN_DIST} if PROJECTION == "umap" else {}
@@ -58,17 +68,23 @@ ratings, movies = dataset.ratings, dataset.movies
 
 # %% [markdown]
 # ## The models
-# Notebook 02 saves `data/checkpoints/mf.json` and `collabfnet.json`. When this notebook
-# runs on its own and they are missing, `demo.load_or_train` trains a small model on all
-# ratings instead (said below), so the maps are always of a real trained model.
+# Notebook 02 saves `data/checkpoints/mf.json` and `collabfnet.json`, notebook 03
+# `ranking.json`. When this notebook runs on its own and they are missing, a small model is
+# trained on all ratings instead (said below), so the maps are always of a real model.
 
 # %%
 mf = demo.load_or_train("mf", DATASET, epochs=FALLBACK_EPOCHS, seed=SEED)
 cf = demo.load_or_train(
     "collabfnet", DATASET, model="collabfnet", epochs=FALLBACK_EPOCHS, seed=SEED
 )
-emb_mf, emb_cf = embeddings.extract(mf), embeddings.extract(cf)
-for name, model, emb in (("MF", mf, emb_mf), ("CollabFNet", cf, emb_cf)):
+ranking = checkpoints.load(demo.ensure_checkpoint("ranking", DATASET))
+ranking.loaded_from = "notebook 03's checkpoint (or trained here)"
+emb_mf, emb_cf, emb_rk = embeddings.extract(mf), embeddings.extract(cf), embeddings.extract(ranking)
+for name, model, emb in (
+    ("ranking model", ranking, emb_rk),
+    ("MF", mf, emb_mf),
+    ("CollabFNet", cf, emb_cf),
+):
     print(
         f"{name}: {model.loaded_from}; {emb.item.shape[0]:,} movie vectors and "
         f"{emb.user.shape[0]:,} user vectors of {emb.item.shape[1]} dimensions"
@@ -76,29 +92,33 @@ for name, model, emb in (("MF", mf, emb_mf), ("CollabFNet", cf, emb_cf)):
 
 # %% [markdown]
 # ## More like this
-# The nearest movies by cosine similarity of their vectors, among movies with at least
-# `NEIGHBOURS_MIN_RATINGS` ratings (rarely rated movies have vectors that barely moved
-# from their random start, and would crowd the lists with noise).
+# For the ranking model, what it recommends to a person who liked only that movie (its
+# own terms); for MF and CollabFNet, the nearest movies by cosine of their vectors. Only
+# movies with a minimum number of ratings are listed (rarely rated movies have vectors
+# that barely moved from their random start, and would crowd the lists with noise).
 
 # %%
-landmarks = [m for m in LANDMARKS if m in mf.item_map and m in cf.item_map]
+print(f"neighbours among movies with at least {NEIGHBOURS_MIN_RATINGS} ratings")
+landmarks = [
+    m for m in LANDMARKS if m in mf.item_map and m in cf.item_map and m in ranking.item_map
+]
 for movie_id in landmarks:
     title = movies.loc[movies[ITEM_COL] == movie_id, TITLE_COL].iloc[0]
     side = [
         embeddings.similar_movies(m, movie_id, NEIGHBOURS_K, NEIGHBOURS_MIN_RATINGS, movies)[
-            [TITLE_COL, embeddings.SIMILARITY_COL]
-        ].rename(columns={TITLE_COL: f"{name} neighbour", "similarity": f"{name} cos"})
-        for name, m in (("MF", mf), ("CollabFNet", cf))
+            [TITLE_COL]
+        ].rename(columns={TITLE_COL: name})
+        for name, m in (("ranking model", ranking), ("MF", mf), ("CollabFNet", cf))
     ]
     print(title)
-    display(pd.concat(side, axis=1).round(3))
+    display(tidy(pd.concat(side, axis=1)))
 
 # %% [markdown]
 # ## A map of every movie
 # UMAP (cosine metric) squeezes the vectors into two dimensions while keeping each
-# movie's nearest neighbours close. Three colourings of the same map: primary genre, how
-# many ratings the movie has (log scale), and its mean rating. The most-rated titles are
-# labelled as landmarks.
+# movie's nearest neighbours close. Three colourings of the same MF map: most distinctive
+# genre, how many ratings the movie has (log scale), and its mean rating; then the ranking
+# model's map by genre. Well-known titles are labelled as landmarks.
 
 # %%
 coords = embeddings.project(emb_mf.item, PROJECTION, seed=SEED, **umap_params)
@@ -106,12 +126,21 @@ movie_map = maps.movie_frame(mf, coords, movies, ratings)
 labels = maps.label_titles(movie_map, N_LABELS)
 fig_movies = map_plots.static_maps(movie_map, labels=labels, what="MF movie")
 
+# %%
+rk_coords = embeddings.project(emb_rk.item, PROJECTION, seed=SEED, **umap_params)
+rk_map = maps.movie_frame(ranking, rk_coords, movies, ratings)
+fig_rk = map_plots.static_maps(
+    rk_map, colors=("genre", "log_popularity"), labels=maps.label_titles(rk_map, N_LABELS),
+    what="ranking-model movie",
+)  # fmt: skip
+
 # %% [markdown]
 # ## What the map suggests, measured
 # Pictures can mislead, so each impression gets a number, on the movies with at least
 # `ANALYSIS_MIN_RATINGS` ratings:
-# - **genre clusters**: how often a movie's 10 nearest neighbours (in the full space, not
-#   the 2-D map) share its primary genre, against the rate for random pairs;
+# - **genre clusters**: how often a movie's 10 nearest neighbours (cosine, in the full
+#   space, not the 2-D map) share its most distinctive genre, against the rate for random
+#   pairs, for the ranking model, MF and CollabFNet on the same movies;
 # - **a popularity direction**: cross-validated R² of a linear (ridge) regression of log
 #   popularity, and of mean rating, on the vectors;
 # - **bias against norm**: rank correlations of the learned bias b_i and of log
@@ -119,45 +148,51 @@ fig_movies = map_plots.static_maps(movie_map, labels=labels, what="MF movie")
 
 # %%
 well_known = np.flatnonzero(movie_map["n_ratings"].to_numpy() >= ANALYSIS_MIN_RATINGS)
-genre_agree, genre_chance = embeddings.label_agreement(
-    emb_mf.item, movie_map["genre"].to_numpy(), k=10, rows=well_known
-)
+genre_of = movie_map.set_index(ITEM_COL)["genre"]
+shared_known = movie_map.loc[well_known, ITEM_COL].to_numpy()
+shared_known = shared_known[
+    np.isin(shared_known, cf.item_map.ids) & np.isin(shared_known, ranking.item_map.ids)
+]
+agreement = {}
+for name, emb in (("ranking model", emb_rk), ("MF", emb_mf), ("CollabFNet", emb_cf)):
+    labels_of = genre_of.reindex(emb.item_ids).fillna("(none)").to_numpy()
+    rows = np.searchsorted(emb.item_ids, shared_known)
+    agree, chance = embeddings.label_agreement(emb.item, labels_of, k=10, rows=rows)
+    agreement[name] = {"neighbours sharing the genre": agree, "random pairs": chance,
+                       "times chance": agree / chance}  # fmt: skip
+agreement = pd.DataFrame(agreement).T
+genre_agree, genre_chance = agreement.loc["MF", ["neighbours sharing the genre", "random pairs"]]
+rk_agree = agreement.loc["ranking model", "neighbours sharing the genre"]
+display(tidy(agreement))
 sub = movie_map.iloc[well_known]
 pop_r2 = embeddings.linear_r2(emb_mf.item[well_known], sub["log_popularity"].to_numpy(), seed=SEED)
 mean_r2 = embeddings.linear_r2(emb_mf.item[well_known], sub["mean_rating"].to_numpy(), seed=SEED)
 bias_norm_rho = float(spearmanr(movie_map["bias"], movie_map["norm"]).statistic)
 pop_norm_rho = float(spearmanr(movie_map["log_popularity"], movie_map["norm"]).statistic)
 print(
-    f"{len(well_known):,} movies with >= {ANALYSIS_MIN_RATINGS} ratings.\n"
-    f"Genre: {genre_agree:.1%} of nearest neighbours share the primary genre (random pairs: "
-    f"{genre_chance:.1%}, so {genre_agree / genre_chance:.1f}x chance).\n"
-    f"Popularity: a linear direction explains R² = {pop_r2:.2f} of log popularity; "
-    f"mean rating R² = {mean_r2:.2f}.\n"
-    f"Bias vs norm: Spearman rho = {bias_norm_rho:.2f}; log popularity vs norm: rho = {pop_norm_rho:.2f}."
+    f"{len(well_known):,} movies with at least {ANALYSIS_MIN_RATINGS} ratings "
+    f"({len(shared_known):,} known to all three models for the genre table).\n"
+    f"MF: a linear direction explains R² = {pop_r2:.2f} of log popularity; mean rating "
+    f"R² = {mean_r2:.2f}. Bias vs norm: Spearman rho = {bias_norm_rho:.2f}; log popularity "
+    f"vs norm: rho = {pop_norm_rho:.2f}."
 )
 fig_bias = map_plots.bias_vs_norm(movie_map)
 
 # %% [markdown]
 # ## MF against CollabFNet
 # Do two models trained on the same ratings put the same movies next to each other? The
-# overlap is the mean Jaccard index of the two models' 10-nearest-neighbour lists over the
-# well-known movies; two unrelated spaces would score about k/n.
+# overlap is the mean Jaccard index |A ∩ B| / |A ∪ B| of the two models' 10-nearest
+# neighbour lists over the well-known movies (1: the same lists). Two unrelated spaces
+# share about k²/n of k neighbours, a Jaccard index of about (k/n) / (2 - k/n).
 
 # %%
-shared_known = movie_map.loc[well_known, ITEM_COL].to_numpy()
-shared_known = shared_known[np.isin(shared_known, cf.item_map.ids)]
 overlap = embeddings.neighbour_overlap(mf, cf, k=10, items=shared_known)
-overlap_chance = 10 / len(np.intersect1d(emb_mf.item_ids, emb_cf.item_ids))
-cf_agree, cf_chance = embeddings.label_agreement(
-    emb_cf.item,
-    movie_map.set_index(ITEM_COL)["genre"].reindex(emb_cf.item_ids).fillna("(none)").to_numpy(),
-    k=10,
-    rows=np.searchsorted(emb_cf.item_ids, shared_known),
-)
+share = 10 / len(np.intersect1d(emb_mf.item_ids, emb_cf.item_ids))
+overlap_chance = share / (2 - share)
+cf_agree = agreement.loc["CollabFNet", "neighbours sharing the genre"]
 print(
-    f"Neighbour overlap MF vs CollabFNet: {overlap:.3f} (unrelated spaces: about {overlap_chance:.4f}). "
-    f"CollabFNet's neighbours share the primary genre {cf_agree:.1%} of the time "
-    f"(MF {genre_agree:.1%}, chance {cf_chance:.1%})."
+    f"MF vs CollabFNet: mean Jaccard index of the 10-neighbour lists {fmt(overlap)} (unrelated "
+    f"spaces: about {overlap_chance:.2g}, so {overlap / overlap_chance:.0f}x chance)."
 )
 
 # %% [markdown]
@@ -171,7 +206,7 @@ map_plots.interactive_map(
     movie_map,
     "genre",
     max_points=INTERACTIVE_MAX_POINTS,
-    title="MF movie embeddings (UMAP), coloured by primary genre",
+    title="MF movie embeddings (UMAP), coloured by most distinctive genre",
 ).show()
 
 # %% [markdown]
@@ -188,7 +223,7 @@ fig_users = map_plots.static_maps(
 user_mean_r2 = embeddings.linear_r2(emb_mf.user, user_map["mean_rating"].to_numpy(), seed=SEED)
 user_bias_rho = float(spearmanr(user_map["bias"], user_map["mean_rating"]).statistic)
 print(
-    f"Users' mean rating from their vector: R² = {user_mean_r2:.2f}; "
+    f"Users' mean rating from their MF vector: R² = {user_mean_r2:.2f}; "
     f"their learned bias vs mean rating: rho = {user_bias_rho:.2f}"
 )
 map_plots.interactive_map(
@@ -201,19 +236,21 @@ map_plots.interactive_map(
 # ## What this run found
 
 # %%
-print(
-    f"Genre: neighbours share a movie's primary genre {genre_agree / genre_chance:.1f}x as often as "
-    f"random pairs ({genre_agree:.1%} vs {genre_chance:.1%}).\n"
-    f"Popularity: a linear direction explains R² {pop_r2:.2f} of log popularity and "
-    f"{mean_r2:.2f} of mean rating; rank correlation of the vector norm with log popularity "
-    f"{pop_norm_rho:.2f}, with the learned bias {bias_norm_rho:.2f}.\n"
-    f"MF and CollabFNet agree on {overlap:.1%} of each movie's 10 neighbours "
-    f"({overlap / overlap_chance:.0f}x chance)."
-)
-
-# %%
+findings = [
+    f"Neighbours share a movie's most distinctive genre {fmt(rk_agree)} of the time in the "
+    f"ranking model's space and {fmt(genre_agree)} in MF's, against {fmt(genre_chance)} for random "
+    f"pairs ({rk_agree / genre_chance:.1f}x and {genre_agree / genre_chance:.1f}x chance).",
+    f"Popularity lies along a direction of MF's space: a linear fit explains R² "
+    f"{fmt(pop_r2)} of log popularity and {fmt(mean_r2)} of the mean rating; the vector norm's "
+    f"rank correlation with log popularity is {fmt(pop_norm_rho)}, with the learned bias "
+    f"{fmt(bias_norm_rho)}.",
+    f"MF and CollabFNet, trained on the same ratings, have a mean Jaccard index of "
+    f"{fmt(overlap)} between their 10-neighbour lists, {overlap / overlap_chance:.0f}x what "
+    "unrelated spaces would share.",
+]
 report.record_figures(
     {
+        "findings": findings,
         "mf_source": mf.loaded_from,
         "projection": PROJECTION,
         "n_movies_mapped": int(np.isfinite(coords).all(axis=1).sum()),
@@ -221,6 +258,7 @@ report.record_figures(
         "n_well_known": len(well_known),
         "genre_agreement": genre_agree,
         "genre_chance": genre_chance,
+        "ranking_genre_agreement": rk_agree,
         "popularity_r2": pop_r2,
         "mean_rating_r2": mean_r2,
         "bias_norm_spearman": bias_norm_rho,
@@ -229,5 +267,6 @@ report.record_figures(
         "overlap_chance": overlap_chance,
         "collabfnet_genre_agreement": cf_agree,
         "user_mean_rating_r2": user_mean_r2,
-    }
+    },
+    table=agreement,
 )
