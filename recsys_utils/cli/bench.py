@@ -73,8 +73,12 @@ def _add_scale(sub) -> None:
         "ratings/s on a 1M subset and the ratio, and the peak RSS.",
     )
     scale.add_argument("--ratings", type=int, default=25_000_000)
-    scale.add_argument("--dim", type=int, default=64)
-    scale.add_argument("--batch", type=int, default=65_536)
+    scale.add_argument(
+        "--dim", type=int, default=None, help="default 64 (MF), 200 (pooled_softmax)"
+    )
+    scale.add_argument(
+        "--batch", type=int, default=None, help="default 65,536 (MF), 1,024 (pooled_softmax)"
+    )
     scale.add_argument("--epochs", type=int, default=1)
     scale.add_argument(
         "--optimizer",
@@ -102,16 +106,42 @@ def _add_scale(sub) -> None:
     scale.add_argument("--device", default="auto")
     scale.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     scale.add_argument("--seed", type=int, default=0)
+    scale.add_argument(
+        "--model",
+        default="mf",
+        choices=["mf", "pooled_softmax"],
+        help="pooled_softmax: one epoch of the ranking net (sampled softmax) on the "
+        "positives (>= 4) of the synthetic ratings, positives/s and peak RSS",
+    )
+    scale.add_argument(
+        "--n-batches",
+        type=int,
+        default=20,
+        help="pooled_softmax: batches timed (the epoch is extrapolated); 0 = a whole epoch",
+    )
     scale.set_defaults(func=_scale)
 
 
 def _scale(args: argparse.Namespace) -> int:
-    from recsys_utils.bench.scale import run_scale
+    from recsys_utils.bench.scale import bench_pooled_softmax, run_scale
+
+    if args.model == "pooled_softmax":
+        bench_pooled_softmax(
+            args.ratings,
+            dim=args.dim or 200,
+            batch_size=args.batch or 1024,
+            n_batches=args.n_batches or None,
+            device=args.device,
+            num_threads=args.threads,
+            seed=args.seed,
+            echo=lambda line: print(line, flush=True),
+        )
+        return 0
 
     run_scale(
         args.ratings,
-        dim=args.dim,
-        batch_size=args.batch,
+        dim=args.dim or 64,
+        batch_size=args.batch or 65_536,
         epochs=args.epochs,
         optimizer=args.optimizer,
         fused=args.fused,

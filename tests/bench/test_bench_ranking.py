@@ -1,5 +1,7 @@
 """bench.ranking end to end on a small synthetic table (tiny grids, a few epochs)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,9 @@ def test_run_seed_rows_and_curve(monkeypatch):
     monkeypatch.setattr(bench, "EASE_GRID", [10, 100])
     monkeypatch.setattr(bench, "ALS_GRID", dict(factors=[8], regularization=[1], alpha=[5]))
     monkeypatch.setattr(bench, "BPR_GRID", dict(factors=[8], learning_rate=[0.05]))
+    monkeypatch.setattr(
+        bench, "OURS_EASE_INIT", {**bench.OURS_EASE_INIT, "dim": 8, "max_epochs": 2}
+    )
     rows, curves, stats = bench.run_seed(
         synthetic(),
         0,
@@ -38,12 +43,49 @@ def test_run_seed_rows_and_curve(monkeypatch):
         "ials",
         "bpr",
         "ours",
+        "ours(val-chosen)",
+        "ours-2seeds",
+        "ours-ease-init",
         "blend(ours,ease)",
         "blend(ials,ease)",
+        "blend(ours,ease,ials)",
     ]
+    w = json.loads(rows[-1]["params"])
+    assert w["w_ours"] + w["w_ease"] + w["w_ials"] == pytest.approx(1.0)
     for r in rows:
         assert 0 <= r["ndcg@100"] <= 1 and 0 <= r["recall@20"] <= 1 and r["foldin_ms"] >= 0
     assert {c["n"] for c in curves} == set(bench.NEW_USER_NS)
     table = bench.summarise(rows)
     assert "±" in table.loc["ease", "ndcg@100"]
     assert 0 < stats["n_train_users"] <= 120 - 40  # users under 5 positives are dropped
+
+
+def test_simplex_grid_and_blend_choice_on_validation():
+    grid = list(bench.simplex(3, 0.5))
+    assert sorted(map(tuple, grid)) == sorted(
+        [(0, 0, 1), (0, 0.5, 0.5), (0, 1, 0), (0.5, 0, 0.5), (0.5, 0.5, 0), (1, 0, 0)]
+    )
+    assert len(list(bench.simplex(3, 0.1))) == 66
+
+    import scipy.sparse as sp
+
+    from recsys_utils.evaluation.ranking_protocol import HeldOut
+
+    class Fixed:  # a "model" whose scores are given
+        def __init__(self, s):
+            self.s = s
+
+        def score_history(self, H):
+            return self.s
+
+    rng = np.random.default_rng(0)
+    targets = sp.csr_matrix((rng.random((30, 40)) < 0.1).astype(np.float32))
+    held = HeldOut(np.arange(30), sp.csr_matrix((30, 40), dtype=np.float32), targets)
+    oracle, noise = (
+        Fixed(targets.toarray() + 0.01 * rng.random((30, 40))),
+        Fixed(rng.random((30, 40))),
+    )
+    w = bench.choose_blend([noise, oracle, noise], held, grid)
+    assert tuple(w) == (0, 1, 0)  # the weights that rank the targets first
+    blend = bench.Blend.of([noise, oracle], [0.0, 1.0])
+    np.testing.assert_allclose(blend.score_history(None), bench.zscore(oracle.s))

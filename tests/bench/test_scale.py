@@ -159,3 +159,40 @@ def test_catalogue_figures_tiny():
     out = bench_catalogue(n_items=600, dim=8, umap_points=300)
     assert out["umap_points"] == 300 and 0.5 <= out["ann_recall"] <= 1.0
     assert out["ann_seconds"] > 0 and out["umap_seconds"] > 0
+
+
+def test_bench_scale_pooled_softmax_tiny(capsys):
+    """One (timed) epoch of the ranking net on tiny ml-25m-shaped positives: figures
+    printed and returned, the whole epoch when n_batches covers every user."""
+    from recsys_utils.bench.scale import bench_pooled_softmax
+
+    out = bench_pooled_softmax(
+        20_000, dim=8, batch_size=64, n_negatives=16, n_batches=None, device="cpu", num_threads=1
+    )
+    assert out["timed_positives"] == out["n_positives"] > 0
+    assert out["positives_per_s"] > 0 and np.isfinite(out["train_loss"]) and out["peak_rss_gb"] > 0
+    assert (
+        main(
+            [
+                "bench",
+                "scale",
+                "--model",
+                "pooled_softmax",
+                "--ratings",
+                "20000",
+                "--dim",
+                "8",
+                "--batch",
+                "64",
+                "--n-batches",
+                "2",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "positives/s" in text and "peak RSS" in text and "on cpu" in text
