@@ -17,6 +17,7 @@ from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_GRID": "config",
+    "DEFAULT_OBJECTIVE": "config",
     "DuplicatePoint": "storage",
     "FINISHED": "storage",
     "JOURNAL_HEAD": "guards",
@@ -42,6 +43,7 @@ _EXPORTS = {
     "load_split": "trials",
     "make_storage": "storage",
     "objective": "trials",
+    "objective_of": "config",
     "open_study": "storage",
     "parse_space": "config",
     "parse_value": "config",

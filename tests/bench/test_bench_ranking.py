@@ -32,6 +32,7 @@ def test_run_seed_rows_and_curve(monkeypatch):
         synthetic(),
         0,
         ours_variants={"ours": dict(dim=8, num_threads=1)},
+        ensemble=True,
         log=lambda *_: None,
         split_kw=dict(n_test=20, n_valid=20),
         max_epochs=3,
