@@ -82,3 +82,19 @@ def test_importing_the_data_layer_pulls_in_no_torch():
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
     assert out.returncode == 0 and "recsys_utils.data" in imported
     assert not {"torch", "numba", "umap", "optuna"} & imported
+
+
+def test_the_readme_module_map_matches_the_package():
+    import re
+
+    table = {}
+    for line in (REPO / "README.md").read_text().splitlines():
+        row = re.match(r"\| `(\w+)/` \| (.*) \|$", line)
+        if row:
+            table[row.group(1)] = sorted(re.findall(r"`(\w+)`", row.group(2)))
+    on_disk = {
+        p.name: sorted(m.stem for m in p.glob("*.py") if m.stem != "__init__")
+        for p in (REPO / "recsys_utils").iterdir()
+        if p.is_dir() and (p / "__init__.py").exists()
+    }
+    assert table == on_disk
