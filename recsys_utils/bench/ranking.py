@@ -4,7 +4,14 @@
 seconds, fold-in ms per user and the chosen hyperparameters, plus the new-user curve
 rows; ``summarise`` turns rows into a mean +- std table.
 
-    python -m recsys_utils bench ranking --ratings PATH/ratings.csv --seeds 0 1 2 3 4
+Ours: each variant of ``OURS_VARIANTS`` (linear, tanh), "ours(val-chosen)" (the variant
+with the better validation NDCG@100 in that seed), "ours-2seeds" (``--ensemble``: that
+variant with a second seed, z-scores averaged), "ours-ease-init" (tables from a rank-600
+SVD of EASE's B, fine-tuned, epochs incl. 0 on validation). Blends: per-user z-scores,
+weights on validation only: (ours, EASE), (iALS, EASE) on 0..1 by 0.1 and the 3-way
+(ours, EASE, iALS) on the 0.1 simplex (66 points).
+
+    python -m recsys_utils bench ranking --ratings PATH/ratings.csv --seeds 0 1 2 3 4 --ensemble
 """
 
 from __future__ import annotations

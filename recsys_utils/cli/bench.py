@@ -165,13 +165,24 @@ def _add_ranking(sub) -> None:
     ranking.add_argument("--ratings", type=Path, required=True, help="MovieLens ratings.csv")
     ranking.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ranking.add_argument("--out", type=Path, default=REPORTS_DIR / "ranking")
+    ranking.add_argument(
+        "--ensemble", action="store_true", help="also two seeds of ours (one more fit a seed)"
+    )
     ranking.set_defaults(func=_ranking)
 
 
 def _ranking(args: argparse.Namespace) -> int:
     from recsys_utils.bench.ranking import main
 
-    main(["--ratings", str(args.ratings), "--out", str(args.out), "--seeds", *map(str, args.seeds)])
+    argv = [
+        "--ratings",
+        str(args.ratings),
+        "--out",
+        str(args.out),
+        "--seeds",
+        *map(str, args.seeds),
+    ]
+    main(argv + ["--ensemble"] * bool(getattr(args, "ensemble", False)))
     return 0
 
 
