@@ -331,3 +331,51 @@ def similar_users_overlap(
             }
         )
     return pd.DataFrame(rows)
+
+
+# --- claim 1 on the ranking protocol ------------------------------------------------------
+def fold_table(ratings: pd.DataFrame, split) -> pd.DataFrame:
+    """What every claim-1 contender is fitted on: all ratings of ``split``'s training
+    users, plus each held-out user's own ratings of their history movies (validation and
+    test users alike; their targets and other ratings are left out).
+
+    ``split``: an ``evaluation.ranking_protocol.RankingSplit``.
+    """
+    parts = [ratings[ratings[USER_COL].isin(split.train_users)]]
+    for held in (split.valid, split.test):
+        h = held.history.tocoo()
+        pairs = pd.DataFrame({USER_COL: held.users[h.row], ITEM_COL: split.items[h.col]})
+        parts.append(ratings.merge(pairs, on=[USER_COL, ITEM_COL], how="inner"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def held_out_rest(ratings: pd.DataFrame, held, items) -> pd.DataFrame:
+    """A held-out group's ratings that are not in its history (targets, low ratings):
+    the early-stopping table for validation users."""
+    h = held.history.tocoo()
+    hist = pd.DataFrame({USER_COL: held.users[h.row], ITEM_COL: np.asarray(items)[h.col]})
+    mine = ratings[ratings[USER_COL].isin(held.users)]
+    flag = mine.merge(hist.assign(_h=True), on=[USER_COL, ITEM_COL], how="left")["_h"]
+    return mine[flag.isna().to_numpy()]
+
+
+def held_out_scores(model, held, items) -> np.ndarray:
+    """(n_held_out_users, n_items) scores of a model fitted on ``fold_table``, the columns
+    in the split's catalogue order ``items`` (a catalogue movie the model lacks gets -inf,
+    a held-out user it lacks raises)."""
+    users = model.user_map.encode(np.asarray(held.users))
+    if (users < 0).any():
+        raise ValueError(f"{int((users < 0).sum())} held-out users are not in the model")
+    cols = model.item_map.encode(np.asarray(items))
+    scores = np.asarray(model.score_items(users), dtype=np.float64)
+    out = np.full((users.size, cols.size), -np.inf)
+    out[:, cols >= 0] = scores[:, cols[cols >= 0]]
+    return out
+
+
+def held_out_report(model, held, items) -> dict:
+    """``ranking_metrics.ranking_report`` of a fold-table model on a held-out group: full
+    ranking over the catalogue, the history excluded, relevance = the targets."""
+    from recsys_utils.evaluation.ranking_metrics import ranking_report
+
+    return ranking_report(held_out_scores(model, held, items), held.targets, held.history)
