@@ -144,11 +144,12 @@ def check_02_model_building(fig: Figures) -> None:
 
 def check_03_ranking(fig: Figures) -> None:
     ours = fig["ours"]
-    assert ours == "ours-linear"  # the one smoke variant
-    models = {"popularity", "ease", "ials", "bpr", ours, "blend(ours,ease)", "blend(ials,ease)"}
+    assert ours == "ours(val-chosen)" and fig["ours_variant"] == "ours-linear"  # one variant
+    models = {"popularity", "ease", "ials", "bpr", "ours-linear", ours, "blend(ours,ease)"}
     keys = ("ndcg_at_100", "recall_at_20", "recall_at_50", "ndcg_at_10", "hr_at_10")
     for key in (*keys, "coverage_at_10"):
-        assert set(fig[key]) == models and all(0 <= v <= 1 for v in fig[key].values()), key
+        assert models <= set(fig[key]) and all(0 <= v <= 1 for v in fig[key].values()), key
+    assert fig["ndcg_at_100"][ours] == fig["ndcg_at_100"]["ours-linear"]  # the only choice
     assert all(fig["fit_s"][m] >= 0 and fig["foldin_ms"][m] > 0 for m in models)
     # 50 + 50 held out of the 610 users (fewer if some have under 5 positives)
     assert fig["n_train_users"] <= 510 and fig["test_dropped_users"] == 0
@@ -156,7 +157,7 @@ def check_03_ranking(fig: Figures) -> None:
     assert fig["ndcg_at_100"]["ials"] > fig["ndcg_at_100"]["popularity"]
     # the notebook's refit of the chosen variant is the bench's run (same seed and data)
     assert abs(fig["history_val_ndcg_at_100_best"] - fig["bench_val_ndcg_at_100"]) < 1e-6
-    assert 1 <= fig["ours_best_epoch"] <= fig["ours_epochs_run"] <= 3
+    assert 1 <= fig["ours_best_epoch"] <= fig["ours_epochs_run"] <= 4
     # the gap sentence is the table's difference, in the direction it says
     gap = fig["ndcg_at_100"][ours] - fig["ndcg_at_100"]["ease"]
     assert abs(fig["gap_to_ease"]["mean"] - gap) < 1e-9
@@ -222,8 +223,9 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
             "ALS_GRID": {"factors": [32], "regularization": [10], "alpha": [20], "iterations": [5]},
             "BPR_GRID": {"factors": [32], "learning_rate": [0.05], "iterations": [20]},
             "OURS_VARIANTS": {"ours-linear": {"dim": 64}},
-            "MAX_EPOCHS": 3,
+            "MAX_EPOCHS": 4,
             "PATIENCE": 2,
+            "EASE_INIT": False,
             "CORNAC_CHECK": False,
         },
         check_03_ranking,
