@@ -82,7 +82,8 @@ def tidy(table: Any, index: bool | None = None):
         table = pd.Series(dict(table), name="value")
     if isinstance(table, pd.Series):
         table = table.to_frame(table.name or "value")
-    styler = table.style.format(format_value)
+    styler = table.style.format(format_value).format_index(format_value, axis=0)
+    styler = styler.format_index(format_value, axis=1)
     plain = isinstance(table.index, pd.RangeIndex) and table.index.start == 0
     if not (index if index is not None else not plain):
         styler = styler.hide(axis="index")

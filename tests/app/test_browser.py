@@ -173,7 +173,7 @@ def test_report_index_reads_in_a_minute(browser, notebook_runs, tmp_path):
     index = notebook_runs.reports_dir / "index.html"
     dom = render(browser, index, "index", tmp_path / "profile")
     text = visible_text(dom)
-    assert "What this run found" in dom
+    assert "what this run found" in dom.lower()
     headline = re.search(r'<ul class="headline">(.*?)</ul>', dom, re.S).group(1)
     assert headline.count("<li>") >= len(discovered()) - len(notebook_runs.errors)
     assert dom.count('<section class="card">') == len(discovered())

@@ -209,7 +209,7 @@ CREATOR = """
 import sys, time
 from pathlib import Path
 
-from recsys_utils import sweeps
+from recsys_utils.tuning import run as sweeps
 
 me, n, url, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
 (ready / str(me)).touch()
