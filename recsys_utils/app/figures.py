@@ -84,6 +84,9 @@ def tidy(table: Any, index: bool | None = None):
         table = table.to_frame(table.name or "value")
     styler = table.style.format(format_value).format_index(format_value, axis=0)
     styler = styler.format_index(format_value, axis=1)
+    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if text:  # words read from the left; numbers stay right-aligned to compare digits
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
     plain = isinstance(table.index, pd.RangeIndex) and table.index.start == 0
     if not (index if index is not None else not plain):
         styler = styler.hide(axis="index")
