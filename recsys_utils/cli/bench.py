@@ -160,29 +160,50 @@ def _add_ranking(sub) -> None:
         "ranking",
         help="top-N ranking on held-out users: popularity, EASE, iALS, BPR, ours, blends",
         description="Strong generalisation (Liang et al. 2018): 100 test and 100 validation "
-        "users held out per seed; needs the implicit package (cornac optional).",
+        "users held out per seed; needs the implicit package (cornac optional). Writes "
+        "bench_ranking.csv and .md to --out.",
     )
-    ranking.add_argument("--ratings", type=Path, required=True, help="MovieLens ratings.csv")
-    ranking.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ranking.add_argument("--out", type=Path, default=REPORTS_DIR / "ranking")
+    ranking.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
+    ranking.add_argument(
+        "--seeds", type=_seed_list, default=(0, 1, 2, 3, 4), help="comma-separated (0,1,2,3,4)"
+    )
+    ranking.add_argument("--out", type=Path, default=REPORTS_DIR, help="folder for the tables")
     ranking.add_argument(
         "--ensemble", action="store_true", help="also two seeds of ours (one more fit a seed)"
     )
     ranking.set_defaults(func=_ranking)
 
 
-def _ranking(args: argparse.Namespace) -> int:
-    from recsys_utils.bench.ranking import main
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds are whole numbers, e.g. 0,1,2: {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
 
-    argv = [
-        "--ratings",
-        str(args.ratings),
-        "--out",
-        str(args.out),
-        "--seeds",
-        *map(str, args.seeds),
-    ]
-    main(argv + ["--ensemble"] * bool(getattr(args, "ensemble", False)))
+
+def _ranking(args: argparse.Namespace) -> int:
+    import time
+
+    from recsys_utils import data
+    from recsys_utils.bench import ranking
+
+    try:
+        import implicit  # noqa: F401
+    except ImportError:
+        raise ValueError("implicit is not installed; pip install 'recsys-utils[bench]'") from None
+    start = time.perf_counter()
+    ratings = data.load_dataset(args.dataset).ratings
+    rows, curves, stats = ranking.run(ratings, args.seeds, ensemble=args.ensemble)
+    path = ranking.write_report(rows, curves, stats, args.out, args.dataset, args.seeds)
+    print()
+    print(ranking.PROTOCOL)
+    print(f"Validation grids: {ranking.grids_text()}.")
+    print()
+    print(ranking.summarise(rows).to_string())
+    print(f"\n{time.perf_counter() - start:.0f} s; wrote {path} and {path.with_suffix('.csv')}")
     return 0
 
 

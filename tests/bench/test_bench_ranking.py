@@ -21,7 +21,7 @@ def synthetic(n_users=120, n_items=60, seed=0):
     return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
 
 
-def test_run_seed_rows_and_curve(monkeypatch):
+def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
     monkeypatch.setattr(bench, "EASE_GRID", [10, 100])
     monkeypatch.setattr(bench, "ALS_GRID", dict(factors=[8], regularization=[1], alpha=[5]))
     monkeypatch.setattr(bench, "BPR_GRID", dict(factors=[8], learning_rate=[0.05]))
@@ -59,6 +59,21 @@ def test_run_seed_rows_and_curve(monkeypatch):
     table = bench.summarise(rows)
     assert "±" in table.loc["ease", "ndcg@100"]
     assert 0 < stats["n_train_users"] <= 120 - 40  # users under 5 positives are dropped
+    md = bench.write_report(rows, curves, {0: stats}, tmp_path, "synthetic", (0,))
+    text = md.read_text()
+    assert md.name == "bench_ranking.md" and (tmp_path / "bench_ranking.csv").is_file()
+    assert "Strong generalisation" in text and "EASE lambda" in text
+    assert "| ours(val-chosen) |" in text and "ndcg@10 n=1" in text
+    assert len(pd.read_csv(tmp_path / "bench_ranking.csv")) == len(rows)
+
+
+def test_bench_ranking_command_line_takes_comma_separated_seeds():
+    from recsys_utils.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "ranking", "--seeds", "0,2", "--dataset", "ml-100k"])
+    assert args.seeds == (0, 2) and args.dataset == "ml-100k"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "ranking", "--seeds", "a,b"])
 
 
 def test_simplex_grid_and_blend_choice_on_validation():
