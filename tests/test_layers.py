@@ -98,3 +98,14 @@ def test_the_readme_module_map_matches_the_package():
         if p.is_dir() and (p / "__init__.py").exists()
     }
     assert table == on_disk
+
+
+def test_a_module_over_300_lines_says_why_in_its_docstring():
+    import ast
+
+    long = []
+    for path in sorted((REPO / "recsys_utils").rglob("*.py")):
+        text = path.read_text()
+        if text.count("\n") > 300 and "Length:" not in (ast.get_docstring(ast.parse(text)) or ""):
+            long.append(str(path.relative_to(REPO)))
+    assert long == []

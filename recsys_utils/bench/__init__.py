@@ -4,6 +4,7 @@ Modules:
     peers: Benchmarks. ``bench_peers``: our models against Surprise on one fixed protocol.
     personalisation: Do two different new users get different lists? ``bench personalisation``.
     ranking: Ranking bench: every model over seeds, hyperparameters chosen on validation users.
+    ranking_peers: The ranking bench's peers on the history API (``fit_matrix`` / ``score_history``):
     scale: Scale benchmark: MF throughput and memory on synthetic ratings, Surprise for reference,
 
 Public names below are loaded from their module on first use, so importing
@@ -13,11 +14,11 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
-    "ALS": "ranking",
+    "ALS": "ranking_peers",
     "ALS_GRID": "ranking",
     "BENCH_COLUMNS": "peers",
     "BLEND_WEIGHTS": "ranking",
-    "BPR": "ranking",
+    "BPR": "ranking_peers",
     "BPR_FOLD_GRID": "ranking",
     "BPR_GRID": "ranking",
     "Blend": "ranking",
@@ -28,8 +29,9 @@ _EXPORTS = {
     "OURS_EASE_INIT": "ranking",
     "OURS_TRAIN": "ranking",
     "OURS_VARIANTS": "ranking",
+    "PROTOCOL": "ranking",
     "PROTOCOL_NOTE": "peers",
-    "Popularity": "ranking",
+    "Popularity": "ranking_peers",
     "SLOW_PEERS": "peers",
     "bench_catalogue": "scale",
     "bench_mf": "scale",
@@ -41,6 +43,7 @@ _EXPORTS = {
     "draw_users": "personalisation",
     "fit_selected": "peers",
     "foldin_ms": "ranking",
+    "grids_text": "ranking",
     "main": "ranking",
     "mean_pairwise_jaccard": "personalisation",
     "mf_throughput": "peers",
@@ -60,6 +63,7 @@ _EXPORTS = {
     "to_markdown": "peers",
     "val_score": "ranking",
     "write_bench": "peers",
+    "write_report": "ranking",
     "zscore": "ranking",
 }
 __all__ = sorted(_EXPORTS)

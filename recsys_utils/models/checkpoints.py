@@ -13,6 +13,9 @@ the weights another's sidecar names; a reader whose sidecar was replaced between
 it and reading the weights reads the new pair once more. Loading reads JSON and safetensors only
 (no pickle, no code from the file) and refuses a model class not in
 ``models.MODELS``, a missing or altered weights file, and a corrupt sidecar.
+
+Length: a little over 300 lines: save and load must agree on every field and on the
+locking that keeps a weights file and its sidecar a pair.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ log-Q correction (``loss="sampled"``, ``n_negatives`` shared per batch, default 
 AdamW; early stopping on validation NDCG@100 (every ``eval_every`` epochs); per-epoch
 history, ``on_epoch`` callback and tqdm bar as in ``training.loop``; seeded; ``device``
 (CUDA where available with "auto"). Fold-in is the pooling itself, in numpy.
+
+Length: over 300 lines: the base of the history-scored rankers and our pooled model,
+whose training loop (full and sampled softmax, early stopping) belongs with it.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ history and fitted parameters; a model with none of them (Blend, rules) raises
 No retraining happens. ``explanations.explain`` says why a movie comes up;
 ``fold_in_curve`` (in ``foldin_eval``, re-exported here) measures how the result
 improves with the number of ratings a held-out user gives.
+
+Length: over 300 lines: one fold-in per kind of model (closed form, gradient, bias,
+ranking) behind one entry point, so each reproduces its own model's scorer.
 """
 
 from __future__ import annotations

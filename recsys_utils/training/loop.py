@@ -3,6 +3,9 @@
 Minibatches are slices of shuffled index tensors (no DataLoader, no per-row Python),
 the optimiser is Adam/AdamW/SGD, early stopping watches validation RMSE and restores
 the best weights, and the per-epoch history comes back as a DataFrame.
+
+Length: a little over 300 lines: the loop, its optimisers and schedules, and the
+divergence checks are one concern that every torch model shares.
 """
 
 from __future__ import annotations
