@@ -296,4 +296,5 @@ record_figures(
         },
     },
     table=table[["rmse", "mae", f"ndcg@{K}", f"recall@{K}"]],
+    headline=True,
 )

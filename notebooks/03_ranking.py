@@ -441,4 +441,5 @@ record_figures(
         "notebook_02_mf_ndcg_at_10": nb02_ndcg10,
     },
     table=side_by_side,
+    headline=True,
 )

@@ -619,4 +619,5 @@ report.record_figures(
         "verdicts": claims["verdict"].tolist(),
     },
     table=claims.set_index("claim"),
+    headline=True,
 )

@@ -136,11 +136,15 @@ def _figures_table(figures: Mapping[str, Any], table: Any = None) -> str:
     )
 
 
-def figures_bundle(figures: Mapping[str, Any], table: Any = None) -> dict[str, Any]:
+def figures_bundle(
+    figures: Mapping[str, Any], table: Any = None, headline: bool = False
+) -> dict[str, Any]:
     """The display bundle :func:`record_figures` emits: JSON figures, HTML and text tables.
 
     With ``findings`` among the figures the HTML shows those sentences, then ``table``
-    (anything :func:`tidy` takes), then every figure in a collapsed section.
+    (anything :func:`tidy` takes), then every figure in a collapsed section. The table's
+    HTML is stored too (``read_table``), and ``headline`` asks the report index to show
+    it at the top.
 
     Raises:
         TypeError: a value that cannot be stored as JSON (the message names its key).
@@ -153,18 +157,21 @@ def figures_bundle(figures: Mapping[str, Any], table: Any = None) -> dict[str, A
     )
     # nbformat sorts JSON keys when saving: keep the order the notebook gave separately
     stored = {"figures": clean, "order": list(clean)}
+    if table is not None:
+        stored |= {"table_html": tidy(table).to_html(), "headline": bool(headline)}
     return {FIGURES_MIME: stored, "text/html": _figures_table(clean, table), "text/plain": text}
 
 
-def record_figures(figures: Mapping[str, Any], table: Any = None) -> None:
+def record_figures(figures: Mapping[str, Any], table: Any = None, headline: bool = False) -> None:
     """Show this run's findings and store its key figures in the notebook's output.
 
     Args:
         figures: name -> value; numbers, strings, lists, dicts (numpy scalars are converted).
             ``findings`` (a sentence or a list of them) is what the report closes with.
         table: the one tidy table shown under the findings (a DataFrame, Series or dict).
+        headline: show that table at the top of ``reports/index.html`` too.
     """
-    bundle = figures_bundle(figures, table)
+    bundle = figures_bundle(figures, table, headline)
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -190,3 +197,19 @@ def read_figures(notebook_path: str | Path) -> dict[str, Any]:
                 stored = json.loads(value) if isinstance(value, str) else value
                 figures.update((k, stored["figures"][k]) for k in stored["order"])
     return figures
+
+
+def read_table(notebook_path: str | Path) -> tuple[str | None, bool]:
+    """(the HTML of the table recorded with the findings, whether it is a headline)."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    found: tuple[str | None, bool] = (None, False)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            value = output.get("data", {}).get(FIGURES_MIME)
+            if value is not None:
+                stored = json.loads(value) if isinstance(value, str) else value
+                if "table_html" in stored:
+                    found = (stored["table_html"], bool(stored.get("headline")))
+    return found

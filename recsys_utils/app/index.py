@@ -22,6 +22,7 @@ from recsys_utils.app.figures import FINDINGS_KEY, findings_of, format_value
 
 THUMBS_DIR = "thumbs"
 MAX_INLINE_ITEMS = 8  # dicts/lists longer than this go to the collapsed section
+MAX_CARD_FIGURES = 8  # a card without a findings table shows its first figures
 
 GLOSSARY = {
     "the seed": "the blog post this workbench started from: embeddings from MovieLens "
@@ -106,16 +107,20 @@ def _card(entry: Mapping[str, Any]) -> str:
     )
     status = "" if entry["ok"] else ' <span class="failed">FAILED</span>'
     found = "".join(f"<li>{html.escape(s)}</li>" for s in findings)
+    table_html = (entry.get("table") or (None, False))[0]
+    shown = dict(list(key.items())[:MAX_CARD_FIGURES]) if not table_html else {}
+    folded = {**{k: v for k, v in key.items() if k not in shown}, **rest}
     more = (
-        f"<details><summary>all recorded values and checks ({len(rest)})</summary>"
-        f"{_table(rest)}</details>"
-        if rest
+        f"<details><summary>all recorded values and checks ({len(folded)})</summary>"
+        f"{_table(folded)}</details>"
+        if folded
         else ""
     )
     return (
         f'<section class="card"><h2><a href="{link}">{html.escape(entry["name"])}</a>{status}</h2>'
         f'<p class="title">{html.escape(entry["title"])} · {entry["seconds"]:.0f} s</p>'
-        f"{picture}<ul>{found}</ul>{_table(key)}{more}</section>"
+        f'{picture}<ul>{found}</ul><div class="cardtable">{table_html or ""}</div>'
+        f"{_table(shown)}{more}</section>"
     )
 
 
@@ -123,6 +128,12 @@ def write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mappin
     """Write ``out_dir/index.html`` from the report entries (see ``report.report_one``)."""
     headlines = [s for e in entries for s in split_figures(e.get("figures", {}))[2][:1]]
     head = "".join(f"<li>{html.escape(s)}</li>" for s in headlines)
+    tables = "".join(
+        f'<section class="headtable"><h3><a href="{html.escape(e["html"])}">'
+        f"{html.escape(e['title'])}</a></h3>{e['table'][0]}</section>"
+        for e in entries
+        if (e.get("table") or (None, False))[1] and e["table"][0]
+    )
     params = (
         ", ".join(f"{k} = {format_value(v)}" for k, v in (parameters or {}).items()) or "defaults"
     )
@@ -142,9 +153,12 @@ def write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mappin
 table.figs{{border-collapse:collapse;font-size:.9em;width:100%}}
 table.figs td{{border-top:1px solid #eee;padding:.15em .4em}}table.figs td:last-child{{text-align:right}}
 .failed{{color:#b00;font-weight:bold}}dt{{font-weight:bold;margin-top:.4em}}dd{{margin-left:1.5em}}
-.headline li{{margin:.3em 0}}</style></head>
+.headline li{{margin:.3em 0}}.headtable table,.cardtable table{{border-collapse:collapse;font-size:.9em}}
+.headtable td,.headtable th,.cardtable td,.cardtable th{{border-top:1px solid #eee;padding:.15em .5em}}
+.cardtable{{overflow-x:auto}}</style></head>
 <body><h1>Movie embeddings: what this run found</h1>
 <ul class="headline">{head or "<li>No findings were recorded in this run.</li>"}</ul>
+{tables}
 <div class="cards">{"".join(_card(e) for e in entries)}</div>
 <h2>This run</h2>
 <p>Built {datetime.now():%Y-%m-%d %H:%M}; {len(entries)} notebooks in {total:.0f} s

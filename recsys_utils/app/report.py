@@ -32,6 +32,7 @@ from recsys_utils.app.figures import (  # re-exported: notebooks call report.rec
     figures_bundle,
     format_value,
     read_figures,
+    read_table,
     record_figures,
 )
 from recsys_utils.app.index import thumbnail, write_index
@@ -261,6 +262,7 @@ def report_one(
         "ok": error is None,
         "figures": read_figures(executed) if error is None else {},
         "thumbnail": thumbnail(executed, out_dir, path.stem) if saved else None,
+        "table": read_table(executed) if error is None else (None, False),
         "seconds": time.perf_counter() - start,
         "executed": executed if saved else None,
     }

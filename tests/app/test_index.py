@@ -64,3 +64,21 @@ def test_index_page_has_headlines_thumbnails_and_relative_links_only(tmp_path):
     assert "<details><summary>all recorded values and checks (1)" in page
     assert "FAILED" in page and "EPOCHS = 2" in page and 'id="glossary"' in page
     assert str(tmp_path) not in page
+
+
+def test_headline_tables_lead_the_index_and_cards_show_their_table(tmp_path):
+    executed = tmp_path / "02.ipynb"
+    bundle = figures.figures_bundle({"findings": "x.", "rmse": 0.8}, {"MF": 0.853}, headline=True)
+    bundle[figures.FIGURES_MIME] = json.dumps(bundle[figures.FIGURES_MIME])
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "",
+            "outputs": [{"output_type": "display_data", "metadata": {}, "data": bundle}]}  # fmt: skip
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    executed.write_text(json.dumps(nb))
+    table_html, headline = figures.read_table(executed)
+    assert headline is True and ">0.853<" in table_html.replace(" >", ">")
+    entry = {"name": "02_model_building", "title": "Models", "html": "02.html", "ok": True,
+             "seconds": 1.0, "figures": {"findings": "x.", "rmse": 0.8},
+             "table": (table_html, headline)}  # fmt: skip
+    page = index.write_index(tmp_path, [entry], {}).read_text()
+    assert page.index('<section class="headtable">') < page.index('<section class="card">')
+    assert page.count(">0.853<".replace(">", " >")) + page.count(">0.853<") >= 2  # top and card
