@@ -70,7 +70,7 @@ def test_headline_tables_lead_the_index_and_cards_show_their_table(tmp_path):
     executed = tmp_path / "02.ipynb"
     bundle = figures.figures_bundle({"findings": "x.", "rmse": 0.8}, {"MF": 0.853}, headline=True)
     bundle[figures.FIGURES_MIME] = json.dumps(bundle[figures.FIGURES_MIME])
-    cell = {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "",
+    cell = {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1, "source": "",
             "outputs": [{"output_type": "display_data", "metadata": {}, "data": bundle}]}  # fmt: skip
     nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     executed.write_text(json.dumps(nb))
