@@ -53,7 +53,6 @@ TIMING_REPEATS = 20
 SEED = 3
 
 # %%
-import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,6 +63,7 @@ from recsys_utils import data, embeddings, recommend
 from recsys_utils.app import demo, report, widgets
 from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
+from recsys_utils.bench.personalisation import mean_pairwise_jaccard
 from recsys_utils.constants import ITEM_COL, TITLE_COL
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
@@ -117,14 +117,7 @@ side = pd.DataFrame(
     }
 )
 jaccard = {
-    name: float(
-        np.mean(
-            [
-                len(set(a[ITEM_COL]) & set(b[ITEM_COL])) / len(set(a[ITEM_COL]) | set(b[ITEM_COL]))
-                for a, b in itertools.combinations(per.values(), 2)
-            ]
-        )
-    )
+    name: mean_pairwise_jaccard([set(frame[ITEM_COL]) for frame in per.values()])
     for name, per in lists.items()
 }
 print(

@@ -35,6 +35,7 @@ from recsys_utils.constants import (
     RELEVANCE_THRESHOLD,
     USER_COL,
 )
+from recsys_utils.evaluation.probes import jaccard
 
 # The models compared, by registry name, with what they train with here (early stopping
 # on 10% of the training ratings, ``models.fitting.fit_early_stopped``, as the app does).
@@ -50,7 +51,7 @@ def mean_pairwise_jaccard(lists: list[set]) -> float:
     pairs = list(itertools.combinations(lists, 2))
     if not pairs:
         return 0.0
-    return float(np.mean([len(a & b) / len(a | b) if a | b else 0.0 for a, b in pairs]))
+    return float(np.mean([jaccard(a, b) for a, b in pairs]))
 
 
 def ndcg_at_k(ranked: list[int], relevant: set, k: int) -> float:
