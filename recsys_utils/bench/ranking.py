@@ -34,10 +34,10 @@ import pandas as pd
 
 from recsys_utils.bench.peers import to_markdown
 from recsys_utils.bench.ranking_peers import ALS, BPR, Popularity
+from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_metrics import ranking_report, top_k
 from recsys_utils.evaluation.ranking_protocol import (
     load_movielens_csv,
-    new_user_histories,
     strong_generalization_split,
 )
 from recsys_utils.models.ease import EASE, gram
@@ -131,32 +131,11 @@ def choose_blend(members, held, grid):
 
 
 def new_user_curve(model, held, seed, ns=NEW_USER_NS):
-    """NDCG@10 / Recall@20 with the first n history items as the only input.
-
-    ``fixed`` (the protocol): the same users and the same 20% targets at every n, the
-    whole 80% history excluded from the ranking, so only the input changes.
-    ``rest``: every held-out positive not in the input is a target and only the input
-    is excluded (targets grow as n shrinks; this is the convention that gives
-    popularity ~0.41 NDCG@10, reported beside it for comparison only)."""
-    out = []
-    everything = (held.history + held.targets).tocsr()
-    for n, h in new_user_histories(held, ns, seed).items():
-        s = model.score_history(h)
-        m = ranking_report(s, held.targets, held.history)
-        rest = (everything - h).tocsr()
-        rest.eliminate_zeros()
-        r = ranking_report(s, rest, h)
-        out.append(
-            {
-                "n": n,
-                "ndcg@10": m["ndcg@10"],
-                "recall@20": m["recall@20"],
-                "rest_ndcg@10": r["ndcg@10"],
-                "rest_recall@20": r["recall@20"],
-                "n_capped": int((np.diff(held.history.indptr) < n).sum()),
-            }
-        )
-    return out
+    """NDCG@10 / Recall@20 with the first n history items as the only input
+    (``evaluation.newuser_curve``: the same users and 20% targets at every n, the whole
+    history excluded), and the "rest" convention beside it for comparison only."""
+    curve = newuser_curve.new_user_curve({"model": model.score_history}, held, ns, seed, rest=True)
+    return curve.drop(columns=["model", "ndcg@100"]).to_dict("records")
 
 
 def run_seed(

@@ -71,29 +71,42 @@ def rating_model_scorer(
 
 
 def new_user_curve(
-    scorers: Mapping[str, Scorer], held: HeldOut, ns=(1, 2, 5, 10, 20), seed: int = 0
+    scorers: Mapping[str, Scorer],
+    held: HeldOut,
+    ns=(1, 2, 5, 10, 20),
+    seed: int = 0,
+    rest: bool = False,
 ) -> pd.DataFrame:
     """NDCG@10 and Recall@20 per model and n: one row per (model, n).
 
     Columns: model, n, ndcg@10, recall@20, ndcg@100, n_capped (users with fewer than n
-    history movies, who give all they have).
+    history movies, who give all they have). With ``rest``, also rest_ndcg@10 and
+    rest_recall@20 from the same scores on another convention: every held-out positive
+    not given is a target and only the n given are excluded (targets grow as n shrinks;
+    for comparison with figures measured that way, not the protocol).
     """
     rows = []
     capped = np.diff(held.history.indptr)
+    everything = (held.history + held.targets).tocsr()
     for n in ns:
         history = held.subset_history(n, seed)  # one permutation per user, nested inputs
         for name, scorer in scorers.items():
-            report = ranking_report(scorer(history), held.targets, held.history)
-            rows.append(
-                {
-                    "model": name,
-                    "n": n,
-                    "ndcg@10": report["ndcg@10"],
-                    "recall@20": report["recall@20"],
-                    "ndcg@100": report["ndcg@100"],
-                    "n_capped": int((capped < n).sum()),
-                }
-            )
+            scores = scorer(history)
+            report = ranking_report(scores, held.targets, held.history)
+            row = {
+                "model": name,
+                "n": n,
+                "ndcg@10": report["ndcg@10"],
+                "recall@20": report["recall@20"],
+                "ndcg@100": report["ndcg@100"],
+                "n_capped": int((capped < n).sum()),
+            }
+            if rest:
+                others = (everything - history).tocsr()
+                others.eliminate_zeros()
+                wide = ranking_report(scores, others, history)
+                row |= {"rest_ndcg@10": wide["ndcg@10"], "rest_recall@20": wide["recall@20"]}
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
