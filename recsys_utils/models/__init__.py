@@ -10,7 +10,8 @@ Modules:
     checkpoints: Checkpoints: safetensors weights plus a JSON sidecar, written atomically.
     ease: EASE^R (Steck 2019): closed-form item-item linear autoencoder on liked movies.
     fitting: Fitting a registry model with early stopping on a random holdout of its ratings.
-    ranking: Ranking models on implicit feedback whose new users need no gradient step.
+    history: The contract of rankers scored from the movies a person liked: ``HistoryRecommender``.
+    ranking: Our ranking model on implicit feedback: a new user needs no gradient step.
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -29,7 +30,7 @@ _EXPORTS = {
     "FORMAT_VERSION": "checkpoints",
     "GenreRules": "rules",
     "GlobalMean": "baselines",
-    "HistoryRecommender": "ranking",
+    "HistoryRecommender": "history",
     "ImplicitMF": "torch_models",
     "MF": "torch_models",
     "MODELS": "registry",
@@ -41,7 +42,7 @@ _EXPORTS = {
     "SMALL_MF": "fitting",
     "TUNED": "torch_models",
     "TorchRecommender": "torch_models",
-    "binary_csr": "ranking",
+    "binary_csr": "history",
     "check_items": "checkpoints",
     "check_out_path": "checkpoints",
     "damped_biases": "base",
@@ -51,7 +52,7 @@ _EXPORTS = {
     "latest": "checkpoints",
     "load": "checkpoints",
     "make_model": "registry",
-    "ndcg_at_100": "ranking",
+    "ndcg_at_100": "history",
     "randomized_svd": "ranking",
     "read_meta": "checkpoints",
     "register": "registry",

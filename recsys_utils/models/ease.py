@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys_utils.models.ranking import HistoryRecommender
+from recsys_utils.models.history import HistoryRecommender
 from recsys_utils.models.registry import register
 
 

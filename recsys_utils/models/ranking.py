@@ -1,13 +1,7 @@
-"""Ranking models on implicit feedback whose new users need no gradient step.
+"""Our ranking model on implicit feedback: a new user needs no gradient step.
 
-``HistoryRecommender``: the package contract (``base.Recommender``) for models whose
-scores are a function of the set of movies a person liked (ratings >= ``threshold``)
-and nothing else. A training user is scored from its own liked movies, so a new user
-with the same liked movies gets exactly the same scores and list (``score_new_user``,
-``recommend_new_user``; ``score_liked`` is the hook for ``recommend.foldin``). The
-matrix API (``fit_matrix``, ``score_history``) is what ``bench.ranking`` uses.
-
-``PooledSoftmax`` (ours): a user is the normalised sum of input embeddings of the
+It is a ``history.HistoryRecommender`` (scores are a function of the movies a person
+liked). ``PooledSoftmax`` (ours): a user is the normalised sum of input embeddings of the
 movies they like (``nn.EmbeddingBag``), optionally through one tanh layer (Mult-DAE,
 Liang et al. 2018, with the encoder written as an embedding bag); scores are a dot
 product with an output item table plus an item bias. Training: minibatches of users,
@@ -18,8 +12,8 @@ AdamW; early stopping on validation NDCG@100 (every ``eval_every`` epochs); per-
 history, ``on_epoch`` callback and tqdm bar as in ``training.loop``; seeded; ``device``
 (CUDA where available with "auto"). Fold-in is the pooling itself, in numpy.
 
-Length: over 300 lines: the base of the history-scored rankers and our pooled model,
-whose training loop (full and sampled softmax, early stopping) belongs with it.
+Length: about 300 lines: the model and its training loop (full and sampled softmax,
+early stopping, the EASE-initialised tables) belong together.
 """
 
 from __future__ import annotations
@@ -30,33 +24,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_utils.constants import ITEM_COL, PREDICTION_COL
-from recsys_utils.models.base import Recommender, top_k_indices
+from recsys_utils.models.history import HistoryRecommender, ndcg_at_100
 from recsys_utils.models.registry import register
-
-
-def binary_csr(rows, cols, shape) -> sp.csr_matrix:
-    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
-
-
-def ndcg_at_100(scores: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix) -> float:
-    """Mean binary NDCG@100 with the history excluded (early stopping only; the
-    reported metrics are ``evaluation.ranking_metrics``, which this must agree with)."""
-    s = np.array(scores, dtype=np.float64)
-    h = history.tocoo()
-    s[h.row, h.col] = -np.inf
-    k = min(100, s.shape[1])
-    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-    order = np.lexsort((part, -np.take_along_axis(s, part, 1)), axis=1)
-    top = np.take_along_axis(part, order, 1)
-    t = targets.tocsr()
-    hits = np.asarray(t[np.repeat(np.arange(len(top)), k), top.ravel()]).reshape(top.shape) > 0
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(np.diff(t.indptr), k)]
-    return float(np.where(idcg > 0, (hits * disc).sum(1) / np.where(idcg > 0, idcg, 1), 0).mean())
 
 
 def randomized_svd(A: np.ndarray, k: int, seed: int = 0, oversample: int = 20, n_iter: int = 2):
@@ -74,88 +43,6 @@ def randomized_svd(A: np.ndarray, k: int, seed: int = 0, oversample: int = 20, n
         Q = np.linalg.qr(A @ Q)[0]
     Ub, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
     return (Q @ Ub)[:, :k], S[:k], Vt[:k]
-
-
-class HistoryRecommender(Recommender):
-    """Base for rankers scored from the liked-movie set; see the module docstring."""
-
-    name = "history_base"
-
-    def __init__(self, rating_scale=None, threshold: float = 4.0, **params):
-        super().__init__(rating_scale, threshold=float(threshold), **params)
-
-    # --- to implement -------------------------------------------------------------
-    def fit_matrix(self, X: sp.csr_matrix, valid_history=None, valid_targets=None):
-        raise NotImplementedError
-
-    def score_history(self, H: sp.csr_matrix) -> np.ndarray:
-        raise NotImplementedError
-
-    # --- the contract ---------------------------------------------------------------
-    def _fit(self, u, i, r, valid) -> None:
-        keep = r >= self.params["threshold"]
-        shape = (len(self.user_map), len(self.item_map))
-        X = binary_csr(u[keep], i[keep], shape)
-        self.liked_indptr_ = X.indptr.astype(np.int64)
-        self.liked_indices_ = X.indices.astype(np.int64)
-        vh = vt = None
-        if valid is not None:  # known users' later positives: early stopping only
-            vu, vi, vr = valid
-            pos = vr >= self.params["threshold"]
-            users = np.unique(vu[pos])
-            if users.size:
-                rows = np.searchsorted(users, vu[pos])
-                vt = binary_csr(rows, vi[pos], (users.size, shape[1]))
-                vh = X[users]
-        self.fit_matrix(X, vh, vt)
-
-    def liked(self) -> sp.csr_matrix:
-        """The training users' liked movies, (n_users, n_items) 0/1."""
-        data = np.ones(self.liked_indices_.size, np.float32)
-        shape = (len(self.user_map), len(self.item_map))
-        return sp.csr_matrix((data, self.liked_indices_, self.liked_indptr_), shape=shape)
-
-    def score_items(self, user_indices) -> np.ndarray:
-        return self.score_history(self.liked()[np.asarray(user_indices, dtype=np.int64)])
-
-    def _predict_idx(self, u, i):
-        """Ranking models estimate no ratings: ``predict`` gives the damped bias estimate
-        mu + b_u + b_i fitted by the base class (so rating code still gets a sane figure);
-        rank with ``score_items`` / ``recommend``."""
-        return self.global_mean_ + self.fallback_user_bias_[u] + self.fallback_item_bias_[i]
-
-    # --- new users ------------------------------------------------------------------
-    def history_row(self, item_indices) -> sp.csr_matrix:
-        c = np.unique(np.asarray(item_indices, dtype=np.int64))
-        return binary_csr(np.zeros(c.size, int), c, (1, len(self.item_map)))
-
-    def liked_indices(self, history_item_ids=None, ratings=None) -> np.ndarray:
-        """Known movie indices a new user likes: raw ids as given, or the movies of a
-        ``{movie_id: rating}`` dict rated >= ``threshold`` (lower ratings never count)."""
-        if ratings is not None:
-            ids = [m for m, v in dict(ratings).items() if float(v) >= self.params["threshold"]]
-        else:
-            ids = list(history_item_ids)
-        idx = self.item_map.encode(np.asarray(ids, dtype=np.int64))
-        return np.unique(idx[idx >= 0])
-
-    def score_liked(self, item_indices) -> np.ndarray:
-        """Scores over the catalogue for a person who likes these item indices."""
-        return self.score_history(self.history_row(item_indices))[0]
-
-    def score_new_user(self, history_item_ids=None, ratings=None) -> np.ndarray:
-        return self.score_liked(self.liked_indices(history_item_ids, ratings))
-
-    def recommend_new_user(self, history_item_ids=None, k: int = 10, ratings=None):
-        """Top-``k`` for a new user; excluded: the movies they gave (any rating)."""
-        idx = self.liked_indices(history_item_ids, ratings)
-        scores = self.score_liked(idx).astype(np.float64)
-        given = ratings.keys() if ratings is not None else history_item_ids
-        seen = self.item_map.encode(np.asarray(list(given), dtype=np.int64))
-        mask = np.ones(len(self.item_map), bool)
-        mask[seen[seen >= 0]] = False
-        top = top_k_indices(scores, mask, k)
-        return pd.DataFrame({ITEM_COL: self.item_map.decode(top), PREDICTION_COL: scores[top]})
 
 
 @register

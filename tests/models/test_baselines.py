@@ -23,7 +23,7 @@ from recsys_utils.models import (
     TorchRecommender,
     make_model,
 )
-from recsys_utils.models.ranking import HistoryRecommender
+from recsys_utils.models.history import HistoryRecommender
 
 ALL = sorted(MODELS)
 TORCH = sorted(n for n, c in MODELS.items() if issubclass(c, TorchRecommender))

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from recsys_utils.models import checkpoints
-from recsys_utils.models.ranking import PooledSoftmax, ndcg_at_100
+from recsys_utils.models.history import ndcg_at_100
+from recsys_utils.models.ranking import PooledSoftmax
 from recsys_utils.models.registry import MODELS
 
 
