@@ -46,3 +46,15 @@ def table(users, items, ratings) -> pd.DataFrame:
             RATING_COL: np.asarray(ratings, dtype=np.float32),
         }
     )
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child the test will Ctrl-C: SIGINT back to its default.
+
+    A shell running the tests in the background (or CI) may start them with SIGINT
+    ignored, and an ignored signal stays ignored across exec: Python would then never
+    raise KeyboardInterrupt in the child, and the test would wait for nothing.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

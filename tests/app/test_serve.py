@@ -19,6 +19,7 @@ import sys
 import time
 
 import pytest
+from helpers import default_sigint
 
 from recsys_utils.constants import DATA_DIR_ENV, REPORTS_DIR
 
@@ -72,14 +73,17 @@ def small_checkpoint(data_home, mirror_dir, monkeypatch):
 
 
 @pytest.fixture
-def server(small_checkpoint, data_home, mirror_dir):
+def server(small_checkpoint, data_home, mirror_dir, tmp_path):
     port = _free_port()
     env = {**os.environ, DATA_DIR_ENV: str(data_home), "RECSYS_DATA_MIRROR": str(mirror_dir)}
+    log = tmp_path / "serve.log"  # a file, not a pipe: Voila's logging cannot fill and block it
     proc = subprocess.Popen(
         [sys.executable, "-m", "recsys_utils.app.serve", "--checkpoint", str(small_checkpoint),
          f"--port={port}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+        preexec_fn=default_sigint,
     )  # fmt: skip
+    proc.log = log
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         with socket.socket() as s:
@@ -88,7 +92,7 @@ def server(small_checkpoint, data_home, mirror_dir):
         time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail(f"the app server did not start: {proc.stdout.read()[-2000:]}")
+        pytest.fail(f"the app server did not start: {log.read_text()[-2000:]}")
     yield proc, f"http://127.0.0.1:{port}/"
     if proc.poll() is None:
         proc.kill()
@@ -136,5 +140,5 @@ def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(dri
 
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
     assert proc.wait(timeout=30) == 0
-    out = proc.stdout.read()
+    out = proc.log.read_text()
     assert "serving the recommendation app" in out and "stopping the app server" in out

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import default_sigint
 
 from recsys_utils.cli import main
 from recsys_utils.tuning import run as sweeps
@@ -265,6 +266,7 @@ def start_holder(tmp_path, cfg, name, workers=1):
     proc = subprocess.Popen(
         [sys.executable, str(script)],
         start_new_session=True,
+        preexec_fn=default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
