@@ -44,7 +44,6 @@ _EXPORTS = {
     "fit_selected": "peers",
     "foldin_ms": "ranking",
     "grids_text": "ranking",
-    "main": "ranking",
     "mean_pairwise_jaccard": "personalisation",
     "mf_throughput": "peers",
     "ndcg_at_k": "personalisation",

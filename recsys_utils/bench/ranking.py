@@ -23,7 +23,6 @@ in one place, so the protocol can be read top to bottom; the peers' adapters are
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import time
@@ -37,7 +36,6 @@ from recsys_utils.bench.ranking_peers import ALS, BPR, Popularity
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_metrics import ranking_report, top_k
 from recsys_utils.evaluation.ranking_protocol import (
-    load_movielens_csv,
     strong_generalization_split,
 )
 from recsys_utils.models.ease import EASE, gram
@@ -375,49 +373,12 @@ def write_report(rows, curves, stats, out: Path, dataset: str, seeds) -> Path:
     return path
 
 
-def run(ratings, seeds=(0, 1, 2, 3, 4), out=None, **kw):
-    """All seeds; with ``out`` the rows so far are written after every seed."""
+def run(ratings, seeds=(0, 1, 2, 3, 4), **kw):
+    """All seeds: (rows, curve rows, split stats by seed); ``write_report`` saves them."""
     rows, curves, stats = [], [], {}
     for s in seeds:
         r, c, st = run_seed(ratings, s, cornac_check=(s == seeds[0]), **kw)
         rows += r
         curves += c
         stats[s] = st
-        if out is not None:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(rows).to_csv(Path(out) / "ranking_rows.csv", index=False)
-            pd.DataFrame(curves).to_csv(Path(out) / "ranking_curves.csv", index=False)
     return rows, curves, stats
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ratings", default="data/ml-latest-small/ratings.csv")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--out", default="results")
-    ap.add_argument("--variants", default=None, help="JSON {name: params} for ours")
-    ap.add_argument(
-        "--ensemble", action="store_true", help="also two seeds of ours (one more fit a seed)"
-    )
-    a = ap.parse_args(argv)
-    kw = {"ours_variants": json.loads(a.variants)} if a.variants else {}
-    kw["ensemble"] = a.ensemble
-    rows, curves, stats = run(load_movielens_csv(a.ratings), tuple(a.seeds), out=a.out, **kw)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out / "ranking_rows.csv", index=False)
-    pd.DataFrame(curves).to_csv(out / "ranking_curves.csv", index=False)
-    (out / "split_stats.json").write_text(json.dumps(stats, indent=1, default=int))
-    print(summarise(rows).to_string())
-    cv = (
-        pd.DataFrame(curves)
-        .groupby(["model", "n"], sort=False)[
-            ["ndcg@10", "recall@20", "rest_ndcg@10", "rest_recall@20", "n_capped"]
-        ]
-        .agg(["mean", "std"])
-    )
-    print(cv.round(4).to_string())
-
-
-if __name__ == "__main__":
-    main()

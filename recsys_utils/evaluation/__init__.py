@@ -34,7 +34,6 @@ _EXPORTS = {
     "ladder": "probes",
     "liked_items": "probes",
     "load_matching": "probes",
-    "load_movielens_csv": "ranking_protocol",
     "mae": "metrics",
     "model_training_rows": "foldin_curve",
     "ndcg_at_k": "ranking_metrics",

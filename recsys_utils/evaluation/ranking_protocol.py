@@ -158,9 +158,3 @@ def new_user_histories(held: HeldOut, ns=(1, 2, 5, 10, 20), seed: int = 0) -> di
         h = held.subset_history(n, seed)  # same rng seed -> same permutation for all n
         out[n] = h
     return out
-
-
-def load_movielens_csv(path) -> pd.DataFrame:
-    """ratings.csv (userId,movieId,rating,timestamp) as the tidy table."""
-    df = pd.read_csv(path)
-    return df.rename(columns={"userId": USER_COL, "movieId": ITEM_COL})
