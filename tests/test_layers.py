@@ -109,3 +109,27 @@ def test_a_module_over_300_lines_says_why_in_its_docstring():
         if text.count("\n") > 300 and "Length:" not in (ast.get_docstring(ast.parse(text)) or ""):
             long.append(str(path.relative_to(REPO)))
     assert long == []
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_every_public_name_of_a_module_is_exported_by_its_subpackage(package):
+    """Public = top-level functions, classes and UPPER_CASE constants not starting with _;
+    a module added or grown must list them in its subpackage's ``_EXPORTS``."""
+    import ast
+    import importlib
+
+    exports = importlib.import_module(f"recsys_utils.{package}")._EXPORTS
+    missing = []
+    for path in sorted((REPO / "recsys_utils" / package).glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            names = [getattr(node, "name", None)]
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper()]
+            elif not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            missing += [f"{path.stem}.{n}" for n in names if n and not n.startswith("_")
+                        and n not in exports]  # fmt: skip
+    assert missing == []
