@@ -170,6 +170,9 @@ def check_03_ranking(fig: Figures) -> None:
     assert ease["20"] > ease["1"]
     assert fig["checkpoint"].endswith("ranking.json") and fig["checkpoint_reload_identical"]
     assert 0 <= fig["checkpoint_test_ndcg_at_100"] <= 1
+    # EASE as a pooled model of one dimension per training user reproduces its scores
+    assert fig["ease_dual_dimensions"] == fig["n_train_users"]
+    assert fig["ease_dual_max_relative_difference"] < 1e-4
 
 
 def check_05_embedding_space(fig: Figures) -> None:

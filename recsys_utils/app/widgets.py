@@ -73,6 +73,8 @@ class RecommenderApp:
         ratings: the ratings the model was trained on (for users' own ratings).
         k: recommendations and neighbours shown.
         min_ratings: initial value of the popularity filter.
+        novelty: initial value of the new user's novelty slider
+            (``recommend.novelty_ranking``; 0 is the model's own order).
         **fold_kw: passed to ``recommend.fold_in`` (``reg``, ``bias_reg``, ``prior``).
     """
 
@@ -83,6 +85,7 @@ class RecommenderApp:
         ratings: pd.DataFrame,
         k: int = 10,
         min_ratings: int = 0,
+        novelty: float = 0.0,
         **fold_kw,
     ):
         self.model, self.k, self.fold_kw = model, k, fold_kw
@@ -110,6 +113,16 @@ class RecommenderApp:
             max=100,
             step=1,
             description="min ratings",
+            continuous_update=False,
+        )
+        self.novelty = widgets.FloatSlider(
+            value=novelty,
+            min=0.0,
+            max=0.5,
+            step=0.05,
+            description="novelty",
+            tooltip="new user's list: score - novelty x log(1 + ratings); above 0 favours "
+            "less-watched films",
             continuous_update=False,
         )
         # (1) existing user
@@ -159,7 +172,7 @@ class RecommenderApp:
             ],
             titles=("Existing user", "New user", "Movie"),
         )
-        self.widget = widgets.VBox([self.min_ratings, self.tabs])
+        self.widget = widgets.VBox([widgets.HBox([self.min_ratings, self.novelty]), self.tabs])
 
         self.user_id.observe(lambda _: self.show_user(), names="value")
         self.search.observe(
@@ -174,6 +187,7 @@ class RecommenderApp:
         )
         self.movie_matches.observe(lambda _: self.show_neighbours(), names="value")
         self.min_ratings.observe(lambda _: self.refresh(), names="value")
+        self.novelty.observe(lambda _: self.show_new_user(), names="value")
         self.show_user()
 
     def _repr_mimebundle_(self, **kwargs):
@@ -270,7 +284,12 @@ class RecommenderApp:
         try:
             user = recommend.fold_in(self.model, self.new_user_ratings(), **self.fold_kw)
             recs = recommend.recommend_new_user(
-                self.model, user, k=self.k, min_ratings=self.min_ratings.value, movies=self.movies
+                self.model,
+                user,
+                k=self.k,
+                min_ratings=self.min_ratings.value,
+                movies=self.movies,
+                novelty=self.novelty.value,
             )
         except (ValueError, KeyError) as err:
             self.new_recs_html.value = message(str(err))

@@ -46,6 +46,11 @@ DEFAULT_MODELS: dict[str, tuple[str, dict]] = {
 }
 
 
+# the ranking model again at these novelty values (``recommend.novelty_ranking``): the
+# price in NDCG of lists that lean less on the most-watched films
+NOVELTIES: dict[str, tuple[float, ...]] = {"ranking (pooled_softmax)": (0.05, 0.1)}
+
+
 def mean_pairwise_jaccard(lists: list[set]) -> float:
     """Mean of J(A, B) = |A & B| / |A | B| over all pairs of lists (0 for fewer than two)."""
     pairs = list(itertools.combinations(lists, 2))
@@ -107,8 +112,11 @@ def personalisation(
     seed: int = 0,
     min_ratings: int = 20,
     echo: Callable[[str], None] | None = print,
+    novelties: Mapping[str, tuple[float, ...]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[int, list[int]]]]:
-    """The protocol in the module docstring, one row per model.
+    """The protocol in the module docstring, one row per model (and per extra novelty
+    value of ``novelties``, default ``NOVELTIES``: the same fitted model, its lists ordered
+    by ``recommend.novelty_ranking``).
 
     Returns:
         (a table: model, mean_jaccard, distinct, slots, ndcg@k, fit_s; the top-k lists,
@@ -120,34 +128,43 @@ def personalisation(
     users = draw_users(ratings, n_users, n_given, min_ratings, threshold, seed)
     train = ratings[~ratings[USER_COL].isin(users)]
     rows, lists = [], {}
-    for label, (name, params) in (models or DEFAULT_MODELS).items():
+    novelties = NOVELTIES if novelties is None else novelties
+    for base_label, (name, params) in (models or DEFAULT_MODELS).items():
         start = time.perf_counter()
         model = fit_early_stopped(name, train, seed=seed, **params)
         fit_s = time.perf_counter() - start
-        tops, ndcgs = {}, []
+        folded = {}
         for user, given in users.items():
             known = given[model.item_map.encode(given[ITEM_COL].to_numpy()) >= 0]
-            folded = fold_in(model, known)
-            top = recommend_folded(model, folded, k=k)[ITEM_COL].tolist()
-            tops[user] = top
-            mine = ratings[(ratings[USER_COL] == user) & ~ratings[ITEM_COL].isin(given[ITEM_COL])]
-            ndcgs.append(ndcg_at_k(top, set(mine.loc[mine[RATING_COL] >= threshold, ITEM_COL]), k))
-        lists[label] = tops
-        row = {
-            "model": label,
-            "mean_jaccard": mean_pairwise_jaccard([set(t) for t in tops.values()]),
-            "distinct": len(set().union(*tops.values())),
-            "slots": len(users) * k,
-            f"ndcg@{k}": float(np.mean(ndcgs)),
-            "fit_s": fit_s,
-        }
-        rows.append(row)
-        if echo is not None:
-            echo(
-                f"{label}: mean Jaccard {row['mean_jaccard']:.3f}, {row['distinct']} distinct "
-                f"movies in {row['slots']} slots, NDCG@{k} {row[f'ndcg@{k}']:.3f} "
-                f"(fit {fit_s:.0f} s)"
-            )
+            folded[user] = fold_in(model, known)
+        for novelty in (0.0, *novelties.get(base_label, ())):
+            label = base_label if novelty == 0 else f"{base_label}, novelty {novelty:g}"
+            tops, ndcgs = {}, []
+            for user, given in users.items():
+                top = recommend_folded(model, folded[user], k=k, novelty=novelty)
+                tops[user] = top[ITEM_COL].tolist()
+                mine = ratings[
+                    (ratings[USER_COL] == user) & ~ratings[ITEM_COL].isin(given[ITEM_COL])
+                ]
+                liked = set(mine.loc[mine[RATING_COL] >= threshold, ITEM_COL])
+                ndcgs.append(ndcg_at_k(tops[user], liked, k))
+            lists[label] = tops
+            row = {
+                "model": label,
+                "novelty": novelty,
+                "mean_jaccard": mean_pairwise_jaccard([set(t) for t in tops.values()]),
+                "distinct": len(set().union(*tops.values())),
+                "slots": len(users) * k,
+                f"ndcg@{k}": float(np.mean(ndcgs)),
+                "fit_s": fit_s,
+            }
+            rows.append(row)
+            if echo is not None:
+                echo(
+                    f"{label}: mean Jaccard {row['mean_jaccard']:.3f}, {row['distinct']} "
+                    f"distinct movies in {row['slots']} slots, NDCG@{k} "
+                    f"{row[f'ndcg@{k}']:.3f} (fit {fit_s:.0f} s)"
+                )
     return pd.DataFrame(rows), lists
 
 

@@ -83,7 +83,10 @@ def new_user_curve(
     history movies, who give all they have). With ``rest``, also rest_ndcg@10 and
     rest_recall@20 from the same scores on another convention: every held-out positive
     not given is a target and only the n given are excluded (targets grow as n shrinks;
-    for comparison with figures measured that way, not the protocol).
+    for comparison with figures measured that way, not the protocol), and the two
+    conventions again on the users who can give every n (``full_`` columns: history of at
+    least max(ns) movies, none capped; ``n_full`` of them), the only users who are "the
+    same users at every n" in the strict sense.
     """
     rows = []
     capped = np.diff(held.history.indptr)
@@ -106,6 +109,17 @@ def new_user_curve(
                 others.eliminate_zeros()
                 wide = ranking_report(scores, others, history)
                 row |= {"rest_ndcg@10": wide["ndcg@10"], "rest_recall@20": wide["recall@20"]}
+                full = capped >= max(ns)
+                if full.any():
+                    row |= {
+                        "full_ndcg@10": ranking_report(
+                            scores[full], held.targets[full], held.history[full]
+                        )["ndcg@10"],
+                        "full_rest_ndcg@10": ranking_report(
+                            scores[full], others[full], history[full]
+                        )["ndcg@10"],
+                        "n_full": int(full.sum()),
+                    }
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -46,6 +46,7 @@ _EXPORTS = {
     "check_items": "checkpoints",
     "check_out_path": "checkpoints",
     "damped_biases": "base",
+    "dual_tables": "ease",
     "ease_weights": "ease",
     "fit_early_stopped": "fitting",
     "gram": "ease",

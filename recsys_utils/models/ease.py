@@ -39,6 +39,26 @@ def ease_weights(G: np.ndarray, lam: float) -> np.ndarray:
     return B
 
 
+def dual_tables(X: sp.csr_matrix, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """EASE for a new user as a pooled embedding model of ``n_users`` dimensions.
+
+    With P = (X^T X + lambda I)^-1 and Woodbury, P = (I - X^T M X) / lambda for
+    M = (X X^T + lambda I)^-1, so a history row h scores every movie it does not hold as
+
+        s_i = (h X^T) . (M X)_{:, i} / (lambda P_ii),  P_ii = (1 - X_{:, i}^T M X_{:, i}) / lambda:
+
+    the sum over the liked movies of an input vector W_in[j] = X_{:, j} (who liked j) dotted
+    with an output vector W_out[i]. Returns (W_in, W_out), each (n_items, n_users): on data
+    with fewer users than movies EASE is, for new users, an embedding model of that rank
+    (the movies in h score differently, but the history is never recommended)."""
+    Xd = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
+    A = Xd @ Xd.T
+    A[np.diag_indices_from(A)] += lam
+    MX = np.linalg.solve(A, Xd)  # M X, (n_users, n_items)
+    p_diag = (1.0 - (Xd * MX).sum(0)) / lam
+    return Xd.T.copy(), (MX / (lam * p_diag)[None, :]).T.copy()
+
+
 @register
 class EASE(HistoryRecommender):
     """EASE^R; ``lam`` the ridge weight (chosen on validation users in bench.ranking)."""

@@ -25,6 +25,7 @@ _EXPORTS = {
     "liked_indices": "foldin",
     "parse_ratings": "foldin",
     "recommend_folded": "foldin",
+    "novelty_ranking": "foldin",
     "recommend_new_user": "foldin",
     "score_folded": "foldin",
     "user_prior": "foldin",

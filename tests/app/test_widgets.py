@@ -160,6 +160,21 @@ def test_new_user_add_rate_and_remove_update_the_recommendations(app, model, mov
     assert app.sliders == {} and "Rate a few movies" in app.new_recs_html.value
 
 
+def test_the_novelty_slider_reaches_the_new_users_list(app, monkeypatch):
+    seen = []
+    real = recommend.recommend_new_user
+
+    def spy(*args, **kw):
+        seen.append(kw.get("novelty"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(widgets.recommend, "recommend_new_user", spy)
+    app.add_movie(10, 5.0)
+    app.novelty.value = 0.25  # redraws the list with it
+    assert seen == [0.0, 0.25]
+    assert app.novelty.max == 0.5 and app.novelty.min == 0.0
+
+
 def test_new_user_errors_show_as_messages(app):
     app.k = 6  # more than the 5 unrated movies
     app.add_movie(10, 5.0)

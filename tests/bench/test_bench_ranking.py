@@ -50,9 +50,12 @@ def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
         "blend(ours,ease)",
         "blend(ials,ease)",
         "blend(ours,ease,ials)",
+        "blend(all)",
     ]
-    w = json.loads(rows[-1]["params"])
+    w = json.loads(rows[-2]["params"])
     assert w["w_ours"] + w["w_ease"] + w["w_ials"] == pytest.approx(1.0)
+    w = json.loads(rows[-1]["params"])
+    assert set(w) == {"w_ours", "w_ease", "w_ials"} and sum(w.values()) == pytest.approx(1.0)
     for r in rows:
         assert 0 <= r["ndcg@100"] <= 1 and 0 <= r["recall@20"] <= 1 and r["foldin_ms"] >= 0
     assert {c["n"] for c in curves} == set(bench.NEW_USER_NS)
@@ -64,6 +67,9 @@ def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
     assert md.name == "bench_ranking.md" and (tmp_path / "bench_ranking.csv").is_file()
     assert "Strong generalisation" in text and "EASE lambda" in text
     assert "| ours(val-chosen) |" in text and "ndcg@10 n=1" in text
+    assert "four conventions" in text
+    conv = bench.conventions_table(curves)
+    assert {"protocol", "rest"} <= set(conv.columns) and "ease" in conv.index
     assert len(pd.read_csv(tmp_path / "bench_ranking.csv")) == len(rows)
 
 

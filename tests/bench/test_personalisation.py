@@ -55,3 +55,26 @@ def test_a_personal_model_differs_across_users_where_popularity_does_not():
     assert by.loc["ease", "ndcg@5"] > by.loc["popularity", "ndcg@5"]  # and better lists
     assert all(len(top) == 5 for top in lists["ease"].values())
     assert set(by["slots"]) == {40}
+
+
+def test_novelty_rows_reuse_the_fitted_model_and_lean_on_less_rated_movies():
+    ratings = _ratings()
+    models = {"ease": ("ease", {"lam": 10.0})}
+    table, lists = pers.personalisation(
+        ratings,
+        models,
+        n_users=8,
+        n_given=5,
+        k=5,
+        min_ratings=10,
+        echo=None,
+        novelties={"ease": (0.5,)},
+    )
+    assert list(table["model"]) == ["ease", "ease, novelty 0.5"]
+    assert list(table["novelty"]) == [0.0, 0.5]
+    assert table["fit_s"].nunique() == 1  # one fit, two orderings
+    counts = ratings.groupby("item_id").size()
+    mean_count = lambda label: np.mean(  # noqa: E731
+        [counts[m] for top in lists[label].values() for m in top]
+    )
+    assert mean_count("ease, novelty 0.5") < mean_count("ease")

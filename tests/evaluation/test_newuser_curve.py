@@ -60,3 +60,17 @@ def test_a_rating_model_is_folded_in_from_the_users_own_ratings(ratings, split):
     by = curve.set_index(["model", "n"])["ndcg@10"]
     # two tastes: five liked movies tell MF which kind of person this is
     assert by["mf", 5] > by["popularity", 5]
+
+
+def test_the_full_columns_keep_only_users_who_can_give_every_n(split):
+    held = split.test
+    oracle = lambda history: held.targets.toarray().astype(float)  # noqa: E731
+    curve = nc.new_user_curve({"oracle": oracle}, held, ns=(1, 3, 8), rest=True)
+    sizes = np.diff(held.history.indptr)  # [8, 6, 8, 8, 8, 7]: four can give 8
+    assert list(sizes) == [8, 6, 8, 8, 8, 7]
+    assert (curve["n_full"] == 4).all()
+    assert (curve["full_ndcg@10"] == 1.0).all()  # the oracle scores its targets first
+    # under "rest" the history not given is a target too, which the oracle ranks last;
+    # at n = 8 these four users gave their whole history, and the two conventions agree
+    rest = curve.set_index("n")["full_rest_ndcg@10"]
+    assert rest[1] < 1.0 and rest[3] < 1.0 and rest[8] == 1.0

@@ -40,3 +40,18 @@ def test_ease_training_user_equals_new_user_and_low_ratings_do_not_count():
     )
     top = m.recommend_new_user(ratings={10: 5, 11: 4, 12: 2}, k=1)
     assert top.item_id.tolist() == m.recommend(1, k=1).item_id.tolist() == [13]
+
+
+def test_for_new_users_ease_is_a_pooled_embedding_model_of_rank_n_users():
+    from recsys_utils.models.ease import dual_tables
+
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((rng.random((6, 9)) < 0.4).astype(np.float32))  # 6 users, 9 movies
+    H = sp.csr_matrix((rng.random((4, 9)) < 0.3).astype(np.float32))  # 4 new users
+    ease = EASE(lam=2.0).fit_matrix(X)
+    W_in, W_out = dual_tables(X, 2.0)
+    assert W_in.shape == W_out.shape == (9, 6)  # 6 dimensions: one per training user
+    pooled = (H @ W_in) @ W_out.T
+    off = H.toarray() == 0  # the movies a user gave are never recommended
+    np.testing.assert_allclose(pooled[off], ease.score_history(H)[off], rtol=1e-4, atol=1e-6)
+    assert not np.allclose(pooled[~off], ease.score_history(H)[~off])  # only there

@@ -396,3 +396,34 @@ def test_because_you_liked_gives_each_liked_movies_share_worked_on_paper():
     assert because_you_liked(model, [0, 1], [2], titles) == ["Heat (75%) and Alien (25%)"]
     # index 1 (movie 20) is explained by movie 10 alone: 3 of 3
     assert because_you_liked(model, [0, 1], [1], titles) == ["Alien (100%)"]
+
+
+def test_novelty_orders_by_score_minus_log_popularity_worked_by_hand():
+    from recsys_utils.recommend.foldin import novelty_ranking
+
+    scores = np.array([1.0, 0.9, 0.5])
+    counts = np.array([np.e**2 - 1, 0.0, np.e - 1])  # log(1 + count) = 2, 0, 1
+    assert novelty_ranking(scores, counts, 0.0) is scores  # 0: the model's own order
+    np.testing.assert_allclose(novelty_ranking(scores, counts, 0.1), [0.8, 0.9, 0.4])
+    assert list(np.argsort(-novelty_ranking(scores, counts, 0.1))) == [1, 0, 2]
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="novelty must be"):
+            novelty_ranking(scores, counts, bad)
+
+
+def test_novelty_moves_a_new_users_list_towards_less_rated_movies():
+    from recsys_utils.models import make_model
+
+    rng = np.random.default_rng(0)
+    rows = [(u, i, 5.0) for u in range(40) for i in range(12) if rng.random() < 1 / (1 + i)]
+    rows += [(u, 0, 5.0) for u in range(40)]  # everyone likes movie 0
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]).drop_duplicates(
+        ["user_id", "item_id"]
+    )
+    model = make_model("ease", lam=1.0).fit(frame)
+    plain = recommend.recommend_new_user(model, {0: 5.0}, k=3)
+    novel = recommend.recommend_new_user(model, {0: 5.0}, k=3, novelty=5.0)
+    counts = dict(zip(model.item_map.ids, model.item_counts_, strict=True))
+    mean_count = lambda top: np.mean([counts[m] for m in top["item_id"]])  # noqa: E731
+    assert mean_count(novel) < mean_count(plain)
+    assert "score" in novel and 0 not in set(novel["item_id"])  # still never a given movie
