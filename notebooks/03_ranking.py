@@ -268,13 +268,17 @@ print(
 
 # %% [markdown]
 # Figures for "new users with 10 ratings" published elsewhere are often measured another
-# way: every liked movie not given is a target (*rest*), or only on users who can give
-# all 20 (*full_*). The same scores under the four conventions, at n = 10:
+# way. The same scores at n = 10 under four conventions:
+#
+# - *protocol*: the curve above (the 20% targets, the whole history excluded);
+# - *rest*: every liked movie the user did not give is a target, only the n given are
+#   excluded (so the targets grow as n shrinks);
+# - *full_protocol*, *full_rest*: the same two on the users whose history holds at least
+#   20 movies, who are given exactly n at every n (*users_full*: how many, a seed).
 
 # %%
 conventions = bench_ranking.conventions_table(curves).loc[lambda t: t.index.isin(order)]
 conventions.index = [labels.get(m, m) for m in conventions.index]
-print(bench_ranking.CONVENTIONS)
 tidy(conventions)
 
 # %% [markdown]

@@ -171,9 +171,15 @@ def _recommend(args: argparse.Namespace) -> int:
         titles = movies.set_index(ITEM_COL)[TITLE_COL] if movies is not None else None
         items = model.item_map.encode(out[ITEM_COL].to_numpy())
         out["because"] = because_you_liked(model, liked, items, titles)
+        order = (
+            "score orders the list, it is no rating"
+            if not args.novelty
+            else f"ordered by score - {args.novelty:g} x log(1 + ratings of the movie) "
+            "(--novelty); the score is the model's"
+        )
         heading = (
             f"{_describe(model, args)}: liked {len(liked)} of your {len(pairs)} movies "
-            f"(rated {model.params['threshold']:g} or more); score orders the list, it is no rating"
+            f"(rated {model.params['threshold']:g} or more); {order}"
         )
         _print(out, SCORE_COL, args.json, heading)
     else:

@@ -332,6 +332,8 @@ def test_cli_similar_table(saved_mf, known_mf, capsys):
         (["recommend", "--ratings", "10:5,777:4"], "unknown movie ids [777]"),
         (["recommend", "--ratings", "10:99"], "off the model's scale"),
         (["recommend", "--ratings", "10:4", "--k", "50"], "k=50 exceeds the 11 eligible"),
+        (["recommend", "--ratings", "10:4", "--novelty", "-1"], "novelty must be a finite"),
+        (["recommend", "--ratings", "10:4", "--novelty", "nan"], "novelty must be a finite"),
         (["similar", "--movie", "777"], "unknown movie 777"),
     ],
 )
@@ -371,6 +373,9 @@ def test_cli_trains_the_ranking_model_first_when_it_is_missing(
     assert not {1258, 1387, 1997, 1} & {int(r.split()[2]) for r in rows}  # none given
     assert (data_home / "checkpoints" / "ranking.json").is_file()  # the next run loads it
     assert main(argv) == 0 and "training" not in capsys.readouterr().err
+    assert main([*argv, "--novelty", "0.1"]) == 0  # the heading says how the list is ordered
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert "ordered by score - 0.1 x log(1 + ratings of the movie)" in heading
 
 
 class _Additive:
