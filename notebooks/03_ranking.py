@@ -138,6 +138,7 @@ curves = pd.DataFrame(curves)
 ours = "ours(val-chosen)"
 labels[ours] = "ours (validation-chosen)"
 labels["blend(all)"] = "blend (ours, EASE, iALS: all)"
+labels |= {"ours-linear": "ours (linear)", "ours-tanh": "ours (tanh)"}
 ours_val = runs[runs["model"].isin(variants)].groupby("model")["val_ndcg@100"].mean()
 ours_variant = ours_val.idxmax()
 train_kw = {**bench_ranking.OURS_TRAIN, **variants[ours_variant]}
