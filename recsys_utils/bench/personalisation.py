@@ -119,7 +119,7 @@ def personalisation(
     by ``recommend.novelty_ranking``).
 
     Returns:
-        (a table: model, mean_jaccard, distinct, slots, ndcg@k, fit_s; the top-k lists,
+        (a table: model, novelty, mean_jaccard, distinct, slots, ndcg@k, fit_s; the top-k lists,
         model -> user -> movie ids).
     """
     from recsys_utils.models.fitting import fit_early_stopped

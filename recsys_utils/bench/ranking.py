@@ -355,7 +355,8 @@ CONVENTIONS = (
 
 
 def conventions_table(curves, n: int = 10) -> pd.DataFrame:
-    """Mean NDCG@n=10 per model under the four conventions of ``CONVENTIONS``."""
+    """Mean NDCG@10 per model, new users given ``n`` movies, under the four conventions of
+    ``CONVENTIONS`` (and users_full: how many users the full_ columns hold)."""
     cols = {
         "ndcg@10": "protocol",
         "rest_ndcg@10": "rest",
