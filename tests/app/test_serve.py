@@ -60,7 +60,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def small_checkpoint(data_home, mirror_dir, monkeypatch):
-    """A quickly trained MF on ml-latest-small, saved in the test's data folder."""
+    """A quickly trained ranking model (what ``make demo`` serves) on ml-latest-small,
+    saved in the test's data folder."""
     monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror_dir))
     from recsys_utils import data
     from recsys_utils.app import demo
@@ -68,7 +69,9 @@ def small_checkpoint(data_home, mirror_dir, monkeypatch):
     from recsys_utils.models import checkpoints
 
     ratings = data.load_dataset("ml-latest-small").ratings
-    model = demo.fit_early_stopped("mf", ratings, epochs=2, progress=False)
+    model = demo.fit_early_stopped(
+        "pooled_softmax", ratings, dim=64, lr=3e-3, max_epochs=30, patience=5, eval_every=5
+    )
     return checkpoints.save(model, checkpoint_dir() / "app-test", dataset="ml-latest-small")
 
 
@@ -123,16 +126,27 @@ def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(dri
     assert "Rate a few movies" in recommendations()
     search.send_keys("Toy Story", Keys.ENTER)
     wait.until(lambda d: "Toy Story (1995)" in d.find_elements(By.CSS_SELECTOR, "select")[0].text)
-    driver.find_element(By.XPATH, "//button[contains(., 'Add')]").click()
+    add = driver.find_element(By.XPATH, "//button[contains(., 'Add')]")
+    add.click()  # rated 4 by default: liked
     first = changes_from("Rate a few movies to get recommendations.")
-    assert "title" in first and "Toy Story (1995)" in first  # the "because" column
+    assert "because you liked" in first and "Toy Story (1995)" in first  # the explanations
 
-    readout = driver.find_elements(By.CSS_SELECTOR, ".widget-readout")[-1]  # the new slider's
+    search.clear()
+    search.send_keys("Shining", Keys.ENTER)
+    wait.until(
+        lambda d: "Shining, The (1980)" in d.find_elements(By.CSS_SELECTOR, "select")[0].text
+    )
+    add.click()
+    second = changes_from(first)
+    assert "Shining, The (1980)" in second  # the new liked movie explains some of the list
+
+    # readouts: min ratings, novelty, then one per rated movie; Toy Story's is the first of those
+    readout = driver.find_elements(By.CSS_SELECTOR, ".widget-readout")[2]
     readout.click()
     readout.send_keys(Keys.CONTROL, "a")
-    readout.send_keys("1", Keys.ENTER)
-    second = changes_from(first)
-    assert second != first
+    readout.send_keys("1", Keys.ENTER)  # 1 star: no longer liked, so it explains nothing
+    third = changes_from(second)
+    assert "Toy Story (1995)" not in third and "Shining, The (1980)" in third
 
     shots = REPORTS_DIR / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
