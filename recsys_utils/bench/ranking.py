@@ -8,13 +8,15 @@ Ours: each variant of ``OURS_VARIANTS`` (linear, tanh), "ours(val-chosen)" (the 
 with the better validation NDCG@100 in that seed), "ours-2seeds" (``--ensemble``: that
 variant with a second seed, z-scores averaged), "ours-ease-init" (tables from a rank-600
 SVD of EASE's B, fine-tuned, epochs incl. 0 on validation). Blends: per-user z-scores,
-weights on validation only: (ours, EASE), (iALS, EASE) on 0..1 by 0.1 and the 3-way
-(ours, EASE, iALS) on the 0.1 simplex (66 points).
+weights on validation only: (ours, EASE), (iALS, EASE) on 0..1 by 0.1, the 3-way
+(ours, EASE, iALS) on the 0.1 simplex (66 points) and "blend(all)" (every variant of ours,
+EASE and iALS on one simplex).
 
     python -m recsys_utils bench ranking [--dataset ml-latest-small] [--seeds 0,1,2,3,4] [--ensemble]
 
 ``write_report`` writes ``bench_ranking.csv`` (a row per seed and model), ``_curves.csv``
-and ``bench_ranking.md`` (the mean +- std table, the protocol and the grids).
+and ``bench_ranking.md`` (the mean +- std table, the protocol and the grids, the new-user
+curve, and n = 10 under the four conventions of ``CONVENTIONS``).
 
 Length: over 300 lines because one seed's run (``run_seed``) fits and chooses every model
 in one place, so the protocol can be read top to bottom; the peers' adapters are in
