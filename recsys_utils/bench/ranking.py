@@ -352,7 +352,8 @@ CONVENTIONS = (
     "protocol: the 20% targets, the whole history excluded (all held-out users; those "
     "with fewer than n history movies give all they have); rest: every held-out positive "
     "not given is a target, only the n given excluded; full_: the same two on the users "
-    "whose history holds at least 20 movies, who are given exactly n at every n."
+    f"whose history holds at least {max(NEW_USER_NS)} movies, who are given exactly n at "
+    "every n."
 )
 
 

@@ -28,6 +28,15 @@ class Popularity:
         return np.broadcast_to(self.counts_, (H.shape[0], self.counts_.size)).copy()
 
 
+def _fit_implicit(estimator, kw: dict, X):
+    """An ``implicit`` estimator fitted on users x items CSR, its BLAS on one thread (as
+    ``implicit`` asks, else it warns and slows down)."""
+    with threadpool_limits(1, "blas"):
+        model = estimator(**kw)
+        model.fit(X.tocsr().astype(np.float32), show_progress=False)
+    return model
+
+
 class ALS:
     """implicit.cpu.als.AlternatingLeastSquares; users x items CSR (implicit >= 0.5)."""
 
@@ -48,9 +57,7 @@ class ALS:
     def fit_matrix(self, X, valid_history=None, valid_targets=None):
         from implicit.cpu.als import AlternatingLeastSquares
 
-        with threadpool_limits(1, "blas"):
-            self.model_ = AlternatingLeastSquares(**self.kw)
-            self.model_.fit(X.tocsr().astype(np.float32), show_progress=False)
+        self.model_ = _fit_implicit(AlternatingLeastSquares, self.kw, X)
         return self
 
     def fold_in(self, H):
@@ -93,9 +100,7 @@ class BPR:
     def fit_matrix(self, X, valid_history=None, valid_targets=None):
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-        with threadpool_limits(1, "blas"):
-            self.model_ = BayesianPersonalizedRanking(**self.kw)
-            self.model_.fit(X.tocsr().astype(np.float32), show_progress=False)
+        self.model_ = _fit_implicit(BayesianPersonalizedRanking, self.kw, X)
         F = np.asarray(self.model_.item_factors, dtype=np.float64)
         # implicit stores the item bias as the last item column (user column fixed at 1)
         self.V_, self.b_ = F[:, :-1], F[:, -1]
@@ -104,10 +109,10 @@ class BPR:
 
     def fold_in(self, H):
         H = H.tocsr()
-        U = np.zeros((H.shape[0], self.V_.shape[1]))
         if self.fold == "mean":
             n = np.maximum(np.diff(H.indptr), 1)[:, None]
             return np.asarray(H @ self.V_) / n
+        U = np.zeros((H.shape[0], self.V_.shape[1]))
         # weighted LS: (V'V + a V_h'V_h + reg I) u = V'(-b) + (1+a) V_h'(1 - b_h) ... exactly:
         # rhs = sum_i c_i (p_i - b_i) v_i = -V'b + sum_h [(1+a)(1-b_h) + b_h] v_h
         base_rhs = -self.V_.T @ self.b_

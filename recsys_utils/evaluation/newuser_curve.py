@@ -89,10 +89,14 @@ def new_user_curve(
     same users at every n" in the strict sense.
     """
     rows = []
-    capped = np.diff(held.history.indptr)
+    sizes = np.diff(held.history.indptr)  # history movies per user
+    full = sizes >= max(ns)  # the users who can give every n
     everything = (held.history + held.targets).tocsr()
     for n in ns:
         history = held.subset_history(n, seed)  # one permutation per user, nested inputs
+        if rest:
+            others = (everything - history).tocsr()  # the "rest" targets, the same per model
+            others.eliminate_zeros()
         for name, scorer in scorers.items():
             scores = scorer(history)
             report = ranking_report(scores, held.targets, held.history)
@@ -102,24 +106,21 @@ def new_user_curve(
                 "ndcg@10": report["ndcg@10"],
                 "recall@20": report["recall@20"],
                 "ndcg@100": report["ndcg@100"],
-                "n_capped": int((capped < n).sum()),
+                "n_capped": int((sizes < n).sum()),
             }
             if rest:
-                others = (everything - history).tocsr()
-                others.eliminate_zeros()
                 wide = ranking_report(scores, others, history)
                 row |= {"rest_ndcg@10": wide["ndcg@10"], "rest_recall@20": wide["recall@20"]}
-                full = capped >= max(ns)
-                if full.any():
-                    row |= {
-                        "full_ndcg@10": ranking_report(
-                            scores[full], held.targets[full], held.history[full]
-                        )["ndcg@10"],
-                        "full_rest_ndcg@10": ranking_report(
-                            scores[full], others[full], history[full]
-                        )["ndcg@10"],
-                        "n_full": int(full.sum()),
-                    }
+            if rest and full.any():
+                row |= {
+                    "full_ndcg@10": ranking_report(
+                        scores[full], held.targets[full], held.history[full]
+                    )["ndcg@10"],
+                    "full_rest_ndcg@10": ranking_report(scores[full], others[full], history[full])[
+                        "ndcg@10"
+                    ],
+                    "n_full": int(full.sum()),
+                }
             rows.append(row)
     return pd.DataFrame(rows)
 
