@@ -24,6 +24,7 @@ _EXPORTS = {
     "Blend": "ranking",
     "CONVENTIONS": "ranking",
     "DEFAULT_MODELS": "personalisation",
+    "EASE_EXACT_MAX_USERS": "ranking",
     "EASE_GRID": "ranking",
     "NEW_USER_NS": "ranking",
     "NOVELTIES": "personalisation",

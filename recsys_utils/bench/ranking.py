@@ -7,7 +7,9 @@ rows; ``summarise`` turns rows into a mean +- std table.
 Ours: each variant of ``OURS_VARIANTS`` (linear, tanh), "ours(val-chosen)" (the variant
 with the better validation NDCG@100 in that seed), "ours-2seeds" (``--ensemble``: that
 variant with a second seed, z-scores averaged), "ours-ease-init" (tables from a rank-600
-SVD of EASE's B, fine-tuned, epochs incl. 0 on validation). Blends: per-user z-scores,
+SVD of EASE's B, fine-tuned, epochs incl. 0 on validation), "ours-ease-exact" (the same
+from EASE's exact dual tables, one dimension per training user: epoch 0 is EASE's ranking
+for every new user, so it asks whether the softmax can improve on EASE). Blends: per-user z-scores,
 weights on validation only: (ours, EASE), (iALS, EASE) on 0..1 by 0.1, the 3-way
 (ours, EASE, iALS) on the 0.1 simplex (66 points) and "blend(all)" (every variant of ours,
 EASE and iALS on one simplex).
@@ -58,7 +60,12 @@ OURS_VARIANTS = {
 OURS_TRAIN = dict(batch_size=128, lr=1e-3, patience=10, eval_every=2)
 # EASE-initialised: tables from a rank-600 SVD of EASE's B (the validation-chosen lam),
 # fine-tuned by the softmax at a small lr; epochs (0 = the initial tables) on validation
-OURS_EASE_INIT = dict(init="ease", init_scale=3.0, lr=1e-4, max_epochs=8, patience=4, eval_every=2)
+OURS_EASE_INIT = dict(
+    init="ease", init_scale=3.0, lr=1e-4, max_epochs=8, patience=4, min_epochs=0, eval_every=2
+)
+# "ours-ease-exact": the same fine-tuning from EASE's exact dual tables
+# (``models.ease.dual_tables``), where the training users are few enough to be dimensions
+EASE_EXACT_MAX_USERS = 5000
 BLEND_WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
 NEW_USER_NS = (1, 2, 5, 10, 20)
 
@@ -238,16 +245,24 @@ def run_seed(
             best_ours.fit_seconds_ + twin.fit_seconds_,
             {"variant": best_name, "seeds": [seed, seed + 1000]},
         )
-    if ease_init:
-        kw = {**OURS_EASE_INIT, "ease_lam": ease.params["lam"]}
-        ei = PooledSoftmax(**{"seed": seed, **kw}).fit_matrix(split.train, va.history, va.targets)
-        record(
-            "ours-ease-init",
-            ei,
-            ei.fit_seconds_,
-            {**kw, "best_epoch": ei.best_epoch_},
-            {"val_ndcg@100": ei.best_val_ndcg100_, "epochs_run": len(ei.history_)},
-        )
+    if ease_init:  # from EASE's B (rank-600 SVD), and from its exact dual tables
+        base = {**OURS_EASE_INIT, "ease_lam": ease.params["lam"]}
+        starts = {"ours-ease-init": base}
+        n_train = split.train.shape[0]
+        if n_train <= EASE_EXACT_MAX_USERS:  # one dimension per training user
+            dim = max(base.get("dim", PooledSoftmax.DEFAULTS["dim"]), n_train)
+            starts["ours-ease-exact"] = {**base, "init": "ease_dual", "dim": dim}
+        for name, kw in starts.items():
+            m = PooledSoftmax(**{"seed": seed, **kw}).fit_matrix(
+                split.train, va.history, va.targets
+            )
+            record(
+                name,
+                m,
+                m.fit_seconds_,
+                {**kw, "best_epoch": m.best_epoch_},
+                {"val_ndcg@100": m.best_val_ndcg100_, "epochs_run": len(m.history_)},
+            )
 
     w = max(BLEND_WEIGHTS, key=lambda w: val_score(Blend(best_ours, ease, w), va))
     record(

@@ -52,11 +52,17 @@ class PooledSoftmax(HistoryRecommender):
     count^-beta before normalising; ``target``: "full" (all positives) or "dropped"
     (only those dropped from the input).
 
-    ``init``: "normal" (std 0.01) or "ease": the input and output tables start from a
+    ``init``: "normal" (std 0.01); "ease": the input and output tables start from a
     rank-``dim`` truncated SVD of EASE's B (``ease_lam``), B ~ (U S^1/2)(V S^1/2)^T,
-    scaled by ``init_scale``, then fine-tuned (EASE-initialised). ``tie``: one table for
+    scaled by ``init_scale``, then fine-tuned (EASE-initialised); "ease_dual": they start
+    from EASE's exact dual tables (``models.ease.dual_tables``, one dimension per training
+    user, the rest zero; needs ``dim`` >= the training users), so before fine-tuning a new
+    user's ranking is EASE's exactly. ``tie``: one table for
     input and output (weight tying). Validation NDCG@100 is computed every
-    ``eval_every`` epochs; early stopping after ``patience`` epochs without a better one.
+    ``eval_every`` epochs; early stopping after ``patience`` epochs without a better one,
+    never before ``min_epochs`` (validation NDCG often dips for the first ten or so epochs,
+    while the tables leave popularity, before it climbs: a short patience would otherwise
+    stop there). History ``seconds`` are per epoch, as in ``training.loop``.
     ``device``: "auto" (CUDA where available), "cpu", "cuda"...; the tables are exported
     to numpy for scoring either way. ``progress``: a tqdm bar over epochs. An
     ``on_epoch`` attribute (callable) gets each history row, as the torch models do.
@@ -76,6 +82,7 @@ class PooledSoftmax(HistoryRecommender):
         batch_size=128,
         max_epochs=200,
         patience=20,
+        min_epochs=20,
         eval_every=1,
         loss="full",
         n_negatives=None,
@@ -95,8 +102,12 @@ class PooledSoftmax(HistoryRecommender):
             raise TypeError(f"unknown parameters for pooled_softmax: {sorted(unknown)}")
         if not 0.0 <= params.get("dropout", 0.5) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {params['dropout']}")
-        if params.get("init", "normal") not in ("normal", "ease"):
-            raise ValueError(f"init must be 'normal' or 'ease', got {params['init']!r}")
+        if int(params.get("min_epochs", 0)) < 0:
+            raise ValueError(f"min_epochs must be >= 0, got {params['min_epochs']}")
+        if params.get("init", "normal") not in ("normal", "ease", "ease_dual"):
+            raise ValueError(
+                f"init must be 'normal', 'ease' or 'ease_dual', got {params['init']!r}"
+            )
         super().__init__(rating_scale, threshold, **{**self.DEFAULTS, **params})
 
     def _row_weights(self, indptr, indices, keep=None):
@@ -115,14 +126,25 @@ class PooledSoftmax(HistoryRecommender):
         """Input/output tables from a truncated SVD of EASE's B (see the class docstring)."""
         import torch
 
-        from recsys_utils.models.ease import ease_weights, gram
+        from recsys_utils.models.ease import dual_tables, ease_weights, gram
 
-        B = ease_weights(gram(X), self.params["ease_lam"])
-        k = min(self.params["dim"], B.shape[0])
-        U, S, Vt = randomized_svd(B, k, self.params["seed"])
-        r = np.sqrt(S) * self.params["init_scale"]
-        W_in, W_out = np.zeros((2, B.shape[0], self.params["dim"]))
-        W_in[:, :k], W_out[:, :k] = U[:, :k] * r, Vt[:k].T * r
+        n_users, n_items = X.shape
+        W_in, W_out = np.zeros((2, n_items, self.params["dim"]))
+        if self.params["init"] == "ease_dual":
+            if self.params["dim"] < n_users:
+                raise ValueError(
+                    f"init='ease_dual' needs dim >= the {n_users} training users, "
+                    f"got dim={self.params['dim']}"
+                )
+            D_in, D_out = dual_tables(X, self.params["ease_lam"])
+            r = self.params["init_scale"]
+            W_in[:, :n_users], W_out[:, :n_users] = D_in * r, D_out * r
+        else:
+            B = ease_weights(gram(X), self.params["ease_lam"])
+            k = min(self.params["dim"], B.shape[0])
+            U, S, Vt = randomized_svd(B, k, self.params["seed"])
+            r = np.sqrt(S) * self.params["init_scale"]
+            W_in[:, :k], W_out[:, :k] = U[:, :k] * r, Vt[:k].T * r
         with torch.no_grad():
             net.inp.weight.copy_(torch.from_numpy(W_in))
             if not self.params["tie"]:
@@ -151,7 +173,7 @@ class PooledSoftmax(HistoryRecommender):
         lq = torch.from_numpy(logq.astype(np.float32)).to(dev)
         t0 = time.perf_counter()  # fit time includes the EASE solve and SVD of init="ease"
         net = PooledNet(n_items, p["dim"], p["hidden"], tie=p["tie"])
-        if p["init"] == "ease":
+        if p["init"] != "normal":
             self._ease_init(X, net)
         net = net.to(dev)
         opt = torch.optim.AdamW(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
@@ -162,7 +184,7 @@ class PooledSoftmax(HistoryRecommender):
         def tensor(a, dtype):
             return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(dev)
 
-        if has_valid and p["init"] == "ease":  # epoch 0: the initial tables may be best
+        if has_valid and p["init"] != "normal":  # epoch 0: the initial tables may be best
             self._export(net)
             best = ndcg_at_100(self.score_history(valid_history), valid_history, valid_targets)
             best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
@@ -182,6 +204,7 @@ class PooledSoftmax(HistoryRecommender):
             leave=False,
         )
         for epoch in bar:
+            t_epoch = time.perf_counter()
             net.train()
             order = rng.permutation(n_users)
             tot, nb = torch.zeros((), device=dev), 0
@@ -222,7 +245,7 @@ class PooledSoftmax(HistoryRecommender):
             rec = {
                 "epoch": epoch,
                 "loss": float(tot) / max(nb, 1),
-                "seconds": time.perf_counter() - t0,
+                "seconds": time.perf_counter() - t_epoch,
             }
             if has_valid and (epoch % p["eval_every"] == 0 or epoch == p["max_epochs"]):
                 self._export(net)
@@ -235,7 +258,12 @@ class PooledSoftmax(HistoryRecommender):
             history.append(rec)
             if on_epoch is not None:
                 on_epoch(rec)
-            if has_valid and p["patience"] is not None and epoch - best_epoch >= p["patience"]:
+            if (
+                has_valid
+                and p["patience"] is not None
+                and epoch >= p["min_epochs"]
+                and epoch - best_epoch >= p["patience"]
+            ):
                 break
         bar.close()
         if best_state is not None:

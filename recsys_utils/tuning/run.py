@@ -134,8 +134,11 @@ def run_sweep(
         result = save_results(study, cfg, study_name, time.perf_counter() - start)
     if verbose:
         p = progress(study, cfg)
+        metric = cfg.objective[0]
+        label = "val RMSE" if metric == "val_rmse" else metric
+        best = "none finished" if result.best_value is None else f"{result.best_value:.4f}"
         print(
-            f"{p['done']}/{p['total']} done in {result.seconds:.1f} s; best val RMSE "
-            f"{result.best_value} with {result.best_params}; results in {result.folder}"
+            f"{p['done']}/{p['total']} done in {result.seconds:.1f} s; best {label} "
+            f"{best} with {result.best_params}; results in {result.folder}"
         )
     return result

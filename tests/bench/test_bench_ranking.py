@@ -47,6 +47,7 @@ def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
         "ours(val-chosen)",
         "ours-2seeds",
         "ours-ease-init",
+        "ours-ease-exact",
         "blend(ours,ease)",
         "blend(ials,ease)",
         "blend(ours,ease,ials)",

@@ -216,7 +216,16 @@ CHANGES = {
     "tie": True,
 }
 # settings that cannot change a fit without validation data or only change speed
-INERT = {"patience", "device", "num_threads", "progress", "eval_batch_size", "fused", "eval_every"}
+INERT = {
+    "patience",
+    "min_epochs",
+    "device",
+    "num_threads",
+    "progress",
+    "eval_batch_size",
+    "fused",
+    "eval_every",
+}
 
 
 def _changes(name):

@@ -99,6 +99,28 @@ def test_training_habits_on_epoch_progress_eval_every_and_device(capsys):
         PooledSoftmax(**FAST, device="cuda:7").fit(train)
 
 
+def test_early_stopping_waits_for_min_epochs_and_seconds_are_per_epoch(monkeypatch):
+    """Validation that peaks at epoch 1 and then falls (as NDCG does for the first epochs,
+    before the tables leave popularity): patience 2 alone stops at epoch 3 (3 - 1 >= 2);
+    with min_epochs 6 training goes on to epoch 6, and the best epoch is still 1."""
+    import recsys_utils.models.ranking as ranking
+
+    r = toy()
+    valid = r.groupby("user_id").head(2)
+    train = r.drop(valid.index)
+    falling = iter(np.linspace(0.9, 0.1, 20))
+    monkeypatch.setattr(ranking, "ndcg_at_100", lambda *a: float(next(falling)))
+    short = PooledSoftmax(**{**FAST, "max_epochs": 10}, patience=2, min_epochs=0).fit(train, valid)
+    assert len(short.history_) == 3 and short.best_epoch_ == 1
+    falling = iter(np.linspace(0.9, 0.1, 20))
+    waits = PooledSoftmax(**{**FAST, "max_epochs": 10}, patience=2, min_epochs=6).fit(train, valid)
+    assert len(waits.history_) == 6 and waits.best_epoch_ == 1
+    # per-epoch seconds (training.loop's convention): they add up to less than the fit
+    assert 0 < waits.history_["seconds"].sum() <= waits.fit_seconds_
+    with pytest.raises(ValueError, match="min_epochs"):
+        PooledSoftmax(min_epochs=-1)
+
+
 def test_randomized_svd_matches_the_exact_one():
     from recsys_utils.models.ranking import randomized_svd
 
@@ -125,6 +147,27 @@ def test_ease_init_at_epoch_zero_is_the_low_rank_ease_ranking():
     f = PooledSoftmax(**FAST, init="ease", lr=1e-4).fit(train, valid)
     assert f.history_["epoch"].iloc[0] == 0 and f.best_epoch_ >= 0
     assert f.best_val_ndcg100_ == f.history_["val_ndcg@100"].max()
+
+
+def test_ease_dual_init_at_epoch_zero_is_exactly_ease_off_the_history():
+    """init="ease_dual": EASE's dual tables (one dimension per training user, here 50 of
+    dim 64). Off each user's liked movies, the scores are EASE's times the pooling's
+    1 / sqrt(|liked|) (init_scale 1), so every new user's list is EASE's; a dim below the
+    training users is refused."""
+    from recsys_utils.models.ease import EASE
+
+    r = toy(n_items=20)
+    kw = {**FAST, "dim": 64, "max_epochs": 0}
+    m = PooledSoftmax(**kw, init="ease_dual", ease_lam=5.0, init_scale=1.0).fit(r)
+    e = EASE(lam=5.0).fit(r)
+    users = np.arange(len(m.user_map))
+    liked = m.liked().toarray() > 0
+    norm = np.sqrt(liked.sum(1))[:, None]
+    ours, theirs = m.score_items(users) * norm, e.score_items(users)
+    np.testing.assert_allclose(ours[~liked], theirs[~liked], atol=1e-5)
+    assert np.abs(ours[liked] - theirs[liked]).max() > 1e-3  # the history is not EASE's
+    with pytest.raises(ValueError, match="needs dim >= the 50 training users"):
+        PooledSoftmax(**{**kw, "dim": 8}, init="ease_dual").fit(r)
 
 
 def test_tied_tables_share_one_embedding():

@@ -482,9 +482,10 @@ def test_bad_storage_is_one_line(data_home, ratings_file, capsys, storage, messa
     assert message in line and "s3cret" not in line
 
 
-def test_a_ranking_model_sweep_maximises_validation_ndcg(data_home, ratings_file):
+def test_a_ranking_model_sweep_maximises_validation_ndcg(data_home, ratings_file, capsys):
     """pooled_softmax's objective (``objective`` class attribute) is validation NDCG@100,
-    maximised: the study's direction, each trial's value and the summary's order."""
+    maximised: the study's direction, each trial's value and the summary's order; the
+    last line names that objective, not RMSE."""
     import optuna
 
     from recsys_utils.tuning.config import objective_of
@@ -498,7 +499,9 @@ def test_a_ranking_model_sweep_maximises_validation_ndcg(data_home, ratings_file
         patience=None,
         fixed={"dim": 8, "threshold": 3.0, "device": "cpu"},
     )
-    res = sweeps.run_sweep(cfg, study_name="rank", verbose=False)
+    res = sweeps.run_sweep(cfg, study_name="rank", verbose=True)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"best val_ndcg@100 {res.best_value:.4f} with" in last and "RMSE" not in last
     study = open_study(cfg, "rank")
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert len(res.summary) == 4 and res.complete
