@@ -173,6 +173,7 @@ def check_03_ranking(fig: Figures) -> None:
     # EASE as a pooled model of one dimension per training user reproduces its scores
     assert fig["ease_dual_dimensions"] == fig["n_train_users"]
     assert fig["ease_dual_max_relative_difference"] < 1e-4
+    assert fig["ease_exact_best_epochs"] == []  # EASE_INIT off in the smoke run
     assert any(f"{fig['ease_dual_dimensions']} dimensions" in s for s in fig["findings"])
 
 
