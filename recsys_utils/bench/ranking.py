@@ -388,6 +388,13 @@ def conventions_table(curves, n: int = 10) -> pd.DataFrame:
     return frame.groupby("model", sort=False)[present].mean().rename(columns=cols)
 
 
+def _counts_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """users_full is a count averaged over seeds: one decimal, not a metric's four."""
+    if "users_full" not in table:
+        return table
+    return table.assign(users_full=table["users_full"].map(lambda v: f"{v:.1f}"))
+
+
 def _flat(curve: pd.DataFrame) -> pd.DataFrame:
     """(metric, n) columns as "metric n=…" strings, for a flat markdown header."""
     out = curve.copy()
@@ -428,7 +435,7 @@ def write_report(rows, curves, stats, out: Path, dataset: str, seeds) -> Path:
         "",
         CONVENTIONS,
         "",
-        to_markdown(conventions_table(curves).reset_index()),
+        to_markdown(_counts_as_text(conventions_table(curves)).reset_index()),
         "",
     ]
     path = out / "bench_ranking.md"

@@ -112,3 +112,19 @@ def test_simplex_grid_and_blend_choice_on_validation():
     assert tuple(w) == (0, 1, 0)  # the weights that rank the targets first
     blend = bench.Blend.of([noise, oracle], [0.0, 1.0])
     np.testing.assert_allclose(blend.score_history(None), bench.zscore(oracle.s))
+
+
+def test_conventions_table_means_over_seeds_and_prints_the_user_count_as_a_count():
+    """Two seeds at n = 10 (and one row at n = 5, left out): the means, and users_full
+    (67 and 68 users) written 67.5 in the markdown, not 67.5000."""
+    row = {"model": "m", "ndcg@10": 0.2, "rest_ndcg@10": 0.4, "full_ndcg@10": 0.3}
+    curves = [
+        {**row, "seed": 0, "n": 10, "full_rest_ndcg@10": 0.5, "n_full": 67},
+        {**row, "seed": 1, "n": 10, "full_rest_ndcg@10": 0.6, "n_full": 68},
+        {**row, "seed": 0, "n": 5, "full_rest_ndcg@10": 0.9, "n_full": 67},
+    ]
+    table = bench.conventions_table(curves)
+    assert table.loc["m", "full_rest"] == pytest.approx(0.55)
+    assert table.loc["m", "users_full"] == pytest.approx(67.5)
+    text = bench.to_markdown(bench._counts_as_text(table).reset_index())
+    assert "| m | 0.2000 | 0.4000 | 0.3000 | 0.5500 | 67.5 |" in text
