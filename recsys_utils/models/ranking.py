@@ -123,7 +123,8 @@ class PooledSoftmax(HistoryRecommender):
         return w
 
     def _ease_init(self, X, net):
-        """Input/output tables from a truncated SVD of EASE's B (see the class docstring)."""
+        """Input/output tables from EASE: a truncated SVD of its B (init="ease") or its exact
+        dual tables (init="ease_dual"); see the class docstring."""
         import torch
 
         from recsys_utils.models.ease import dual_tables, ease_weights, gram
