@@ -183,33 +183,31 @@ def record_figures(figures: Mapping[str, Any], table: Any = None, headline: bool
     display(bundle, raw=True)
 
 
-def read_figures(notebook_path: str | Path) -> dict[str, Any]:
-    """The figures recorded in an executed notebook (later records override earlier ones)."""
+def _recorded(notebook_path: str | Path) -> list[dict[str, Any]]:
+    """Every bundle :func:`record_figures` stored in an executed notebook, in order."""
     import nbformat
 
     nb = nbformat.read(str(notebook_path), as_version=4)
+    values = [
+        output.get("data", {}).get(FIGURES_MIME)
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+    ]
+    return [json.loads(v) if isinstance(v, str) else v for v in values if v is not None]
+
+
+def read_figures(notebook_path: str | Path) -> dict[str, Any]:
+    """The figures recorded in an executed notebook (later records override earlier ones)."""
     figures: dict[str, Any] = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if FIGURES_MIME in data:
-                value = data[FIGURES_MIME]
-                stored = json.loads(value) if isinstance(value, str) else value
-                figures.update((k, stored["figures"][k]) for k in stored["order"])
+    for stored in _recorded(notebook_path):
+        figures.update((k, stored["figures"][k]) for k in stored["order"])
     return figures
 
 
 def read_table(notebook_path: str | Path) -> tuple[str | None, bool]:
-    """(the HTML of the table recorded with the findings, whether it is a headline)."""
-    import nbformat
-
-    nb = nbformat.read(str(notebook_path), as_version=4)
-    found: tuple[str | None, bool] = (None, False)
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            value = output.get("data", {}).get(FIGURES_MIME)
-            if value is not None:
-                stored = json.loads(value) if isinstance(value, str) else value
-                if "table_html" in stored:
-                    found = (stored["table_html"], bool(stored.get("headline")))
-    return found
+    """(the HTML of the table recorded with the findings, whether it is a headline); the
+    last record with a table wins."""
+    tables = [s for s in _recorded(notebook_path) if "table_html" in s]
+    if not tables:
+        return None, False
+    return tables[-1]["table_html"], bool(tables[-1].get("headline"))

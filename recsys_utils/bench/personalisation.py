@@ -129,6 +129,13 @@ def personalisation(
     train = ratings[~ratings[USER_COL].isin(users)]
     rows, lists = [], {}
     novelties = NOVELTIES if novelties is None else novelties
+    # each user's other liked movies, what every list is scored against
+    by_user = ratings.groupby(USER_COL)
+    liked = {}
+    for user, given in users.items():
+        mine = by_user.get_group(user)
+        mine = mine[~mine[ITEM_COL].isin(given[ITEM_COL])]
+        liked[user] = set(mine.loc[mine[RATING_COL] >= threshold, ITEM_COL])
     for base_label, (name, params) in (models or DEFAULT_MODELS).items():
         start = time.perf_counter()
         model = fit_early_stopped(name, train, seed=seed, **params)
@@ -140,14 +147,10 @@ def personalisation(
         for novelty in (0.0, *novelties.get(base_label, ())):
             label = base_label if novelty == 0 else f"{base_label}, novelty {novelty:g}"
             tops, ndcgs = {}, []
-            for user, given in users.items():
+            for user in users:
                 top = recommend_folded(model, folded[user], k=k, novelty=novelty)
                 tops[user] = top[ITEM_COL].tolist()
-                mine = ratings[
-                    (ratings[USER_COL] == user) & ~ratings[ITEM_COL].isin(given[ITEM_COL])
-                ]
-                liked = set(mine.loc[mine[RATING_COL] >= threshold, ITEM_COL])
-                ndcgs.append(ndcg_at_k(tops[user], liked, k))
+                ndcgs.append(ndcg_at_k(tops[user], liked[user], k))
             lists[label] = tops
             row = {
                 "model": label,
