@@ -53,7 +53,6 @@ TIMING_REPEATS = 20
 SEED = 3
 
 # %%
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
