@@ -100,36 +100,44 @@ def test_the_readme_module_map_matches_the_package():
     assert table == on_disk
 
 
-def test_a_module_over_300_lines_says_why_in_its_docstring():
+def private_imports_across_subpackages(root: Path) -> list[str]:
+    """``file: module [names]`` for each import of a private module or name (a leading
+    ``_``) of another subpackage: what a subpackage does not export in ``__all__`` is its own."""
     import ast
 
-    long = []
-    for path in sorted((REPO / "recsys_utils").rglob("*.py")):
-        text = path.read_text()
-        if text.count("\n") > 300 and "Length:" not in (ast.get_docstring(ast.parse(text)) or ""):
-            long.append(str(path.relative_to(REPO)))
-    assert long == []
-
-
-@pytest.mark.parametrize("package", SUBPACKAGES)
-def test_every_public_name_of_a_module_is_exported_by_its_subpackage(package):
-    """Public = top-level functions, classes and UPPER_CASE constants not starting with _;
-    a module added or grown must list them in its subpackage's ``_EXPORTS``."""
-    import ast
-    import importlib
-
-    exports = importlib.import_module(f"recsys_utils.{package}")._EXPORTS
-    missing = []
-    for path in sorted((REPO / "recsys_utils" / package).glob("*.py")):
-        if path.stem == "__init__":
-            continue
-        for node in ast.parse(path.read_text()).body:
-            names = [getattr(node, "name", None)]
-            if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper()]
-            elif not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+    found = []
+    for path in sorted((root / "recsys_utils").rglob("*.py")):
+        rel = path.relative_to(root / "recsys_utils").parts
+        home = rel[0] if len(rel) > 1 else None
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if not (node.module or "").startswith("recsys_utils."):
+                    continue
+                imports = [(node.module.split(".")[1:], [a.name for a in node.names])]
+            elif isinstance(node, ast.Import):
+                imports = [
+                    (a.name.split(".")[1:], [])
+                    for a in node.names
+                    if a.name.startswith("recsys_utils.")
+                ]
+            else:
                 continue
-            missing += [f"{path.stem}.{n}" for n in names if n and not n.startswith("_")
-                        and n not in exports]  # fmt: skip
-    assert missing == []
+            for parts, names in imports:
+                if not parts or parts[0] == home:
+                    continue
+                if any(x.startswith("_") for x in parts + names):
+                    found.append(f"{'/'.join(rel)}: {'.'.join(parts)} {names}")
+    return found
+
+
+def test_no_private_name_is_imported_across_subpackages():
+    assert private_imports_across_subpackages(REPO) == []
+
+
+def test_the_private_import_check_can_fail(package_copy):
+    probe = package_copy / "recsys_utils" / "cli" / "zz_probe.py"
+    probe.write_text("from recsys_utils.models.base import _helper\nimport recsys_utils.data._x\n")
+    assert private_imports_across_subpackages(package_copy) == [
+        "cli/zz_probe.py: models.base ['_helper']",
+        "cli/zz_probe.py: data._x []",
+    ]

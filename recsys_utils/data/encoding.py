@@ -57,6 +57,14 @@ class IdMap:
             raise KeyError(f"unknown id {int(values[~found][0])}")
         return np.where(found, pos_clipped, UNKNOWN).astype(np.int64)
 
+    def index(self, raw_id, what: str = "id") -> int:
+        """The index of one raw id; ``KeyError`` naming ``what`` ("movie", "user") and the
+        id when it was not in the training data."""
+        idx = int(self.encode([raw_id])[0])
+        if idx < 0:
+            raise KeyError(f"unknown {what} {raw_id}: not in the model's training data")
+        return idx
+
     def decode(self, indices) -> np.ndarray:
         """Indices back to raw ids."""
         return self.ids[np.asarray(indices, dtype=np.int64)]

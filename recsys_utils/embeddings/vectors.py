@@ -164,13 +164,6 @@ def nearest(
     return top, sims[top]
 
 
-def _index_of(id_map, raw_id, what: str) -> int:
-    idx = int(id_map.encode([raw_id])[0])
-    if idx < 0:
-        raise KeyError(f"unknown {what} {raw_id}: not in the model's training data")
-    return idx
-
-
 def similar_movies(
     model, movie_id: int, k: int = 10, min_ratings: int = 0, movies: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -186,7 +179,7 @@ def similar_movies(
     Returns:
         DataFrame item_id, similarity (and title), best first.
     """
-    idx = _index_of(model.item_map, movie_id, "movie")
+    idx = model.item_map.index(movie_id, "movie")
     if callable(getattr(model, "score_liked", None)):
         from recsys_utils.models.base import top_k_indices
 
@@ -207,7 +200,7 @@ def similar_movies(
 def nearest_users(model, user_id: int, k: int = 10) -> pd.DataFrame:
     """Users whose embeddings are closest (cosine) to ``user_id``'s: DataFrame user_id, similarity."""
     emb = extract(model)
-    idx = _index_of(model.user_map, user_id, "user")
+    idx = model.user_map.index(user_id, "user")
     top, sims = nearest(emb.user, idx, k)
     return pd.DataFrame({USER_COL: emb.user_ids[top], SIMILARITY_COL: sims})
 

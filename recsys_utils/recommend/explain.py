@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, TITLE_COL, USER_COL
-from recsys_utils.embeddings.vectors import _index_of, extract, normalize_rows, with_titles
+from recsys_utils.embeddings.vectors import extract, normalize_rows, with_titles
 from recsys_utils.recommend.foldin import FoldedUser, score_folded
 
 
@@ -55,11 +55,11 @@ def explain(
         out), most similar to ``movie_id`` first.
     """
     emb = extract(model)
-    i = _index_of(model.item_map, movie_id, "movie")
+    i = model.item_map.index(movie_id, "movie")
     if isinstance(user, FoldedUser):
         score, b_u = float(score_folded(model, user, [i])[0]), user.bias
     else:
-        u = _index_of(model.user_map, user, "user")
+        u = model.user_map.index(user, "user")
         score = float(model._predict_idx(np.array([u]), np.array([i]))[0])
         b_u = float(emb.user_bias[u]) if emb.user_bias is not None else 0.0
     mu = emb.mu if emb.mu is not None else float(model.global_mean_)

@@ -59,3 +59,12 @@ def test_list_round_trip_and_order_check(id_map):
         IdMap.from_list([10, 30, 20])
     with pytest.raises(ValueError, match="strictly increasing"):
         IdMap.from_list([10, 10])
+
+
+def test_index_of_one_id_names_what_is_unknown():
+    from recsys_utils.data.encoding import IdMap
+
+    m = IdMap.from_values([30, 10, 20])
+    assert m.index(20, "movie") == 1
+    with pytest.raises(KeyError, match="unknown movie 99"):
+        m.index(99, "movie")
