@@ -21,6 +21,8 @@ TITLE_COL = "title"
 YEAR_COL = "year"
 GENRES_COL = "genres"
 TAG_COL = "tag"
+TAG_ID_COL = "tag_id"  # the tag genome's tag id
+RELEVANCE_COL = "relevance"  # the tag genome's 0..1 relevance of a tag to a movie
 
 RATINGS_COLUMNS = (USER_COL, ITEM_COL, RATING_COL, TIMESTAMP_COL)
 RELEVANCE_THRESHOLD = 4.0  # a test rating at or above it is relevant, in every ranking figure

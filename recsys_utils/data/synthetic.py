@@ -14,6 +14,10 @@ seeded generator, so the in-memory table (``generate_ratings``) and the streamed
 (``write_zip``) hold exactly the same rows, and writing 32M ratings never holds more
 than one block in memory.
 
+A release can also carry a tag genome (``genome-scores.csv``, ``genome-tags.csv`` in the
+real files' format, `genome_tables`): relevance follows the movie's latent factors, so
+movies with similar genome rows are rated alike.
+
 Length: a little over 300 lines because the generator, its block streaming and the
 zip writer must agree row for row; split apart they would share private helpers.
 """
@@ -229,6 +233,32 @@ def movies_table(cfg: SyntheticConfig) -> pd.DataFrame:
     return pd.DataFrame({"movieId": ids, "title": titles, "genres": genres})
 
 
+GENOME_NAMES = ("007", "18th century", "sci-fi", "based on a book", "dark comedy", "twist ending")
+
+
+def genome_tables(cfg: SyntheticConfig, n_tags: int, share: float = 0.5):
+    """A tag genome in the real files' layout: ``(scores, tags)`` tables with the columns
+    movieId, tagId, relevance and tagId, tag.
+
+    A seeded ``share`` of the movies is covered, each with every tag, as in ml-25m;
+    relevance(i, t) = sigmoid(q_i . w_t - 2) for a random direction w_t per tag.
+    """
+    rng = _rng(cfg, 4)
+    lat = _latent(cfg)
+    covered = np.sort(rng.permutation(cfg.n_items)[: int(round(share * cfg.n_items))])
+    w = rng.normal(0, 1, (cfg.rank, n_tags))
+    relevance = 1 / (1 + np.exp(2 - lat["q"][covered] @ w))
+    names = [GENOME_NAMES[t] if t < len(GENOME_NAMES) else f"tag {t + 1}" for t in range(n_tags)]
+    scores = pd.DataFrame(
+        {
+            "movieId": np.repeat(lat["item_ids"][covered], n_tags),
+            "tagId": np.tile(np.arange(1, n_tags + 1), covered.size),
+            "relevance": relevance.ravel(),
+        }
+    )
+    return scores, pd.DataFrame({"tagId": np.arange(1, n_tags + 1), "tag": names})
+
+
 def _csv_block(df: pd.DataFrame) -> bytes:
     """A ratings block as MovieLens CSV lines (``4.0``, not ``4``), via pyarrow for speed."""
     import pyarrow as pa
@@ -258,7 +288,11 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 
 def write_zip(
-    path: str | Path, cfg: SyntheticConfig | None = None, name: str = "ml-25m", **kw
+    path: str | Path,
+    cfg: SyntheticConfig | None = None,
+    name: str = "ml-25m",
+    genome_tags: int = 0,
+    **kw,
 ) -> Path:
     """Write a MovieLens-format zip: ``{name}/ratings.csv`` and ``{name}/movies.csv``.
 
@@ -269,6 +303,8 @@ def write_zip(
         path: the zip file to write (its folder is created).
         cfg: a ``SyntheticConfig``; or give its fields as keywords.
         name: the top-level folder inside the zip (``ml-25m`` matches that release).
+        genome_tags: with more than 0, also ``genome-scores.csv`` and ``genome-tags.csv``
+            holding this many genome tags (`genome_tables`).
     """
     cfg = cfg or SyntheticConfig(**kw)
     path = Path(path)
@@ -283,11 +319,20 @@ def write_zip(
                 fh.write(_csv_block(block))
         with zf.open(_entry(f"{name}/movies.csv"), "w") as fh:
             fh.write(movies_table(cfg).to_csv(index=False, lineterminator="\n").encode("utf-8"))
+        if genome_tags > 0:
+            scores, tags = genome_tables(cfg, genome_tags)
+            for file, table, fmt in (("scores", scores, "%.5f"), ("tags", tags, None)):
+                text = table.to_csv(index=False, lineterminator="\n", float_format=fmt)
+                zf.writestr(_entry(f"{name}/genome-{file}.csv"), text.encode("utf-8"))
     return path
 
 
 def write_mirror(
-    folder: str | Path, cfg: SyntheticConfig | None = None, name: str = "ml-25m", **kw
+    folder: str | Path,
+    cfg: SyntheticConfig | None = None,
+    name: str = "ml-25m",
+    genome_tags: int = 0,
+    **kw,
 ) -> Path:
     """A mirror folder (``{name}.zip`` + ``{name}.zip.md5``) for ``$RECSYS_DATA_MIRROR``.
 
@@ -295,7 +340,7 @@ def write_mirror(
     path on synthetic data. Returns the folder.
     """
     folder = Path(folder)
-    zip_path = write_zip(folder / f"{name}.zip", cfg, name=name, **kw)
+    zip_path = write_zip(folder / f"{name}.zip", cfg, name=name, genome_tags=genome_tags, **kw)
     digest = hashlib.md5()
     with open(zip_path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
