@@ -7,6 +7,7 @@ Modules:
     probes: Checks of the seed blog's claims: ranking side by side, linear probes, the RMSE ladder,
     ranking_metrics: Full-catalogue top-N metrics on dense score matrices, the history excluded.
     ranking_protocol: Strong-generalisation split for top-N ranking (Liang et al. 2018, "VAE for CF").
+    stats: How sure a figure is: intervals over users, paired tests, Holm, and the verdict words.
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -15,11 +16,19 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "ALPHA": "stats",
+    "CONFIDENCE": "stats",
+    "Comparison": "stats",
     "HeldOut": "ranking_protocol",
+    "Interval": "stats",
+    "LOWER_IS_BETTER": "stats",
+    "Paired": "stats",
     "RankingSplit": "ranking_protocol",
     "UNKNOWN": "newuser_curve",
+    "VERDICT_CLASS": "stats",
     "candidate_mask": "metrics",
     "compare_recommenders": "probes",
+    "compare_table": "stats",
     "coverage_at_k": "ranking_metrics",
     "excluded_pairs": "metrics",
     "fold_in_curve": "foldin_curve",
@@ -30,16 +39,20 @@ _EXPORTS = {
     "held_out_rest": "probes",
     "held_out_scores": "probes",
     "hit_rate_at_k": "ranking_metrics",
+    "holm": "stats",
+    "interval": "stats",
     "jaccard": "probes",
     "ladder": "probes",
     "liked_items": "probes",
     "load_matching": "probes",
+    "lower_is_better": "stats",
     "mae": "metrics",
     "model_training_rows": "foldin_curve",
     "ndcg_at_k": "ranking_metrics",
     "new_user_curve": "newuser_curve",
     "new_user_histories": "ranking_protocol",
     "novelty": "metrics",
+    "paired": "stats",
     "popularity_scorer": "newuser_curve",
     "probe_genres": "probes",
     "probe_model": "probes",
@@ -59,6 +72,10 @@ _EXPORTS = {
     "top_k_lists": "probes",
     "training_ratings": "newuser_curve",
     "untrained": "probes",
+    "user_differences": "stats",
+    "user_values": "stats",
+    "verdict": "stats",
+    "verdict_word": "stats",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
