@@ -18,6 +18,9 @@ bootstrap (``scipy.stats.bootstrap``, ``method="bootstrap"``) and the Wilcoxon s
 (``test="wilcoxon"``) are options. A table of many pairs adjusts its p-values with Holm's method.
 
 ``verdict`` is the one function that turns a comparison into the words the reports use.
+
+Length: one concern (how sure a figure is); the three result types and their docstrings take
+the room.
 """
 
 from __future__ import annotations
