@@ -27,6 +27,8 @@ T_PLANT = "tests/bench/test_peers_protocol.py::test_a_test_only_signal_changes_n
 T_REFIT = (
     "tests/bench/test_peers_protocol.py::test_every_final_model_is_fitted_on_train_plus_validation"
 )
+EXPERIMENT = "recsys_utils/evaluation/experiment.py"
+T_EXP = "tests/evaluation/test_experiment.py::"
 T_BLEND = "tests/models/test_blend.py::test_blend_ranks_by_what_it_predicts_members_clipped"
 
 MUTATIONS = [
@@ -121,6 +123,42 @@ MUTATIONS = [
         "scores[row, ~candidate_mask(model, user, extra)] = -np.inf",
         "scores[row, ~candidate_mask(model, user, None)] = -np.inf",
         "tests/evaluation/test_metrics.py::test_exclude_removes_the_validation_movies_from_the_candidates",
+    ),
+    # --- the experiment: every choice on validation users ------------------------------
+    (
+        "experiment_choices_on_test_users",
+        EXPERIMENT,
+        "ctx = Context(seed, dataclasses.replace(split, test=None), scale, {})",
+        "ctx = Context(seed, dataclasses.replace(split, valid=split.test, test=None), scale, {})",
+        T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
+    ),
+    (
+        "experiment_test_targets_in_the_input",
+        EXPERIMENT,
+        "scores = _score(f.model, te.history)",
+        "scores = _score(f.model, te.history + te.targets)",
+        T_EXP + "test_no_test_target_ever_reaches_a_model",
+    ),
+    (
+        "experiment_blend_weights_not_summing_to_one",
+        EXPERIMENT,
+        "np.array([*c, k - sum(c)]) / k",
+        "np.array([*c, k - sum(c) + 1]) / k",
+        T_EXP + "test_blend_weights_sum_to_one_and_the_blend_is_their_sum_of_z_scores",
+    ),
+    (
+        "experiment_metric_at_the_largest_cutoff",
+        EXPERIMENT,
+        "h = hits[:, :k]",
+        "h = hits",
+        T_EXP + "test_each_metric_is_the_one_metric_function_at_its_own_cutoff",
+    ),
+    (
+        "experiment_grid_keeps_the_worst_point",
+        EXPERIMENT,
+        "if best is None or v > best[2]:",
+        "if best is None or v < best[2]:",
+        T_EXP + "test_every_choice_is_recorded_as_plain_parameters",
     ),
 ]
 

@@ -1,6 +1,7 @@
 """Metrics and protocols: rating and ranking metrics, the fold-in curve, probes of the vectors.
 
 Modules:
+    experiment: One experiment: a protocol, models with their grids, metrics and seeds in; a Result out.
     foldin_curve: How fold-in improves with the number of ratings a new user gives, on held-out users.
     metrics: Rating and ranking metrics.
     newuser_curve: 'The more movies you rate, the better it knows you', on the ranking protocol.
@@ -17,15 +18,27 @@ from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "ALPHA": "stats",
+    "Best": "experiment",
+    "BlendOf": "experiment",
     "CONFIDENCE": "stats",
     "Comparison": "stats",
+    "Context": "experiment",
+    "Experiment": "experiment",
+    "Fitted": "experiment",
+    "Grid": "experiment",
     "HeldOut": "ranking_protocol",
     "Interval": "stats",
     "LOWER_IS_BETTER": "stats",
+    "METRICS": "experiment",
+    "NEW_USER_NS": "experiment",
+    "OBJECTIVE": "experiment",
     "Paired": "stats",
     "RankingSplit": "ranking_protocol",
+    "Result": "experiment",
+    "StrongGeneralisation": "experiment",
     "UNKNOWN": "newuser_curve",
     "VERDICT_CLASS": "stats",
+    "ZBlend": "experiment",
     "candidate_mask": "metrics",
     "compare_recommenders": "probes",
     "compare_table": "stats",
@@ -34,6 +47,7 @@ _EXPORTS = {
     "fold_in_curve": "foldin_curve",
     "fold_table": "probes",
     "genre_labels": "probes",
+    "grid_points": "experiment",
     "halve_users": "foldin_curve",
     "held_out_report": "probes",
     "held_out_rest": "probes",
@@ -53,6 +67,7 @@ _EXPORTS = {
     "new_user_histories": "ranking_protocol",
     "novelty": "metrics",
     "paired": "stats",
+    "per_user_metrics": "experiment",
     "popularity_scorer": "newuser_curve",
     "probe_genres": "probes",
     "probe_model": "probes",
@@ -66,6 +81,7 @@ _EXPORTS = {
     "rmse": "metrics",
     "select_fold_in_reg": "foldin_curve",
     "similar_users_overlap": "probes",
+    "simplex": "experiment",
     "split_heldout_users": "foldin_curve",
     "strong_generalization_split": "ranking_protocol",
     "top_k": "ranking_metrics",
@@ -74,8 +90,10 @@ _EXPORTS = {
     "untrained": "probes",
     "user_differences": "stats",
     "user_values": "stats",
+    "validation_score": "experiment",
     "verdict": "stats",
     "verdict_word": "stats",
+    "zscore": "experiment",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,521 @@
+"""One experiment: a protocol, models with their grids, metrics and seeds in; a ``Result`` out.
+
+    result = Experiment(StrongGeneralisation(), [
+        Grid("ease", EASE, {"lam": [50, 200]}, seeded=False),
+        Grid("ours-linear", PooledSoftmax, fixed={"dim": 64}),
+        Best("ours(val-chosen)", ["ours-linear", "ours-tanh"]),
+        BlendOf("blend(ours,ease)", ["ours(val-chosen)", "ease"]),
+    ], seeds=(0, 1)).run(ratings)
+
+Per seed the protocol splits the ratings into training users and held-out validation and
+test users (each held-out user gives their *liked* movies as input and is scored on the
+rest, the *targets*). Entries run in order, each on the training users only:
+
+- ``Grid``: one model per point of its grid (and of ``then``: settings of a fitted model
+  that need no refit, e.g. a fold-in), the point with the best validation NDCG@100 kept;
+  a model that stops early picks its epochs on the validation users' targets too;
+- ``Best``: the entry among ``among`` with the best validation score (a variant);
+- ``BlendOf``: per-user z-scores of members, weights on a simplex chosen on validation.
+
+Every choice reads validation users only. The test users are then scored once per entry:
+their liked movies go in, their targets are used only by the metrics. ``Result`` holds
+the fitted models per seed, the chosen parameters (plain dicts), the validation score of
+every candidate, one row per (seed, model, user) with every metric, a row per (seed,
+model) of figures that are not per user (fit seconds, fold-in ms, coverage, epochs), and
+the new-user curves; ``Result.save`` / ``Result.load`` keep it in a folder.
+
+Models are reached through two adapters only, ``_fit`` and ``_score``.
+
+Length: about 500 lines: the protocol's entries, the run, its per-user metrics and the
+result's folder format agree on one set of names, and are read together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_utils.constants import RATING_COL
+from recsys_utils.evaluation import newuser_curve
+from recsys_utils.evaluation.ranking_metrics import top_k
+from recsys_utils.evaluation.ranking_protocol import RankingSplit, strong_generalization_split
+
+METRICS = ("ndcg@100", "recall@20", "recall@50", "ndcg@10", "hr@10")
+OBJECTIVE = "ndcg@100"  # every choice maximises the validation users' mean of this
+NEW_USER_NS = (1, 2, 5, 10, 20)
+
+
+# --- the two adapters: the only places a model is touched ------------------------------
+def _fit(model, split: RankingSplit, scale: tuple[float, float]):
+    """Fit on the training users' positives; validation users steer early stopping."""
+    from recsys_utils.data.encoding import IdMap
+
+    model.fit_matrix(split.train, split.valid.history, split.valid.targets)
+    if hasattr(model, "params"):  # a package Recommender: id maps so it can be saved
+        model.user_map, model.item_map = IdMap(split.train_users), IdMap(split.items)
+        model.rating_scale = model.rating_scale or scale
+    return model
+
+
+def _score(model, liked: sp.csr_matrix) -> np.ndarray:
+    """(n, n_items) scores for new people given as 0/1 rows of liked movies."""
+    return model.score_history(liked)
+
+
+def _epochs(model) -> pd.DataFrame | None:
+    """The per-epoch log of a model that trains in epochs, else None."""
+    return getattr(model, "history_", None)
+
+
+# --- metrics ---------------------------------------------------------------------------
+def _cutoff(metric: str) -> int:
+    return int(metric.split("@")[1])
+
+
+def per_user_metrics(
+    scores: np.ndarray, targets: sp.csr_matrix, exclude: sp.csr_matrix, metrics=METRICS
+) -> pd.DataFrame:
+    """One row per user, one column per metric ("ndcg@k", "recall@k", "hr@k"), binary
+    relevance, the excluded movies never ranked; recall is normalised by min(k, targets)."""
+    kmax = max(_cutoff(m) for m in metrics)
+    top = top_k(scores, exclude, kmax)
+    t = targets.tocsr()
+    rows = np.repeat(np.arange(top.shape[0]), top.shape[1])
+    hits = np.asarray(t[rows, top.ravel()]).reshape(top.shape) > 0
+    n = np.diff(t.indptr)
+    disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+    ideal = np.concatenate([[0.0], np.cumsum(disc)])
+    out = {}
+    for m in metrics:
+        kind, k = m.split("@")[0], _cutoff(m)
+        h = hits[:, :k]
+        if kind == "ndcg":
+            idcg = ideal[np.minimum(n, h.shape[1])]
+            out[m] = np.where(
+                idcg > 0, (h * disc[: h.shape[1]]).sum(1) / np.maximum(idcg, 1e-300), 0
+            )
+        elif kind == "recall":
+            out[m] = h.sum(1) / np.maximum(np.minimum(k, n), 1)
+        elif kind == "hr":
+            out[m] = h.any(1).astype(float)
+        else:
+            raise ValueError(f"unknown metric {m!r}: ndcg@k, recall@k or hr@k")
+    return pd.DataFrame(out)
+
+
+def _coverage(scores, exclude, k: int = 10) -> float:
+    return np.unique(top_k(scores, exclude, k)).size / scores.shape[1]
+
+
+def _objective(scores: np.ndarray, held) -> float:
+    """The held-out users' mean NDCG@100 for these scores, their liked movies excluded."""
+    return float(
+        per_user_metrics(scores, held.targets, held.history, [OBJECTIVE])[OBJECTIVE].mean()
+    )
+
+
+def validation_score(model, split: RankingSplit) -> float:
+    """Mean NDCG@100 of the validation users (their liked movies in, targets scored)."""
+    return _objective(_score(model, split.valid.history), split.valid)
+
+
+# --- protocols -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StrongGeneralisation:
+    """Held-out users (``ranking_protocol.strong_generalization_split``) per seed."""
+
+    n_test: int = 100
+    n_valid: int = 100
+    threshold: float = 4.0
+    history_frac: float = 0.8
+    min_positives: int = 5
+    name: str = "strong_generalisation"
+
+    def split(self, ratings: pd.DataFrame, seed: int) -> RankingSplit:
+        return strong_generalization_split(
+            ratings,
+            n_test=self.n_test,
+            n_valid=self.n_valid,
+            seed=seed,
+            threshold=self.threshold,
+            min_positives=self.min_positives,
+            history_frac=self.history_frac,
+        )
+
+    def describe(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+# --- entries: models with their grids ----------------------------------------------------
+def grid_points(grid: Mapping[str, Sequence] | Sequence[dict]) -> list[dict]:
+    """Every point of a grid given as {name: values} (their product) or a list of dicts."""
+    if isinstance(grid, Mapping):
+        keys = list(grid)
+        return [dict(zip(keys, v, strict=True)) for v in itertools.product(*grid.values())]
+    return [dict(p) for p in grid]
+
+
+def simplex(n: int, step: float = 0.1) -> list[np.ndarray]:
+    """Weight vectors of ``n`` members on a grid of ``step``, each summing to 1."""
+    k = round(1 / step)
+    return [
+        np.array([*c, k - sum(c)]) / k
+        for c in itertools.product(range(k + 1), repeat=n - 1)
+        if sum(c) <= k
+    ]
+
+
+@dataclass
+class Fitted:
+    """One entry of one seed: the model, what validation chose, and how it got there."""
+
+    model: Any
+    params: dict
+    val: float
+    fit_s: float
+    candidates: list = field(default_factory=list)  # [(params, validation score)]
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What an entry sees: the seed, the split (it reads only training and validation
+    users) and the entries fitted before it."""
+
+    seed: int
+    split: RankingSplit
+    scale: tuple[float, float]
+    fitted: dict[str, Fitted]
+
+
+@dataclass
+class Grid:
+    """A model and its grid; each point fitted, the best validation NDCG@100 kept.
+
+    Args:
+        name: the row name.
+        make: ``make(**params)`` gives an unfitted model (a class will do).
+        grid: {name: values} or a list of parameter dicts (default: one point, ``{}``).
+        fixed: passed to every point and recorded with the choice.
+        seeded: pass ``seed`` (the run's seed plus ``seed_offset``).
+        then: settings of a fitted model tried without refitting, ``apply(model, setting)``.
+        needs: ``needs(context)`` -> parameters taken from earlier choices, or None to
+            skip this entry in that seed.
+    """
+
+    name: str
+    make: Callable[..., Any]
+    grid: Mapping[str, Sequence] | Sequence[dict] = ({},)
+    fixed: dict = field(default_factory=dict)
+    seeded: bool = True
+    seed_offset: int = 0
+    then: Sequence[dict] = ()
+    apply: Callable[[Any, dict], None] | None = None
+    needs: Callable[[Context], dict | None] | None = None
+
+    def run(self, ctx: Context) -> Fitted | None:
+        base = dict(self.fixed)
+        if self.needs is not None:
+            extra = self.needs(ctx)
+            if extra is None:
+                return None
+            base.update(extra)
+        if self.seeded:
+            base["seed"] = ctx.seed + self.seed_offset
+        best, candidates = None, []
+        for point in grid_points(self.grid):
+            params = {**base, **point}
+            t = time.perf_counter()
+            model = _fit(self.make(**params), ctx.split, ctx.scale)
+            fit_s = time.perf_counter() - t
+            for setting in self.then or [{}]:
+                if setting:
+                    self.apply(model, setting)
+                v = validation_score(model, ctx.split)
+                candidates.append(({**params, **setting}, v))
+                if best is None or v > best[2]:
+                    best = (model, setting, v, fit_s, {**params, **setting})
+        model, setting, v, fit_s, params = best
+        if setting:
+            self.apply(model, setting)
+        extra = {}
+        log = _epochs(model)
+        if log is not None and "val_ndcg@100" in log:
+            scored = log.dropna(subset=["val_ndcg@100"])
+            top = scored.loc[scored["val_ndcg@100"].idxmax()]
+            params["best_epoch"] = int(top["epoch"])
+            extra = {"epochs_run": len(log), "best_epoch_val": float(top["val_ndcg@100"])}
+        return Fitted(model, params, v, fit_s, candidates, extra)
+
+
+@dataclass
+class Best:
+    """The entry among ``among`` with the best validation score: a variant chosen per seed."""
+
+    name: str
+    among: Sequence[str]
+
+    def run(self, ctx: Context) -> Fitted:
+        options = [n for n in self.among if n in ctx.fitted]
+        pick = max(options, key=lambda n: ctx.fitted[n].val)  # first of equals wins
+        f = ctx.fitted[pick]
+        candidates = [({"variant": n}, ctx.fitted[n].val) for n in options]
+        return Fitted(f.model, {"variant": pick, **f.params}, f.val, f.fit_s, candidates, f.extra)
+
+
+def zscore(s: np.ndarray) -> np.ndarray:
+    return (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-12)
+
+
+class ZBlend:
+    """sum_m w_m z(model_m): members' per-user z-scores, weights summing to 1."""
+
+    def __init__(self, members: Sequence, weights: Sequence[float]):
+        self.members, self.weights = list(members), [float(w) for w in weights]
+
+    def score_history(self, liked):
+        return sum(
+            w * zscore(_score(m, liked))
+            for m, w in zip(self.members, self.weights, strict=True)
+            if w
+        )
+
+
+@dataclass
+class BlendOf:
+    """Per-user z-score blend of earlier entries; weights on the ``step`` simplex (or the
+    given ``weights``), chosen on validation users, the members' scores computed once."""
+
+    name: str
+    members: Sequence[str]
+    step: float = 0.1
+    weights: Sequence[Sequence[float]] | None = None
+
+    def run(self, ctx: Context) -> Fitted:
+        fitted = [ctx.fitted[n] for n in self.members]
+        va = ctx.split.valid
+        z = [zscore(_score(f.model, va.history)) for f in fitted]
+        grid = self.weights or simplex(len(fitted), self.step)
+        candidates = []
+        for w in grid:
+            s = sum(wi * zi for wi, zi in zip(w, z, strict=True))
+            v = _objective(s, va)
+            candidates.append(({"weights": [float(x) for x in w]}, v))
+        weights, v = max(candidates, key=lambda c: c[1])  # first of equals wins
+        blend = ZBlend([f.model for f in fitted], weights["weights"])
+        params = {"members": list(self.members), **weights}
+        for n, f in zip(self.members, fitted, strict=True):
+            if "variant" in f.params:
+                params[f"{n}.variant"] = f.params["variant"]
+        return Fitted(blend, params, v, sum(f.fit_s for f in fitted), candidates)
+
+
+# --- the experiment ---------------------------------------------------------------------
+class Experiment:
+    """``Experiment(protocol, entries, metrics, seeds).run(ratings)`` -> ``Result``.
+
+    Args:
+        protocol: splits ratings per seed (``StrongGeneralisation``).
+        models: entries (``Grid``, ``Best``, ``BlendOf``), run in order.
+        metrics: per-user metrics of the test rows ("ndcg@k", "recall@k", "hr@k").
+        seeds: one split and one set of model seeds each.
+        curve_ns: the new-user curve's n (empty: no curve).
+        time_foldin: time a fold-in per user (``foldin_ms``; off keeps runs identical).
+        log: called with a line per entry and seed.
+    """
+
+    def __init__(
+        self,
+        protocol,
+        models: Sequence,
+        metrics: Sequence[str] = METRICS,
+        seeds: Sequence[int] = (0,),
+        curve_ns: Sequence[int] = NEW_USER_NS,
+        time_foldin: bool = True,
+        log: Callable[[str], None] | None = print,
+    ):
+        names = [e.name for e in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate entry names in {names}")
+        self.protocol, self.models = protocol, list(models)
+        self.metrics, self.seeds = tuple(metrics), tuple(seeds)
+        self.curve_ns, self.time_foldin, self.log = tuple(curve_ns), time_foldin, log
+
+    def run(self, ratings: pd.DataFrame) -> Result:
+        scale = (float(ratings[RATING_COL].min()), float(ratings[RATING_COL].max()))
+        res = Result(protocol=self.protocol.describe(), seeds=list(self.seeds))
+        users, runs, curves = [], [], []
+        for seed in self.seeds:
+            split = self.protocol.split(ratings, seed)
+            res.stats[seed] = dict(split.stats)
+            # the entries see training and validation users only: no test user exists there
+            ctx = Context(seed, dataclasses.replace(split, test=None), scale, {})
+            for entry in self.models:
+                f = entry.run(ctx)
+                if f is None:
+                    continue
+                ctx.fitted[entry.name] = f
+                u, r, c = self._test(entry.name, f, split, seed)
+                users.append(u)
+                runs.append(r)
+                curves += c
+                if self.log is not None:
+                    m = u[list(self.metrics)].mean()
+                    figures = " ".join(f"{k} {v:.4f}" for k, v in m.items())
+                    self.log(f"seed {seed} {entry.name}: {figures} val {f.val:.4f} {f.params}")
+            res.models[seed] = {n: f.model for n, f in ctx.fitted.items()}
+            res.params[seed] = {n: f.params for n, f in ctx.fitted.items()}
+            res.candidates += [
+                {"seed": seed, "model": n, "params": p, "val": v}
+                for n, f in ctx.fitted.items()
+                for p, v in f.candidates
+            ]
+        res.users = pd.concat(users, ignore_index=True)
+        res.runs = pd.DataFrame(runs)
+        res.curves = pd.DataFrame(curves)
+        return res
+
+    def _test(self, name: str, f: Fitted, split: RankingSplit, seed: int):
+        """The test users, scored once: liked movies in, targets read by the metrics only."""
+        te = split.test
+        scores = _score(f.model, te.history)
+        u = per_user_metrics(scores, te.targets, te.history, self.metrics)
+        u.insert(0, "user", te.users)
+        u.insert(0, "model", name)
+        u.insert(0, "seed", seed)
+        run = {
+            "seed": seed,
+            "model": name,
+            f"val_{OBJECTIVE}": f.val,
+            "coverage@10": _coverage(scores, te.history, 10),
+            "fit_s": f.fit_s,
+            "foldin_ms": _foldin_ms(f.model, te.history) if self.time_foldin else np.nan,
+            **f.extra,
+        }
+        curves = []
+        if self.curve_ns:
+            curve = newuser_curve.new_user_curve(
+                {name: lambda h, m=f.model: _score(m, h)}, te, self.curve_ns, seed, rest=True
+            )
+            curves = [{"seed": seed, **row} for row in curve.to_dict("records")]
+        return u, run, curves
+
+
+def _foldin_ms(model, liked: sp.csr_matrix, n_users: int = 50) -> float:
+    """Mean wall time to fold one person in and score the whole catalogue."""
+    rows = [liked[r] for r in range(min(n_users, liked.shape[0]))]
+    _score(model, rows[0])  # warm
+    t = time.perf_counter()
+    for h in rows:
+        _score(model, h)
+    return 1000 * (time.perf_counter() - t) / len(rows)
+
+
+# --- the result ---------------------------------------------------------------------------
+@dataclass
+class Result:
+    """What ``Experiment.run`` gives back; ``save`` / ``load`` keep it in a folder."""
+
+    protocol: dict
+    seeds: list
+    models: dict = field(default_factory=dict)  # seed -> name -> fitted model
+    params: dict = field(default_factory=dict)  # seed -> name -> chosen parameters
+    candidates: list = field(default_factory=list)  # {seed, model, params, val}
+    users: pd.DataFrame = field(default_factory=pd.DataFrame)  # (seed, model, user) rows
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # (seed, model) rows
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stats: dict = field(default_factory=dict)  # seed -> split counts
+    unsaved: list = field(default_factory=list)  # "seed/name" of models not restored
+
+    def table(self) -> pd.DataFrame:
+        """One row per (seed, model): the users' mean of every metric beside ``runs``."""
+        means = self.users.drop(columns="user").groupby(["seed", "model"], sort=False).mean()
+        return means.reset_index().merge(self.runs, on=["seed", "model"], how="left")
+
+    def model(self, name: str, seed: int | None = None):
+        """A fitted model of the run (default: the first seed)."""
+        return self.models[self.seeds[0] if seed is None else seed][name]
+
+    def save(self, folder: str | Path) -> Path:
+        """``result.json`` (protocol, seeds, parameters, candidates, stats, which model is
+        which checkpoint), ``users/runs/curves.parquet`` and one checkpoint per fitted
+        model under ``models/`` (safetensors + JSON, ``models.checkpoints``)."""
+        from recsys_utils.models import checkpoints
+        from recsys_utils.models.registry import MODELS
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        saved, stems = {}, {}
+        for seed, models in self.models.items():
+            saved[str(seed)] = {}
+            for name, m in models.items():
+                if isinstance(m, ZBlend):
+                    continue
+                if id(m) in stems:  # the same object under two names ("ours(val-chosen)")
+                    saved[str(seed)][name] = stems[id(m)]
+                elif getattr(m, "name", None) in MODELS:
+                    stem = f"models/seed{seed}/m{len(saved[str(seed)])}"
+                    checkpoints.save(m, folder / stem)
+                    saved[str(seed)][name] = stems[id(m)] = stem
+        meta = {
+            "protocol": self.protocol,
+            "seeds": self.seeds,
+            "params": {str(s): p for s, p in self.params.items()},
+            "candidates": self.candidates,
+            "stats": {str(s): v for s, v in self.stats.items()},
+            "checkpoints": saved,
+        }
+        (folder / "result.json").write_text(json.dumps(meta, indent=1, default=_plain))
+        for table in ("users", "runs", "curves"):
+            getattr(self, table).to_parquet(folder / f"{table}.parquet", index=False)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Result:
+        """A saved result; checkpoints are checked on load (``models.checkpoints.load``).
+        Blends are rebuilt from their members and weights; models that could not be saved
+        are listed in ``unsaved``."""
+        from recsys_utils.models import checkpoints
+
+        folder = Path(folder)
+        meta = json.loads((folder / "result.json").read_text())
+        seeds = [int(s) for s in meta["seeds"]]
+        res = cls(protocol=meta["protocol"], seeds=seeds)
+        res.params = {int(s): p for s, p in meta["params"].items()}
+        res.candidates = meta["candidates"]
+        res.stats = {int(s): v for s, v in meta["stats"].items()}
+        for table in ("users", "runs", "curves"):
+            setattr(res, table, pd.read_parquet(folder / f"{table}.parquet"))
+        for seed in seeds:
+            stems, models, loaded = meta["checkpoints"].get(str(seed), {}), {}, {}
+            for name, params in res.params[seed].items():
+                if name in stems:
+                    stem = stems[name]
+                    loaded.setdefault(stem, None)
+                    loaded[stem] = loaded[stem] or checkpoints.load(folder / stem)
+                    models[name] = loaded[stem]
+                elif "weights" in params and all(m in models for m in params["members"]):
+                    models[name] = ZBlend([models[m] for m in params["members"]], params["weights"])
+                else:
+                    res.unsaved.append(f"{seed}/{name}")
+            res.models[seed] = models
+        return res
+
+
+def _plain(value):
+    """JSON for numpy scalars and arrays in parameters."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

@@ -1,0 +1,267 @@
+"""The experiment's choices are made on validation users only, provably.
+
+A tiny fixture runs every kind of entry the ranking bench uses (a grid, a grid with a
+setting tried without refitting, models that stop early, a variant chosen per seed, blends
+on a simplex) twice: once as it is, once with every TEST user's targets replaced by a
+planted signal. Nothing chosen and no validation score may move; the test figures must.
+A spy on the scorers' input shows that what reaches a model is only ever (part of) a
+held-out user's liked movies, never a target. Each metric of the report is the
+one-metric function at its own cut-off; the restored weights are the best epoch's;
+seeded runs give identical figures; a result saves and loads back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recsys_utils.evaluation import experiment as ex
+from recsys_utils.evaluation.ranking_metrics import hit_rate_at_k, ndcg_at_k, recall_at_k
+from recsys_utils.evaluation.ranking_protocol import HeldOut
+from recsys_utils.models.ease import EASE
+from recsys_utils.models.ranking import PooledSoftmax
+
+PROTOCOL = ex.StrongGeneralisation(n_test=20, n_valid=15)
+OURS = dict(dim=8, max_epochs=12, patience=3, min_epochs=0, num_threads=1, device="cpu", lr=0.02)
+
+
+def synthetic(n_users=120, n_items=60, seed=0):
+    rng = np.random.default_rng(seed)
+    pop = rng.zipf(1.5, n_items).astype(float)
+    rows = []
+    for u in range(n_users):
+        for i in rng.choice(n_items, rng.integers(8, 25), replace=False, p=pop / pop.sum()):
+            rows.append((u + 1, int(i) + 1, float(rng.choice([3.0, 4.0, 5.0])), 0))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+
+
+class _Shift:
+    """A model with a setting tried without refitting (like BPR's fold-in): EASE's scores
+    plus ``shift`` times the item's popularity."""
+
+    def __init__(self, lam=10.0):
+        self.ease = EASE(lam=lam)
+        self.shift = 0.0
+
+    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+        self.ease.fit_matrix(X)
+        self.pop_ = np.asarray(X.sum(0)).ravel()
+        return self
+
+    def score_history(self, H):
+        return self.ease.score_history(H) + self.shift * self.pop_
+
+
+def _set_shift(model, setting):
+    model.shift = setting["shift"]
+
+
+def entries():
+    return [
+        ex.Grid("ease", EASE, {"lam": [1, 10, 100]}, seeded=False),
+        ex.Grid(
+            "shifted",
+            _Shift,
+            {"lam": [5, 50]},
+            seeded=False,
+            then=[{"shift": s} for s in (0.0, 0.01, 0.1)],
+            apply=_set_shift,
+        ),
+        ex.Grid("ours-linear", PooledSoftmax, fixed=OURS),
+        ex.Grid("ours-tanh", PooledSoftmax, {"lr": [0.01, 0.03]}, fixed={**OURS, "hidden": "tanh"}),
+        ex.Best("ours(val-chosen)", ["ours-linear", "ours-tanh"]),
+        ex.Grid(
+            "ours-ease-init",
+            PooledSoftmax,
+            fixed={**OURS, "init": "ease", "max_epochs": 4, "lr": 1e-3},
+            needs=lambda ctx: {"ease_lam": ctx.fitted["ease"].params["lam"]},
+        ),
+        ex.BlendOf("blend(ours,ease)", ["ours(val-chosen)", "ease"]),
+        ex.BlendOf("blend(3)", ["ours(val-chosen)", "ease", "shifted"], step=0.25),
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Planted:
+    """The protocol, with every test user's targets replaced by a planted signal: the
+    movies they did not like that come last in the catalogue's order."""
+
+    inner: ex.StrongGeneralisation = PROTOCOL
+    name: str = "planted"
+
+    def split(self, ratings, seed):
+        s = self.inner.split(ratings, seed)
+        te, n = s.test, s.n_items
+        rows, cols = [], []
+        for r in range(len(te)):
+            liked = set(te.history[r].indices)
+            pick = [j for j in range(n - 1, -1, -1) if j not in liked][:5]
+            rows += [r] * len(pick)
+            cols += pick
+        planted = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=te.targets.shape
+        )
+        assert (planted != te.targets).nnz  # the signal does change the targets
+        return dataclasses.replace(s, test=HeldOut(te.users, te.history, planted))
+
+    def describe(self):
+        return {"name": self.name}
+
+
+def _run(protocol, seeds=(0,)):
+    return ex.Experiment(protocol, entries(), seeds=seeds, time_foldin=False, log=None).run(
+        synthetic()
+    )
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return _run(PROTOCOL), _run(Planted())
+
+
+def _choices(res):
+    return res.params, res.candidates, res.runs[["seed", "model", "val_ndcg@100"]]
+
+
+def test_a_test_only_signal_changes_no_choice_and_no_validation_score(runs):
+    a, b = runs
+    assert a.params == b.params  # hyperparameters, epochs, variants, blend weights
+    assert a.candidates == b.candidates  # every validation score of every candidate
+    pd.testing.assert_frame_equal(_choices(a)[2], _choices(b)[2])
+    # the planted signal did reach the test figures
+    assert not np.allclose(a.users["ndcg@10"], b.users["ndcg@10"])
+    # and there were choices to make: several candidates with different scores
+    for name in ("ease", "shifted", "ours-tanh", "blend(ours,ease)", "blend(3)"):
+        vals = [c["val"] for c in a.candidates if c["model"] == name]
+        assert len(set(vals)) > 1, name
+
+
+def test_every_choice_is_recorded_as_plain_parameters(runs):
+    a, _ = runs
+    p = a.params[0]
+    assert p["ease"]["lam"] in (1, 10, 100)
+    assert p["shifted"]["shift"] in (0.0, 0.01, 0.1)
+    assert p["ours(val-chosen)"]["variant"] in ("ours-linear", "ours-tanh")
+    assert isinstance(p["ours-linear"]["best_epoch"], int)
+    assert p["ours-ease-init"]["ease_lam"] == p["ease"]["lam"]
+    for name in ("blend(ours,ease)", "blend(3)"):
+        assert isinstance(p[name]["weights"], list)
+    best = max(
+        (c for c in a.candidates if c["model"] == "ease"), key=lambda c: c["val"]
+    )  # the kept point is the best on validation
+    assert best["params"]["lam"] == p["ease"]["lam"]
+
+
+def test_blend_weights_sum_to_one_and_the_blend_is_their_sum_of_z_scores(runs):
+    a, _ = runs
+    split = PROTOCOL.split(synthetic(), 0)
+    for name in ("blend(ours,ease)", "blend(3)"):
+        w = a.params[0][name]["weights"]
+        assert sum(w) == pytest.approx(1.0) and min(w) >= 0
+        for c in a.candidates:
+            if c["model"] == name:
+                assert sum(c["params"]["weights"]) == pytest.approx(1.0)
+        members = [a.model(m) for m in a.params[0][name]["members"]]
+        expect = sum(
+            wi * ex.zscore(m.score_history(split.test.history))
+            for wi, m in zip(w, members, strict=True)
+        )
+        np.testing.assert_allclose(
+            a.model(name).score_history(split.test.history), expect, rtol=1e-6, atol=1e-9
+        )
+
+
+def test_the_restored_weights_are_the_best_epochs(runs):
+    a, _ = runs
+    stopped = 0
+    for row in a.runs.dropna(subset=["best_epoch_val"]).to_dict("records"):
+        # the experiment's own validation score of the final model is the log's best
+        assert row["val_ndcg@100"] == pytest.approx(row["best_epoch_val"], abs=1e-9), row["model"]
+        stopped += row["epochs_run"] > a.params[row["seed"]][row["model"]]["best_epoch"]
+    assert stopped  # some model trained past its best epoch, so restoring mattered
+
+
+def _liked_rows(split):
+    rows = set()
+    for held in (split.valid, split.test):
+        for r in range(len(held)):
+            rows.add(frozenset(held.history[r].indices.tolist()))
+    return rows
+
+
+def test_no_test_target_ever_reaches_a_model(monkeypatch):
+    """Every row a scorer is given is part of a held-out user's liked movies, and every
+    fit sees the training users and the validation users only."""
+    seen, fits = [], []
+    score, fit = ex._score, ex._fit
+
+    def spy_score(model, liked):
+        seen.append(liked.copy())
+        return score(model, liked)
+
+    def spy_fit(model, split, scale):
+        fits.append(split)
+        return fit(model, split, scale)
+
+    monkeypatch.setattr(ex, "_score", spy_score)
+    monkeypatch.setattr(ex, "_fit", spy_fit)
+    _run(PROTOCOL)
+    split = PROTOCOL.split(synthetic(), 0)
+    allowed = _liked_rows(split)
+    assert seen and fits
+    for liked in seen:
+        for r in range(liked.shape[0]):
+            row = set(liked[r].indices.tolist())
+            assert any(row <= a for a in allowed), "a scorer was given a movie nobody typed in"
+    for s in fits:
+        assert s.test is None
+        assert not set(s.train_users) & set(split.test.users)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_metric_is_the_one_metric_function_at_its_own_cutoff(seed):
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 40, 300
+    scores = rng.normal(size=(n_users, n_items))
+    targets = sp.csr_matrix((rng.random((n_users, n_items)) < 0.5).astype(np.float32))
+    exclude = sp.csr_matrix(
+        ((rng.random((n_users, n_items)) < 0.1) & (targets.toarray() == 0)).astype(np.float32)
+    )
+    assert (np.diff(targets.indptr) > 100).all()  # more targets than any k
+    metrics = ("ndcg@100", "recall@20", "recall@50", "ndcg@10", "hr@10", "ndcg@3", "recall@7")
+    got = ex.per_user_metrics(scores, targets, exclude, metrics)
+    one = {"ndcg": ndcg_at_k, "recall": recall_at_k, "hr": hit_rate_at_k}
+    for m in metrics:
+        kind, k = m.split("@")
+        np.testing.assert_allclose(got[m], one[kind](scores, targets, exclude, int(k)), err_msg=m)
+
+
+def test_seeded_runs_give_identical_figures(runs):
+    a, _ = runs
+    b = _run(PROTOCOL)
+    pd.testing.assert_frame_equal(a.users, b.users)
+    pd.testing.assert_frame_equal(a.curves, b.curves)
+    assert a.params == b.params
+
+
+def test_a_result_saves_and_loads_back(runs, tmp_path):
+    a, _ = runs
+    a.save(tmp_path / "run")
+    b = ex.Result.load(tmp_path / "run")
+    assert b.params == a.params and b.candidates == a.candidates and b.seeds == a.seeds
+    pd.testing.assert_frame_equal(a.users, b.users)
+    pd.testing.assert_frame_equal(a.runs, b.runs)
+    assert b.unsaved == ["0/shifted", "0/blend(3)"]  # not a registered model; its blend
+    split = PROTOCOL.split(synthetic(), 0)
+    for name in ("ease", "ours(val-chosen)", "ours-ease-init", "blend(ours,ease)"):
+        np.testing.assert_allclose(
+            b.model(name).score_history(split.test.history),
+            a.model(name).score_history(split.test.history),
+            rtol=1e-6,
+        )
+    assert b.model("ours(val-chosen)") is b.model(a.params[0]["ours(val-chosen)"]["variant"])
+    assert not list((tmp_path / "run").rglob("*.pkl"))
