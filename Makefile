@@ -7,7 +7,8 @@
 #   make report   run notebooks/NN_*.ipynb in order -> reports/*.html + reports/index.html
 #   make test     make lint + pytest
 #   make lint     ruff (lint + format check) + lint-imports (the layers in pyproject.toml)
-#   make demo     the recommendation app live in the browser (Voila on 127.0.0.1; DEMO_ARGS="--port 8870")
+#   make demo     the recommendation app live in the browser (Voila on 127.0.0.1, open the printed
+#                 address: it carries a token; DEMO_ARGS="--port 8870 --max-sessions 4 --idle-timeout 600")
 #   make lab      JupyterLab on notebooks/
 #   make format   rewrites files with ruff
 #   make clean    reports and caches;  make distclean  also .venv, .vendor and downloaded data

@@ -78,7 +78,13 @@ def small_checkpoint(data_home, mirror_dir, monkeypatch):
 @pytest.fixture
 def server(small_checkpoint, data_home, mirror_dir, tmp_path):
     port = _free_port()
-    env = {**os.environ, DATA_DIR_ENV: str(data_home), "RECSYS_DATA_MIRROR": str(mirror_dir)}
+    token = "browser-test-token"  # the app refuses a page without it (test_serve_guard.py)
+    env = {
+        **os.environ,
+        DATA_DIR_ENV: str(data_home),
+        "RECSYS_DATA_MIRROR": str(mirror_dir),
+        "RECSYS_APP_TOKEN": token,
+    }
     log = tmp_path / "serve.log"  # a file, not a pipe: Voila's logging cannot fill and block it
     proc = subprocess.Popen(
         [sys.executable, "-m", "recsys_utils.app.serve", "--checkpoint", str(small_checkpoint),
@@ -96,7 +102,7 @@ def server(small_checkpoint, data_home, mirror_dir, tmp_path):
     else:
         proc.kill()
         pytest.fail(f"the app server did not start: {log.read_text()[-2000:]}")
-    yield proc, f"http://127.0.0.1:{port}/"
+    yield proc, f"http://127.0.0.1:{port}/?token={token}"
     if proc.poll() is None:
         proc.kill()
         proc.wait()
