@@ -309,7 +309,7 @@ class RecommenderApp:
         )
 
     def _value_col(self, recs: pd.DataFrame) -> str:
-        return SCORE_COL if SCORE_COL in recs else PREDICTION_COL
+        return PREDICTION_COL if PREDICTION_COL in recs else SCORE_COL
 
     def _value_label(self) -> str:
         return "score" if self.ranking else "predicted"

@@ -21,6 +21,14 @@ from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "BiasOnly": "baselines",
+    "CapabilityError": "base",
+    "Capabilities": "base",
+    "FOLD_IN_OPTIONS": "base",
+    "Queries": "base",
+    "Query": "base",
+    "liked_matrix": "base",
+    "novelty_ranking": "base",
+    "require": "base",
     "Blend": "blend",
     "CheckpointError": "checkpoints",
     "CollabFNet": "torch_models",

@@ -1,23 +1,197 @@
 """The one model contract: ``Recommender``, the base class every model subclasses.
 
-Every model: ``fit(train, valid=None)``, ``predict(users, items)`` on raw MovieLens ids,
-``recommend(user, k)``, ``score_items(user_indices)``. Unknown users and items are
-handled here, once, in ``Recommender.predict``: such a pair gets the fallback
-``mu + b_u + b_i`` from damped bias estimates computed at fit, where the side that is
-unknown contributes 0 (so an unknown user and unknown movie get the global mean).
-Predictions are clipped to the rating scale. The models themselves and their registry
-are in ``models``.
+Every model: ``fit(train, valid=None)`` on a tidy ratings table; ``score(queries)``, the
+scores of every catalogue movie for a batch of people; ``predict(users, items)`` on raw
+MovieLens ids; ``recommend(query, k)``. A query is a known user (``Query.known``) or a
+new person with their movies and ratings (``Query.new``, ``Queries.from_matrix``): the
+query carries the ratings, and a new person is the ordinary path, scored by the model's
+own fold-in (``_score_new``), never by retraining. What a model can do is declared on
+its class (``capabilities``) and checked here, in ``require``; nothing probes a model's
+attributes.
+
+Unknown users and items are handled here, once: ``predict`` gives such a pair the
+fallback ``mu + b_u + b_i`` from damped bias estimates computed at fit, where the side
+that is unknown contributes 0 (so an unknown user and unknown movie get the global
+mean); ``score`` refuses an unknown user (give them as a new person) and drops the
+movies of a new person that the model never saw (its fold-in knows nothing of them).
+Predictions are clipped to the rating scale; scores are not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from recsys_utils.constants import ITEM_COL, PREDICTION_COL, RATING_COL, USER_COL
+from recsys_utils.constants import ITEM_COL, PREDICTION_COL, RATING_COL, SCORE_COL, USER_COL
 from recsys_utils.data.encoding import IdMap
 
 FALLBACK_DAMPING = 10.0
+# The knobs of a new person's fold-in (see ``recommend.fold_in``); a model uses those
+# its fold-in has (the factor models: all; the rest: none) and ignores the others.
+FOLD_IN_OPTIONS = ("reg", "bias_reg", "prior", "steps", "lr")
+OBJECTIVES = ("val_rmse", "val_ndcg@100")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can do, declared on its class and checked once (``require``).
+
+    Attributes:
+        predicts_ratings: ``predict`` is the model's own rating estimate (else it is the
+            damped-bias fallback, and the model only ranks).
+        scores_new_people: ``score`` of a new person's movies needs no retraining.
+        uses_validation: ``fit(valid=...)`` steers training (early stopping or choice).
+        objective: what validation optimises: "val_rmse" (minimised) or "val_ndcg@100"
+            (maximised); None when the model uses no validation.
+    """
+
+    predicts_ratings: bool = False
+    scores_new_people: bool = True
+    uses_validation: bool = False
+    objective: str | None = None
+
+    def __post_init__(self):
+        if self.objective is not None and self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {OBJECTIVES} or None, got {self.objective!r}"
+            )
+
+
+class CapabilityError(ValueError):
+    """A model was asked for something its class declares it cannot do."""
+
+
+def require(model, capability: str) -> None:
+    """Refuse, with one clear error, what ``model``'s class declares it cannot do.
+
+    Raises:
+        CapabilityError: ``model.capabilities.<capability>`` is false.
+    """
+    if capability not in Capabilities.__dataclass_fields__:
+        raise ValueError(
+            f"no capability {capability!r}; known: {list(Capabilities.__dataclass_fields__)}"
+        )
+    declared = model.capabilities
+    if not getattr(declared, capability):  # a declared field, not a probe of the model
+        raise CapabilityError(
+            f"{type(model).__name__} ({model.name}) does not declare {capability}: "
+            f"its capabilities are {model.capabilities}"
+        )
+
+
+@dataclass(frozen=True)
+class Query:
+    """One person: a known user by raw id, or a new person's ``{movie_id: rating}``.
+
+    ``score`` and ``recommend`` take a Query wherever they take ``Queries`` (``score``
+    then returns one row, 1-D).
+    """
+
+    user: Hashable | None = None
+    ratings: Mapping | None = None
+
+    def __post_init__(self):
+        if (self.user is None) == (self.ratings is None):
+            raise ValueError("a Query is either a known user or a new person's ratings")
+
+    @classmethod
+    def known(cls, user) -> Query:
+        """A training user, by raw id."""
+        return cls(user=user)
+
+    @classmethod
+    def new(cls, ratings) -> Query:
+        """A new person: ``{movie_id: rating}`` or (movie_id, rating) pairs, raw ids."""
+        return cls(ratings=dict(ratings))
+
+    def queries(self) -> Queries:
+        if self.user is not None:
+            return Queries.known([self.user])
+        return Queries.new([self.ratings])
+
+
+class Queries:
+    """A batch of people to score: known users, or new people each carrying their movies
+    with ratings. Build one with ``known``, ``new`` or ``from_matrix``; a model reads new
+    people through ``ratings_matrix`` (its own item index), known users through ``users``.
+    """
+
+    def __init__(self, users=None, people=None, matrix=None, labels=None):
+        given = sum(x is not None for x in (users, people, matrix))
+        if given != 1:
+            raise ValueError("use Queries.known, Queries.new or Queries.from_matrix")
+        self.users = None if users is None else np.asarray(users)
+        self.people = None if people is None else [dict(p) for p in people]
+        self.matrix = None if matrix is None else sp.csr_matrix(matrix, dtype=np.float64)
+        self.labels = labels
+
+    @classmethod
+    def known(cls, user_ids) -> Queries:
+        """Training users by raw id; ``score`` gives the model's own scorer's rows."""
+        return cls(users=list(user_ids))
+
+    @classmethod
+    def new(cls, people: Iterable[Mapping]) -> Queries:
+        """New people, each ``{movie_id: rating}`` on raw ids."""
+        return cls(people=list(people))
+
+    @classmethod
+    def from_matrix(cls, R, users=None) -> Queries:
+        """New people as a ratings matrix over the MODEL's item index, (n, n_items).
+
+        Implicit 0/1 input means "liked": give values at or above the model's threshold
+        (e.g. 5.0). ``users`` optionally labels the rows (kept, not used in scoring)."""
+        return cls(matrix=R, labels=None if users is None else np.asarray(users))
+
+    @property
+    def is_known(self) -> bool:
+        return self.users is not None
+
+    def __len__(self) -> int:
+        if self.users is not None:
+            return len(self.users)
+        if self.people is not None:
+            return len(self.people)
+        return self.matrix.shape[0]
+
+    def ratings_matrix(self, item_map: IdMap) -> sp.csr_matrix:
+        """New people's ratings over ``item_map``'s index, (n, len(item_map)), float64.
+
+        Movies ``item_map`` does not know are dropped. Raises ValueError for known users.
+        """
+        n_items = len(item_map)
+        if self.matrix is not None:
+            if self.matrix.shape[1] != n_items:
+                raise ValueError(
+                    f"ratings matrix has {self.matrix.shape[1]} columns; the model has {n_items} movies"
+                )
+            return self.matrix
+        if self.people is None:
+            raise ValueError("known users carry no ratings: score them by id")
+        rows, cols, vals = [], [], []
+        for r, person in enumerate(self.people):
+            ids = np.fromiter((int(m) for m in person), dtype=np.int64, count=len(person))
+            v = np.fromiter(
+                (float(x) for x in person.values()), dtype=np.float64, count=len(person)
+            )
+            idx = item_map.encode(ids)
+            keep = idx >= 0
+            rows.append(np.full(int(keep.sum()), r))
+            cols.append(idx[keep])
+            vals.append(v[keep])
+
+        def cat(parts, dtype):
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+        return sp.csr_matrix(
+            (cat(vals, np.float64), (cat(rows, np.int64), cat(cols, np.int64))),
+            shape=(len(self.people), n_items),
+        )
 
 
 def damped_biases(
@@ -46,23 +220,34 @@ def damped_biases(
 
 
 class Recommender:
-    """Base class: id maps, fallback, clipping, seen items and top-N live here.
+    """The contract every model honours; id maps, fallback, clipping, seen items, top-N.
 
-    Subclasses implement ``_fit(u, i, r, valid)`` on contiguous indices and
-    ``_predict_idx(u, i)`` / ``score_items(u)`` for known pairs.
+    A model declares ``name`` and ``capabilities`` and implements ``_fit(u, i, r, valid)``
+    on contiguous indices, ``_predict_idx(u, i)`` for known pairs, ``score_items(u)`` (its
+    scorer for known users) and ``_score_new(R, **fold_kw)`` (its fold-in: scores for new
+    people given as a ratings matrix over its item index), such that a training user given
+    as a new person with their own training ratings gets the known user's row (exactly,
+    where the fold-in is the scorer itself; as the fold-in fits, for the factor models).
     """
 
-    name = "base"
+    name: ClassVar[str] = "base"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if not isinstance(cls.__dict__.get("capabilities", cls.capabilities), Capabilities):
+            raise TypeError(f"{cls.__name__}.capabilities must be a Capabilities")
 
     def __init__(self, rating_scale: tuple[float, float] | None = None, **params):
         self.params = dict(params)
         self.rating_scale = tuple(rating_scale) if rating_scale else None
-        self.history_: pd.DataFrame | None = None
+        self.history_: pd.DataFrame | None = None  # the per-epoch log, where a model keeps one
         self.n_fallback_ = 0
 
     # --- the contract -------------------------------------------------------------
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> Recommender:
-        """Learn from a tidy ratings table; ``valid`` drives early stopping where used."""
+        """Learn from a tidy ratings table; ``valid`` steers training where the model
+        declares ``uses_validation`` (ranking models binarise both at their threshold)."""
         if len(train) == 0:
             raise ValueError("cannot fit on an empty ratings table")
         self.user_map = IdMap.from_values(train[USER_COL].to_numpy())
@@ -87,6 +272,30 @@ class Recommender:
         self._fit(u, i, r, valid_enc)
         return self
 
+    def score(self, queries: Queries | Query, **fold_kw) -> np.ndarray:
+        """Scores of every catalogue movie (item_map order), unclipped: (n, n_items), or
+        (n_items,) for one ``Query``. Known users get the model's own scorer; new people
+        its fold-in (``fold_kw``: see ``FOLD_IN_OPTIONS``; a model uses those it has).
+
+        Raises:
+            KeyError: a known user is not in training (give them as a new person).
+            CapabilityError: new people, and the model does not declare scores_new_people.
+            TypeError: a fold-in option that no model has.
+        """
+        unknown = set(fold_kw) - set(FOLD_IN_OPTIONS)
+        if unknown:
+            raise TypeError(f"unknown fold-in options {sorted(unknown)}; known: {FOLD_IN_OPTIONS}")
+        single = isinstance(queries, Query)  # the query's type, never the model's
+        q = queries.queries() if single else queries
+        if q.is_known:
+            idx = self._user_indices(q.users)
+            out = self.score_items(idx)
+        else:
+            require(self, "scores_new_people")
+            out = self._score_new(q.ratings_matrix(self.item_map), **fold_kw)
+        out = np.asarray(out)
+        return out[0] if single else out
+
     def predict(self, users, items) -> np.ndarray:
         """Predicted ratings for (user, item) pairs of raw ids, clipped to the scale."""
         u = self.user_map.encode(users)
@@ -104,39 +313,73 @@ class Recommender:
         self.n_fallback_ = int((~known).sum())
         return np.clip(out, *self.rating_scale)
 
-    def score_items(self, user_indices: np.ndarray) -> np.ndarray:
-        """Scores of every catalogue item for contiguous user indices: (n, n_items)."""
-        raise NotImplementedError
+    def recommend(
+        self,
+        query,
+        k: int = 10,
+        *,
+        exclude_given: bool = True,
+        min_ratings: int = 0,
+        novelty: float = 0.0,
+        exclude_seen: bool | None = None,
+        **fold_kw,
+    ) -> pd.DataFrame:
+        """Top-``k`` movies for one person: item_id, score (+ prediction, clipped, where
+        the model declares predicts_ratings).
+
+        Args:
+            query: a ``Query``, or a raw user id (a known user).
+            exclude_given: leave out the movies the person gave (a known user: rated in
+                training; a new person: every movie in the query, whatever its rating).
+            min_ratings: only movies with at least this many training ratings.
+            novelty: >= 0, orders by ``novelty_ranking`` (the values shown stay the model's).
+            exclude_seen: the old name of ``exclude_given``.
+            **fold_kw: fold-in options for a new person (``score``).
+
+        Raises:
+            KeyError: an unknown user id (give the person as ``Query.new(ratings)``).
+            ValueError: ``k`` is not positive or exceeds the eligible catalogue.
+        """
+        if exclude_seen is not None:
+            exclude_given = exclude_seen
+        q = query if isinstance(query, Query) else Query.known(query)
+        scores = np.asarray(self.score(q, **fold_kw), dtype=np.float64)
+        mask = np.asarray(self.item_counts_) >= min_ratings
+        if exclude_given:
+            if q.user is not None:
+                mask[self.seen_items(int(self._user_indices([q.user])[0]))] = False
+            else:
+                given = self.item_map.encode(np.asarray([int(m) for m in q.ratings], np.int64))
+                mask[given[given >= 0]] = False
+        top = top_k_indices(novelty_ranking(scores, self.item_counts_, novelty), mask, k)
+        out = pd.DataFrame({ITEM_COL: self.item_map.decode(top), SCORE_COL: scores[top]})
+        if self.capabilities.predicts_ratings:
+            out[PREDICTION_COL] = np.clip(scores[top], *self.rating_scale)
+        return out
 
     def seen_items(self, user_index: int) -> np.ndarray:
         """Item indices the user rated in training."""
         return self.seen_indices_[self.seen_indptr_[user_index] : self.seen_indptr_[user_index + 1]]
 
-    def recommend(
-        self, user, k: int = 10, exclude_seen: bool = True, min_ratings: int = 0
-    ) -> pd.DataFrame:
-        """Top-``k`` items for a known user: columns item_id, prediction (clipped).
-
-        Raises:
-            KeyError: the user was not in training (fold them in with
-                ``recommend.fold_in`` instead).
-            ValueError: ``k`` is not positive or exceeds the eligible catalogue.
-        """
-        idx = self.user_map.encode([user])[0]
-        if idx < 0:
-            raise KeyError(
-                f"unknown user {user}: not in the training data; "
-                "use recsys_utils.recommend.foldin.fold_in for new users"
-            )
-        scores = self.score_items(np.array([idx]))[0].astype(np.float64)
-        mask = self.item_counts_ >= min_ratings
-        if exclude_seen:
-            mask[self.seen_items(idx)] = False
-        top = top_k_indices(scores, mask, k)
-        pred = np.clip(self._predict_idx(np.full(top.size, idx), top), *self.rating_scale)
-        return pd.DataFrame({ITEM_COL: self.item_map.decode(top), PREDICTION_COL: pred})
-
     # --- for subclasses -------------------------------------------------------------
+    def score_items(self, user_indices: np.ndarray) -> np.ndarray:
+        """Scores of every catalogue item for contiguous user indices: (n, n_items)."""
+        raise NotImplementedError
+
+    def _score_new(self, R: sp.csr_matrix, **fold_kw) -> np.ndarray:
+        """Scores for new people given as ratings over the item index, (n, n_items)."""
+        raise NotImplementedError(f"{type(self).__name__} has no fold-in for new people yet")
+
+    def _user_indices(self, users) -> np.ndarray:
+        idx = self.user_map.encode(np.asarray(users))
+        if (idx < 0).any():
+            bad = np.asarray(users)[idx < 0][:5].tolist()
+            raise KeyError(
+                f"unknown user {bad[0] if len(bad) == 1 else bad}: not in the training data; "
+                "give a new person as Query.new({movie_id: rating})"
+            )
+        return idx
+
     def _encode(self, df: pd.DataFrame):
         return (
             self.user_map.encode(df[USER_COL].to_numpy()),
@@ -161,6 +404,33 @@ class Recommender:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def liked_matrix(R: sp.csr_matrix, threshold: float) -> sp.csr_matrix:
+    """0/1 float32 rows of the movies rated at or above ``threshold`` ("liked")."""
+    R = sp.csr_matrix(R)
+    keep = R.data >= threshold
+    rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))[keep]
+    X = sp.csr_matrix(
+        (np.ones(int(keep.sum()), np.float32), (rows, R.indices[keep])), shape=R.shape
+    )
+    X.sum_duplicates()
+    X.data[:] = 1.0
+    return X
+
+
+def novelty_ranking(scores: np.ndarray, item_counts, novelty: float) -> np.ndarray:
+    """What a list is ordered by: score - novelty * log(1 + training ratings of the movie).
+
+    ``novelty`` 0 is the model's own order; larger values trade accuracy for less-watched
+    movies (``bench personalisation`` measures the trade). A negative or non-finite value
+    is a ValueError."""
+    novelty = float(novelty)
+    if not np.isfinite(novelty) or novelty < 0:
+        raise ValueError(f"novelty must be a finite number >= 0, got {novelty}")
+    if novelty == 0:
+        return scores
+    return scores - novelty * np.log1p(np.asarray(item_counts, dtype=np.float64))
 
 
 def top_k_indices(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_utils.models.base import Recommender, damped_biases
+from recsys_utils.models.base import Capabilities, Recommender, damped_biases
 from recsys_utils.models.registry import register
 
 
@@ -16,6 +16,7 @@ class GlobalMean(Recommender):
     """r(u,i) = mu, the mean training rating."""
 
     name = "global_mean"
+    capabilities = Capabilities(predicts_ratings=True)
 
     def _fit(self, u, i, r, valid):
         self.mu_ = float(r.mean())
@@ -35,6 +36,7 @@ class BiasOnly(Recommender):
     """
 
     name = "bias"
+    capabilities = Capabilities(predicts_ratings=True)
 
     def __init__(self, reg_user: float = 5.0, reg_item: float = 5.0, n_iters: int = 10, **kw):
         super().__init__(reg_user=reg_user, reg_item=reg_item, n_iters=n_iters, **kw)
@@ -64,6 +66,7 @@ class Popularity(Recommender):
     """Ranks by number of training ratings; predicts the damped item mean mu + b_i."""
 
     name = "popularity"
+    capabilities = Capabilities(predicts_ratings=False)  # predict() is the fallback
 
     def _fit(self, u, i, r, valid):
         pass

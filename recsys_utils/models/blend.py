@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_utils.models.base import Recommender
+from recsys_utils.models.base import Capabilities, Recommender
 from recsys_utils.models.registry import register
 from recsys_utils.models.torch_models import TUNED, TorchRecommender
 
@@ -57,6 +57,7 @@ class Blend(Recommender):
     """
 
     name = "blend"
+    capabilities = Capabilities(predicts_ratings=True, uses_validation=True, objective="val_rmse")
 
     def __init__(self, members=DEFAULT_BLEND, weights=None, rating_scale=None):
         members = [[str(n), dict(p)] for n, p in members]

@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, PREDICTION_COL
-from recsys_utils.models.base import Recommender, top_k_indices
+from recsys_utils.models.base import Capabilities, Recommender, liked_matrix, top_k_indices
 
 
 def binary_csr(rows, cols, shape) -> sp.csr_matrix:
@@ -46,6 +46,7 @@ class HistoryRecommender(Recommender):
     """Base for rankers scored from the liked-movie set; see the module docstring."""
 
     name = "history_base"
+    capabilities = Capabilities(predicts_ratings=False)
 
     def __init__(self, rating_scale=None, threshold: float = 4.0, **params):
         super().__init__(rating_scale, threshold=float(threshold), **params)
@@ -83,6 +84,11 @@ class HistoryRecommender(Recommender):
 
     def score_items(self, user_indices) -> np.ndarray:
         return self.score_history(self.liked()[np.asarray(user_indices, dtype=np.int64)])
+
+    def _score_new(self, R, **fold_kw) -> np.ndarray:
+        """A new person is scored from the movies they liked (rated >= threshold), by the
+        same function as a training user: the fold-in is the scorer itself."""
+        return np.asarray(self.score_history(liked_matrix(R, self.params["threshold"])))
 
     def _predict_idx(self, u, i):
         """Ranking models estimate no ratings: ``predict`` gives the damped bias estimate

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys_utils.models.base import Capabilities
 from recsys_utils.models.history import HistoryRecommender, ndcg_at_100
 from recsys_utils.models.registry import register
 
@@ -69,7 +70,7 @@ class PooledSoftmax(HistoryRecommender):
     """
 
     name = "pooled_softmax"
-    objective = ("val_ndcg@100", "maximize")
+    capabilities = Capabilities(uses_validation=True, objective="val_ndcg@100")
     DEFAULTS = dict(
         dim=600,
         hidden="linear",

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, TAG_COL, USER_COL
-from recsys_utils.models.base import Recommender
+from recsys_utils.models.base import Capabilities, Recommender
 from recsys_utils.models.registry import register
 
 PENALTY = 100.0  # larger than any rating-scale score: rare movies rank after all others
@@ -52,6 +52,7 @@ class GenreRules(Recommender):
     """
 
     name = "rules"
+    capabilities = Capabilities(predicts_ratings=False)  # the rules rank; predict() is the fallback
 
     def __init__(
         self,

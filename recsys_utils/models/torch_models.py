@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from recsys_utils.models.base import Recommender
+from recsys_utils.models.base import Capabilities, Recommender
 from recsys_utils.models.registry import register
 from recsys_utils.training import nets
 
@@ -25,6 +25,7 @@ class TorchRecommender(Recommender):
     passed to ``training.TrainConfig``; the rest go to the net.
     """
 
+    capabilities = Capabilities(predicts_ratings=True, uses_validation=True, objective="val_rmse")
     net_class: type | None = None
     net_defaults: dict = {}
 

@@ -18,20 +18,19 @@ import numpy as np
 from recsys_utils.constants import DEFAULT_DATASET
 
 DEFAULT_GRID = {"batch_size": [256, 1024, 4096], "lr": [0.001, 0.003, 0.01, 0.03]}
-# a model's ``objective`` class attribute (metric of its history rows, direction);
-# rating models without one are judged by validation RMSE
+# a model's declared objective (``capabilities.objective``, a metric of its per-epoch
+# log); models that declare none are judged by validation RMSE
 DEFAULT_OBJECTIVE = ("val_rmse", "minimize")
+MAXIMISED = ("val_ndcg@100",)
 
 
 def objective_of(model: str) -> tuple[str, str]:
     """(metric, "minimize" | "maximize") a sweep of ``model`` optimises: the model's
-    ``objective`` attribute (``PooledSoftmax``: validation NDCG@100, maximised)."""
+    declared ``capabilities.objective`` (``PooledSoftmax``: validation NDCG@100, maximised)."""
     from recsys_utils.models.registry import MODELS
 
-    metric, direction = getattr(MODELS[model], "objective", DEFAULT_OBJECTIVE)
-    if direction not in ("minimize", "maximize"):
-        raise ValueError(f"{model}: objective direction must be minimize or maximize")
-    return metric, direction
+    metric = MODELS[model].capabilities.objective or DEFAULT_OBJECTIVE[0]
+    return metric, "maximize" if metric in MAXIMISED else "minimize"
 
 
 @dataclasses.dataclass

@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_utils.constants import GENRES_COL, ITEM_COL, PREDICTION_COL, RATING_COL, USER_COL
+from recsys_utils.constants import (
+    GENRES_COL,
+    ITEM_COL,
+    PREDICTION_COL,
+    RATING_COL,
+    SCORE_COL,
+    USER_COL,
+)
 from recsys_utils.evaluation.metrics import rmse
 from recsys_utils.models import (
     MF,
@@ -280,8 +287,11 @@ def test_predictions_are_clipped_to_the_scale(name, two_by_two):
     model = make_model(name, rating_scale=(3.4, 3.6), **fast(name)).fit(two_by_two)
     pred = model.predict([1, 1, 2, 2, 99, 1, 99], [10, 20, 10, 20, 10, 99, 99])
     assert pred.min() >= 3.4 and pred.max() <= 3.6
-    rec = model.recommend(1, k=2, exclude_seen=False)
-    assert rec[PREDICTION_COL].between(3.4, 3.6).all()
+    rec = model.recommend(1, k=2, exclude_given=False)
+    if model.capabilities.predicts_ratings:  # a ranking model's score is no rating
+        assert rec[PREDICTION_COL].between(3.4, 3.6).all()
+    else:
+        assert PREDICTION_COL not in rec
 
 
 def test_clipping_bites_where_the_raw_prediction_is_off_the_scale(two_by_two):
@@ -343,7 +353,8 @@ def test_recommend_contract_for_every_model(name, low_rank):
     seen = set(low_rank.loc[low_rank[USER_COL] == 4, ITEM_COL])
     n_unseen = 20 - len(seen)
     rec = model.recommend(4, k=n_unseen)
-    assert list(rec.columns) == [ITEM_COL, PREDICTION_COL]
+    rated = [PREDICTION_COL] if model.capabilities.predicts_ratings else []
+    assert list(rec.columns) == [ITEM_COL, SCORE_COL, *rated]
     assert set(rec[ITEM_COL]) == set(range(100, 120)) - seen
     with pytest.raises(KeyError, match="unknown user 999"):
         model.recommend(999)
