@@ -29,6 +29,8 @@ T_REFIT = (
 )
 EXPERIMENT = "recsys_utils/evaluation/experiment.py"
 T_EXP = "tests/evaluation/test_experiment.py::"
+COLD = "recsys_utils/evaluation/coldstart.py"
+T_COLD = "tests/evaluation/test_coldstart.py"
 T_BLEND = "tests/models/test_blend.py::test_blend_ranks_by_what_it_predicts_members_clipped"
 
 MUTATIONS = [
@@ -159,6 +161,35 @@ MUTATIONS = [
         "if best is None or v > best[2]:",
         "if best is None or v < best[2]:",
         T_EXP + "test_every_choice_is_recorded_as_plain_parameters",
+    ),
+    # --- the item cold-start protocol ----------------------------------------------------
+    (
+        "coldstart_test_movie_leaks",
+        COLD,
+        "train = ratings[~ratings[ITEM_COL].isin(cold)]",
+        "train = ratings[~ratings[ITEM_COL].isin(valid_items)]",
+        f"{T_COLD}::test_no_rating_of_a_cold_movie_is_in_training",
+    ),
+    (
+        "coldstart_valid_overlaps_test",
+        COLD,
+        "np.sort(order[n_test : n_test + n_valid])",
+        "np.sort(order[:n_valid])",
+        f"{T_COLD}::test_shares_are_disjoint_eligible_and_seeded",
+    ),
+    (
+        "coldstart_low_ratings_are_targets",
+        COLD,
+        "test=_share(pos, test_items",
+        "test=_share(ratings, test_items",
+        f"{T_COLD}::test_targets_by_hand_and_users_without_training_positives_dropped",
+    ),
+    (
+        "coldstart_history_not_excluded",
+        COLD,
+        '("catalogue", all_scores, all_targets, history)',
+        '("catalogue", all_scores, all_targets, None)',
+        f"{T_COLD}::test_scoring_by_hand_both_candidate_sets",
     ),
 ]
 

@@ -1,6 +1,7 @@
 """Metrics and protocols: rating and ranking metrics, the fold-in curve, probes of the vectors.
 
 Modules:
+    coldstart: Item cold start: movies held out of training entirely, then ranked for the users who liked them.
     experiment: One experiment: a protocol, models with their grids, metrics and seeds in; a Result out.
     foldin_curve: How fold-in improves with the number of ratings a new user gives, on held-out users.
     metrics: Rating and ranking metrics.
@@ -21,6 +22,8 @@ _EXPORTS = {
     "Best": "experiment",
     "BlendOf": "experiment",
     "CONFIDENCE": "stats",
+    "ColdItems": "coldstart",
+    "ColdStartSplit": "coldstart",
     "Comparison": "stats",
     "Context": "experiment",
     "Experiment": "experiment",
@@ -40,6 +43,9 @@ _EXPORTS = {
     "VERDICT_CLASS": "stats",
     "ZBlend": "experiment",
     "candidate_mask": "metrics",
+    "check_no_leak": "coldstart",
+    "cold_start_report": "coldstart",
+    "cold_start_split": "coldstart",
     "compare_recommenders": "probes",
     "compare_table": "stats",
     "coverage_at_k": "ranking_metrics",
