@@ -11,6 +11,7 @@ Modules:
     ease: EASE^R (Steck 2019): closed-form item-item linear autoencoder on liked movies.
     fitting: Fitting a registry model with early stopping on a random holdout of its ratings.
     history: The contract of rankers scored from the movies a person liked: ``HistoryRecommender``.
+    content: Rankers from what a movie is (``data.features``): content kNN and popularity within genre.
     ranking: Our ranking model on implicit feedback: a new user needs no gradient step.
 
 Public names below are loaded from their module on first use, so importing
@@ -21,21 +22,19 @@ from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "BiasOnly": "baselines",
-    "CapabilityError": "base",
-    "Capabilities": "base",
-    "FOLD_IN_OPTIONS": "base",
-    "Queries": "base",
-    "Query": "base",
-    "liked_matrix": "base",
-    "novelty_ranking": "base",
-    "require": "base",
     "Blend": "blend",
+    "Capabilities": "base",
+    "CapabilityError": "base",
     "CheckpointError": "checkpoints",
     "CollabFNet": "torch_models",
+    "ContentKNN": "content",
     "DEFAULT_BLEND": "blend",
     "EASE": "ease",
     "FALLBACK_DAMPING": "base",
+    "FOLD_IN_OPTIONS": "base",
     "FORMAT_VERSION": "checkpoints",
+    "FeatureRanker": "content",
+    "GenrePopularity": "content",
     "GenreRules": "rules",
     "GlobalMean": "baselines",
     "HistoryRecommender": "history",
@@ -46,6 +45,8 @@ _EXPORTS = {
     "PENALTY": "rules",
     "PooledSoftmax": "ranking",
     "Popularity": "baselines",
+    "Queries": "base",
+    "Query": "base",
     "Recommender": "base",
     "SMALL_MF": "fitting",
     "TUNED": "torch_models",
@@ -59,12 +60,15 @@ _EXPORTS = {
     "fit_early_stopped": "fitting",
     "gram": "ease",
     "latest": "checkpoints",
+    "liked_matrix": "base",
     "load": "checkpoints",
     "make_model": "registry",
     "ndcg_at_100": "history",
+    "novelty_ranking": "base",
     "randomized_svd": "ranking",
     "read_meta": "checkpoints",
     "register": "registry",
+    "require": "base",
     "save": "checkpoints",
     "top_k_indices": "base",
 }

@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "recsys_utils.models.rules",
     "recsys_utils.models.ease",
     "recsys_utils.models.ranking",
+    "recsys_utils.models.content",
 )
 
 _CLASSES: dict[str, type] = {}
