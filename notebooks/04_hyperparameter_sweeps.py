@@ -24,8 +24,9 @@
 # and a killed or interrupted worker's point is retried, never counted twice.
 #
 # We sweep MF and CollabFNet, look at the best validation RMSE over the grid, the
-# curves, and the time each trial takes; we measure what median pruning saves; and
-# we retrain the chosen configuration and score it once on the test ratings. Notebook 02
+# curves, and the time each trial takes; we measure what median pruning saves; we ask
+# whether the model chosen is ahead of the other by more than noise (a paired test on the
+# validation users); and we score the chosen configuration once on the test ratings. Notebook 02
 # trained MF with a setting of its own (a larger batch, L2 and a cosine schedule); we run
 # that setting once on the same split, so the sweep's best can be set beside it.
 
@@ -43,11 +44,12 @@ PRUNE_MODEL = "mf"
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from recsys_utils.app import plots
 from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
+from recsys_utils.evaluation import stats
 from recsys_utils.evaluation.metrics import rating_metrics
 from recsys_utils.models.torch_models import TUNED
 from recsys_utils.tuning import run as sweeps
@@ -83,15 +85,13 @@ for name, run in runs.items():
 # ## Best validation RMSE over batch size x learning rate
 # Each cell holds the trial's lowest validation RMSE over its epochs (lower is better):
 # the grid shows which learning rate each batch size wants (larger batches take fewer,
-# larger steps per epoch). The colour scale spans the bulk of the cells; a cell beyond
-# it (a trial that diverged) is drawn in the end colour and marked ▲.
+# larger steps per epoch). Both panels share **one** colour scale, so a colour is the same
+# RMSE in each; it spans the bulk of the cells, and a cell beyond it (a trial that diverged)
+# is drawn in the end colour and marked ▲. These are single-seed figures: differences of a
+# few thousandths between cells are within the noise measured below.
 
 # %%
-fig, axes = plt.subplots(
-    1, len(runs), figsize=(6 * len(runs), 3.5), layout="constrained", squeeze=False
-)
-for ax, (name, run) in zip(axes[0], runs.items(), strict=True):
-    plots.sweep_heatmap(run.summary, ax=ax, title=f"{name}: best validation RMSE")
+plots.sweep_heatmaps({name: run.summary for name, run in runs.items()})
 plt.show()
 
 # %% [markdown]
@@ -160,15 +160,40 @@ comparison = pd.DataFrame(
 tidy(comparison)
 
 # %% [markdown]
-# ## The chosen configuration, scored once on test
-# The best point by validation RMSE over both models, retrained with the sweep's settings
-# (same seed, so it reproduces the trial) and scored on the held-out test ratings.
+# ## Is the chosen model ahead, or within noise?
+# The sweep picks the model with the lowest validation RMSE, but on one seed a gap of a few
+# thousandths can be noise. Each model's best point is retrained with the sweep's settings
+# (same seed, so it reproduces the trial) and scored per validation user: each user's own
+# RMSE, a 95% t-interval over users per model, and a paired t-test on the same users for
+# the difference (`evaluation.stats`; "ahead" only where the interval of the difference
+# excludes 0, "on par" otherwise). Notebook 02's MF setting is scored the same way.
 
 # %%
+REFERENCE = "notebook 02's MF"
+fitted = {
+    name: sweeps.build_model(configs[name], run.best_params, scale) for name, run in runs.items()
+}
+fitted[REFERENCE] = sweeps.build_model(reference_cfg, reference.best_params, scale)
+for m in fitted.values():
+    m.fit(split.train, split.valid)
+valid_rows = stats.rating_rows(fitted, split.valid, seed=SEED)
 best_name = min(runs, key=lambda n: runs[n].best_value)
+choice = stats.compare_table(valid_rows, "rmse", models=list(runs), baseline=best_name)
+display(choice.display())
+choice_verdicts = [stats.verdict(c) for c in choice.comparisons]
+choice_within_noise = not any(c.significant for c in choice.comparisons)
+versus_02 = stats.paired(valid_rows, best_name, REFERENCE, "rmse")
+for text in [*choice_verdicts, stats.verdict(versus_02)]:
+    display(Markdown(text))
+
+# %% [markdown]
+# ## The chosen configuration, scored once on test
+# The best point by validation RMSE over both models (retrained above) is scored on the
+# held-out test ratings.
+
+# %%
 best = runs[best_name]
-model = sweeps.build_model(configs[best_name], best.best_params, scale)
-model.fit(split.train, split.valid)
+model = fitted[best_name]
 retrained_val_rmse = float(model.history_["val_rmse"].min())
 test = rating_metrics(model, split.test)
 print(
@@ -192,18 +217,24 @@ findings = [
 ]
 findings.append(
     f"Notebook 02's MF setting scores validation RMSE {fmt(reference.best_value)} on the same "
-    f"split, against the sweep's best {fmt(min(r.best_value for r in runs.values()))}: "
-    + (
-        "the sweep does better."
-        if min(r.best_value for r in runs.values()) < reference.best_value
-        else "02's setting (with L2 and a cosine schedule) stays ahead."
-    )
+    f"split, against the sweep's best {fmt(min(r.best_value for r in runs.values()))}; per "
+    f"validation user, {stats.verdict(versus_02)}."
 )
 findings.append(
     f"Median pruning on {PRUNE_MODEL} stopped {n_pruned} of {len(pruned.summary)} trials and cut "
     f"training time from {fmt(float(full_seconds))} s to {fmt(float(pruned_seconds))} s "
     f"({full_seconds / max(pruned_seconds, 1e-9):.1f}x), finding "
     f"{'the same' if same_best else 'a different'} best point."
+)
+findings.append(
+    f"Chosen by validation RMSE: {best_name}. Per validation user (mean of each user's RMSE, "
+    "paired t-test on the same users): "
+    + "; ".join(choice_verdicts)
+    + (
+        ". The choice is within noise: on this seed the models cannot be told apart."
+        if choice_within_noise
+        else "."
+    )
 )
 findings.append(
     f"The chosen configuration, {best_name} with batch size {best.best_params['batch_size']:,} "
@@ -228,6 +259,10 @@ record_figures(
         "prune_speedup": float(full_seconds / max(pruned_seconds, 1e-9)),
         "prune_same_best": bool(same_best),
         "chosen_model": best_name,
+        "choice_within_noise": bool(choice_within_noise),
+        "choice_user_rmse": {n: float(choice.models.loc[n, "mean"]) for n in runs},
+        "choice_diff": {c.a: [c.diff, c.low, c.high, c.p] for c in choice.comparisons},
+        "versus_02_diff": [versus_02.diff, versus_02.low, versus_02.high, versus_02.p],
         "chosen_params": best.best_params,
         "retrained_val_rmse": retrained_val_rmse,
         "test_rmse": test["rmse"],

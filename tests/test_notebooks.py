@@ -124,6 +124,14 @@ def check_04_hyperparameter_sweeps(fig: Figures) -> None:
     assert fig["pruned_trials"] == 0
     assert 0.5 < fig["reference_val_rmse"] < 1.5  # notebook 02's MF setting, same split
     assert any("Notebook 02's MF setting" in s for s in fig["findings"])
+    # the choice is tested per validation user: within noise unless the interval excludes 0
+    other = "collabfnet" if chosen == "mf" else "mf"
+    diff, low, high, p = fig["choice_diff"][other]  # other - chosen, in user RMSE
+    assert low <= diff <= high and 0 <= p <= 1
+    assert fig["choice_within_noise"] == (low <= 0 <= high or p >= 0.05)
+    choice = next(s for s in fig["findings"] if s.startswith("Chosen by validation RMSE"))
+    assert '<span class="verdict"' in choice
+    assert ("within noise" in choice) == fig["choice_within_noise"]
 
 
 def check_02_model_building(fig: Figures) -> None:

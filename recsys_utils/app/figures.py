@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,26 @@ def folded(summary: str, content: Any):
 
 
 FINDINGS_KEY = "findings"  # a notebook's "what this run found" sentences (str or list)
+# The marker ``evaluation.stats.verdict`` wraps each comparison sentence in.
+_VERDICT = re.compile(r'<span class="verdict" data-verdict="(ahead|behind|on par)">(.*?)</span>')
+
+
+def finding_html(sentence: str) -> str:
+    """A findings sentence as HTML: everything escaped except the verdict markers that
+    ``evaluation.stats.verdict`` put around its comparison sentences (kept, so the page
+    tests can find them)."""
+    out, end = [], 0
+    for m in _VERDICT.finditer(sentence):
+        out.append(html.escape(sentence[end : m.start()]))
+        word, text = m.group(1), html.escape(m.group(2))
+        out.append(f'<span class="verdict" data-verdict="{word}">{text}</span>')
+        end = m.end()
+    return "".join(out) + html.escape(sentence[end:])
+
+
+def finding_text(sentence: str) -> str:
+    """A findings sentence as plain text: the verdict markers dropped, their words kept."""
+    return _VERDICT.sub(lambda m: m.group(2), sentence)
 
 
 def findings_of(figures: Mapping[str, Any]) -> list[str]:
@@ -128,7 +149,7 @@ def _figures_table(figures: Mapping[str, Any], table: Any = None) -> str:
     found = findings_of(figures)
     if not found:
         return listing
-    items = "".join(f"<li>{html.escape(s)}</li>" for s in found)
+    items = "".join(f"<li>{finding_html(s)}</li>" for s in found)
     shown = tidy(table).to_html() if table is not None else ""
     return (
         f'<div class="recsys-findings"><ul>{items}</ul>{shown}'
@@ -152,7 +173,7 @@ def figures_bundle(
     clean = {str(k): _jsonable(str(k), v) for k, v in figures.items()}
     json.dumps(clean, allow_nan=True)  # fail here, not when the notebook is saved
     text = "\n".join(
-        [*findings_of(clean)]
+        [finding_text(s) for s in findings_of(clean)]
         + [f"{k}: {format_value(v)}" for k, v in clean.items() if k != FINDINGS_KEY]
     )
     # nbformat sorts JSON keys when saving: keep the order the notebook gave separately

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from recsys_utils.app.figures import FINDINGS_KEY, findings_of, format_value
+from recsys_utils.app.figures import FINDINGS_KEY, finding_html, findings_of, format_value
 
 THUMBS_DIR = "thumbs"
 MAX_INLINE_ITEMS = 8  # dicts/lists longer than this go to the collapsed section
@@ -106,7 +106,7 @@ def _card(entry: Mapping[str, Any]) -> str:
         else ""
     )
     status = "" if entry["ok"] else ' <span class="failed">FAILED</span>'
-    found = "".join(f"<li>{html.escape(s)}</li>" for s in findings)
+    found = "".join(f"<li>{finding_html(s)}</li>" for s in findings)
     table_html = (entry.get("table") or (None, False))[0]
     shown = dict(list(key.items())[:MAX_CARD_FIGURES]) if not table_html else {}
     folded = {**{k: v for k, v in key.items() if k not in shown}, **rest}
@@ -127,7 +127,7 @@ def _card(entry: Mapping[str, Any]) -> str:
 def write_index(out_dir: Path, entries: list[dict[str, Any]], parameters: Mapping | None) -> Path:
     """Write ``out_dir/index.html`` from the report entries (see ``report.report_one``)."""
     headlines = [s for e in entries for s in split_figures(e.get("figures", {}))[2][:1]]
-    head = "".join(f"<li>{html.escape(s)}</li>" for s in headlines)
+    head = "".join(f"<li>{finding_html(s)}</li>" for s in headlines)
     tables = "".join(
         f'<section class="headtable"><h3><a href="{html.escape(e["html"])}">'
         f"{html.escape(e['title'])}</a></h3>{e['table'][0]}</section>"

@@ -124,6 +124,29 @@ def sweep_heatmap(
     return fig
 
 
+def sweep_heatmaps(
+    summaries: dict[str, pd.DataFrame],
+    value: str = "best_val_rmse",
+    title: str = "best validation RMSE",
+    **kw,
+):
+    """One ``sweep_heatmap`` panel per model, side by side, on **one** colour scale (the bulk
+    of all panels' cells), so a colour means the same RMSE in every panel.
+
+    Returns:
+        The figure; its ``shared_vlim`` attribute holds the common (low, high).
+    """
+    cells = np.concatenate([np.asarray(s[value], dtype=float) for s in summaries.values()])
+    vlim = bulk_limits(cells)
+    fig, axes = plt.subplots(
+        1, len(summaries), figsize=(6 * len(summaries), 3.5), layout="constrained", squeeze=False
+    )
+    for ax, (name, summary) in zip(axes[0], summaries.items(), strict=True):
+        sweep_heatmap(summary, value=value, ax=ax, title=f"{name}: {title}", vlim=vlim, **kw)
+    fig.shared_vlim = vlim
+    return fig
+
+
 def sweep_curves(
     results: pd.DataFrame, hue: str = "lr", col: str = "batch_size", title: str | None = None
 ):

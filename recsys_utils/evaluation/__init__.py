@@ -83,6 +83,7 @@ _EXPORTS = {
     "ranking_report": "ranking_metrics",
     "rating_metrics": "metrics",
     "rating_model_scorer": "newuser_curve",
+    "rating_rows": "stats",
     "recall_at_k": "ranking_metrics",
     "rmse": "metrics",
     "select_fold_in_reg": "foldin_curve",

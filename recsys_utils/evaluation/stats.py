@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
+
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
 # Metrics where lower is better; every other metric (NDCG, recall, AUC, R²...) is higher-better.
@@ -119,8 +121,36 @@ def _cell(c: Paired | None, fmt: str) -> str:
 
 
 def lower_is_better(metric: str) -> bool:
-    """True for error metrics (RMSE, MAE, loss), by name."""
-    return metric.lower().split("@")[0] in LOWER_IS_BETTER
+    """True for error metrics (RMSE, MAE, loss, and names ending so: ``val_rmse``), by name."""
+    return metric.lower().split("@")[0].endswith(LOWER_IS_BETTER)
+
+
+def rating_rows(models, ratings: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The per-user table for rating models: each user's RMSE and MAE on ``ratings``.
+
+    Args:
+        models: ``{name: fitted rating model}``; each predicts with ``predict(users, items)``.
+        ratings: the held-out ratings (validation or test).
+        seed: the value of the ``seed`` column.
+
+    Returns:
+        One row per model and user: ``seed``, ``model``, ``user``, ``rmse``, ``mae``,
+        ``n_ratings``; a user's RMSE is over that user's own ratings.
+    """
+    users, items = ratings[USER_COL].to_numpy(), ratings[ITEM_COL].to_numpy()
+    truth = ratings[RATING_COL].to_numpy(float)
+    out = []
+    for name, model in models.items():
+        err = pd.DataFrame({"user": users, "e": np.asarray(model.predict(users, items)) - truth})
+        g = err.groupby("user")["e"]
+        per_user = pd.DataFrame({
+            "rmse": np.sqrt(g.apply(lambda e: np.mean(e**2))),
+            "mae": g.apply(lambda e: np.mean(np.abs(e))),
+            "n_ratings": g.size(),
+        })  # fmt: skip
+        out.append(per_user.reset_index().assign(seed=seed, model=name))
+    cols = ["seed", "model", "user", "rmse", "mae", "n_ratings"]
+    return pd.concat(out, ignore_index=True)[cols]
 
 
 def _seeded(rows: pd.DataFrame) -> pd.DataFrame:
@@ -340,8 +370,9 @@ def verdict(comparison: Paired, *, a: str | None = None, b: str | None = None) -
     word = verdict_word(c)
     if word == "on par":
         head = f"{a} and {b} are on par on {c.metric}: a - b = {c.diff:+.{dec}f} {iv}"
-    else:
-        head = f"{a} is {word} of {b} on {c.metric} by {abs(c.diff):.{dec}f} {iv}"
+    else:  # "by" a gap and its interval, both as positive numbers
+        lo, hi = (c.low, c.high) if c.diff > 0 else (-c.high, -c.low)
+        head = f"{a} is {word} of {b} on {c.metric} by {abs(c.diff):.{dec}f} [{lo:.{dec}f}, {hi:.{dec}f}]"
     test = "paired t" if c.test == "t" else "Wilcoxon signed-rank"
     p = _p_text(c.p)
     if c.p_holm is not None and c.n_pairs > 1:

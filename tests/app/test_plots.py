@@ -73,6 +73,18 @@ def test_sweep_heatmap_marks_the_cell_beyond_the_scale():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0.001", "0.003"]
 
 
+def test_sweep_heatmaps_share_one_colour_scale():
+    from recsys_utils.app.plots import sweep_heatmaps
+
+    other = _summary().assign(best_val_rmse=[0.90, 0.91, 0.92, 0.93])
+    fig = sweep_heatmaps({"mf": _summary(), "collabfnet": other})
+    meshes = [ax.collections[0] for ax in fig.axes if ax.texts]  # the panels, not the colour bars
+    assert len(meshes) == 2
+    scales = {(m.norm.vmin, m.norm.vmax) for m in meshes}
+    assert scales == {fig.shared_vlim}  # one scale, from both panels' cells
+    assert fig.shared_vlim[0] == 0.85 and fig.shared_vlim[1] >= 0.93
+
+
 def test_sweep_curves_share_y_and_give_each_learning_rate_its_own_colour():
     from recsys_utils.app.plots import sweep_curves
 

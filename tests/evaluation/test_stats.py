@@ -14,6 +14,7 @@ from recsys_utils.evaluation.stats import (
     holm,
     interval,
     paired,
+    rating_rows,
     verdict,
     verdict_word,
 )
@@ -134,11 +135,16 @@ def test_verdict_words_for_a_clear_win_a_clear_loss_and_a_tie():
     ), text
     assert "on par" in verdict(tie) and "ahead" not in verdict(tie) and tie.low < 0 < tie.high
     assert "behind" in verdict(loss)
+    # a loss states its gap and interval as positive numbers, like a win
+    assert verdict(loss).replace("behind", "ahead").split(" by ")[1] == text.split(" by ")[1]
 
 
 def test_for_an_error_metric_lower_is_ahead():
     rows = rows_of({"mf": [0.80, 0.90, 0.85, 0.95], "mean": [1.0, 1.1, 1.02, 1.12]}, metric="rmse")
-    assert verdict_word(paired(rows, "mf", "mean", "rmse")) == "ahead"
+    c = paired(rows, "mf", "mean", "rmse")
+    assert verdict_word(c) == "ahead" and c.diff < 0
+    gap = re.search(r"by (\S+) \[(\S+), (\S+)\]", verdict(c)).groups()
+    assert 0 < float(gap[1].rstrip(",")) < float(gap[0]) < float(gap[2])
 
 
 def test_a_pair_clear_alone_can_be_on_par_after_holm():
@@ -196,3 +202,27 @@ def test_the_verdict_marker_survives_the_html_export_of_a_markdown_output():
     nb.cells = [cell]
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert '<span class="verdict" data-verdict="ahead">ours is ahead of base' in html
+
+
+def test_rating_rows_give_each_users_own_rmse():
+    from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
+
+    class Constant:
+        def __init__(self, value):
+            self.value = value
+
+        def predict(self, users, items):
+            return np.full(len(users), self.value)
+
+    ratings = pd.DataFrame(
+        {USER_COL: [1, 1, 2], ITEM_COL: [10, 11, 10], RATING_COL: [2.0, 4.0, 3.5]}
+    )
+    rows = rating_rows({"three": Constant(3.0), "four": Constant(4.0)}, ratings)
+    three = rows[rows["model"] == "three"].set_index("user")
+    # user 1: errors 1, -1 -> RMSE 1, MAE 1; user 2: error -0.5
+    assert three.loc[1, "rmse"] == pytest.approx(1.0) and three.loc[2, "rmse"] == pytest.approx(0.5)
+    assert list(three["n_ratings"]) == [2, 1]
+    four = rows[rows["model"] == "four"].set_index("user")
+    assert four.loc[1, "rmse"] == pytest.approx(math.sqrt(2))  # errors 2, 0
+    assert four.loc[2, "mae"] == pytest.approx(0.5)
+    assert verdict_word(paired(rows, "three", "four", "rmse")) == "on par"  # 2 users: no power
