@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -51,7 +53,7 @@ from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.evaluation import stats
 from recsys_utils.evaluation.metrics import rating_metrics
-from recsys_utils.models.torch_models import TUNED
+from recsys_utils.models.recipes import TUNED
 from recsys_utils.tuning import run as sweeps
 
 grid = {"batch_size": BATCH_SIZES, "lr": LEARNING_RATES}

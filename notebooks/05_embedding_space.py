@@ -53,12 +53,12 @@ from IPython.display import display
 from scipy.stats import spearmanr
 
 from recsys_utils import data, embeddings
-from recsys_utils.app import demo, map_plots, report
+from recsys_utils.app import map_plots, report
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.app.figures import tidy
 from recsys_utils.constants import ITEM_COL, TITLE_COL
 from recsys_utils.embeddings import maps
-from recsys_utils.models import checkpoints
+from recsys_utils.models import checkpoints, recipes
 
 umap_params = (
     {"n_neighbors": UMAP_NEIGHBORS, "min_dist": UMAP_MIN_DIST} if PROJECTION == "umap" else {}
@@ -73,11 +73,11 @@ ratings, movies = dataset.ratings, dataset.movies
 # trained on all ratings instead (said below), so the maps are always of a real model.
 
 # %%
-mf = demo.load_or_train("mf", DATASET, epochs=FALLBACK_EPOCHS, seed=SEED)
-cf = demo.load_or_train(
+mf = recipes.load_or_train("mf", DATASET, epochs=FALLBACK_EPOCHS, seed=SEED)
+cf = recipes.load_or_train(
     "collabfnet", DATASET, model="collabfnet", epochs=FALLBACK_EPOCHS, seed=SEED
 )
-ranking = checkpoints.load(demo.ensure_checkpoint("ranking", DATASET))
+ranking = checkpoints.load(recipes.ensure_checkpoint("ranking", DATASET))
 ranking.loaded_from = "notebook 03's checkpoint (or trained here)"
 emb_mf, emb_cf, emb_rk = embeddings.extract(mf), embeddings.extract(cf), embeddings.extract(ranking)
 for name, model, emb in (

@@ -59,21 +59,22 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from recsys_utils import data, embeddings, recommend
-from recsys_utils.app import demo, report, widgets
+from recsys_utils.app import report, widgets
 from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
+from recsys_utils.bench.embeddings import median_ms
 from recsys_utils.bench.personalisation import mean_pairwise_jaccard
 from recsys_utils.constants import ITEM_COL, TITLE_COL
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
-from recsys_utils.models import checkpoints, make_model
+from recsys_utils.models import checkpoints, fit_early_stopped, make_model, recipes
 from recsys_utils.recommend.explain import because_you_liked
 
 dataset = data.load_dataset(DATASET)
 ratings, movies = dataset.ratings, dataset.movies
 titles = movies.set_index(ITEM_COL)[TITLE_COL]
-ranking = checkpoints.load(demo.ensure_checkpoint("ranking", DATASET))
-mf = demo.load_or_train("mf", DATASET, epochs=FALLBACK_EPOCHS, seed=SEED)
+ranking = checkpoints.load(recipes.ensure_checkpoint("ranking", DATASET))
+mf = recipes.load_or_train("mf", DATASET, epochs=FALLBACK_EPOCHS, seed=SEED)
 print(
     f"ranking model: {type(ranking).__name__} from notebook 03's checkpoint, "
     f"{len(ranking.item_map):,} movies; MF: {mf.loaded_from}"
@@ -161,13 +162,13 @@ ten = dict(
     list(SCRIPTED_RATINGS.items()) + [(318, 4.0), (296, 3.5), (356, 4.0), (593, 4.5), (480, 3.0)]
 )
 timings = {
-    "ranking model: fold-in + top-10": demo.median_ms(
+    "ranking model: fold-in + top-10": median_ms(
         lambda: recommend.recommend_new_user(ranking, ten, k=10), TIMING_REPEATS
     ),
-    "MF: fold-in + top-10": demo.median_ms(
+    "MF: fold-in + top-10": median_ms(
         lambda: recommend.recommend_new_user(mf, ten, k=10), TIMING_REPEATS
     ),
-    "ranking model: a movie's neighbours": demo.median_ms(
+    "ranking model: a movie's neighbours": median_ms(
         lambda: embeddings.similar_movies(ranking, 1, k=10), TIMING_REPEATS
     ),
 }
@@ -191,7 +192,7 @@ split = strong_generalization_split(
 )
 curve_ranking = make_model("pooled_softmax", seed=CURVE_SEED, progress=False, **RANKING_PARAMS)
 curve_ranking.fit_matrix(split.train, split.valid.history, split.valid.targets)
-curve_mf = demo.fit_early_stopped(
+curve_mf = fit_early_stopped(
     "mf", newuser_curve.training_ratings(ratings, split), seed=CURVE_SEED, epochs=MF_EPOCHS
 )
 reg_grid = {

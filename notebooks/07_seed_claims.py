@@ -82,7 +82,7 @@ from recsys_utils.data import splits
 from recsys_utils.data.tags import load_tags
 from recsys_utils.evaluation import metrics, probes
 from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
-from recsys_utils.models import make_model
+from recsys_utils.models import make_model, recipes
 
 
 def pct(share: float) -> str:
@@ -300,7 +300,7 @@ train, valid, test = split.train, split.valid, split.test
 
 
 def checkpoint_or_fit(stem, name, **params):
-    model = probes.load_matching(stem, train, DATASET) if USE_CHECKPOINTS else None
+    model = recipes.load_matching(stem, train, DATASET) if USE_CHECKPOINTS else None
     if model is not None:
         return model, f"checkpoint {stem}.json"
     return make_model(name, **params).fit(train, valid), "trained here"
@@ -377,18 +377,18 @@ valid_rmse = {
     for label, m in (("MF", mf), ("CollabFNet", cfn))
 }
 best_name = min(valid_rmse, key=valid_rmse.get)
-best_model = probes.load_matching("best", train, DATASET) if USE_CHECKPOINTS else None
+best_model = recipes.load_matching("best", train, DATASET) if USE_CHECKPOINTS else None
 if best_model is not None:
     best_source = f"checkpoint best.json, {best_model.name}"
 else:
     best_model, best_source = {"MF": mf, "CollabFNet": cfn}[best_name], best_name
 best_label = f"best on validation ({best_source})"
 rungs = {
-    "untrained, output from 0 (the seed's start)": probes.untrained(
+    "untrained, output from 0 (the seed's start)": recipes.untrained(
         make_model("collabfnet", **COLLABFNET_PARAMS, **train_kw), train, mu=0.0
     ),
     "global mean": make_model("global_mean").fit(train),
-    "untrained, output from the mean": probes.untrained(
+    "untrained, output from the mean": recipes.untrained(
         make_model("collabfnet", **COLLABFNET_PARAMS, **train_kw), train
     ),
     "bias only": bias,

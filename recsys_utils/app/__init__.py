@@ -1,7 +1,6 @@
 """What people see: the widget app, plots, figures and the HTML report pipeline.
 
 Modules:
-    demo: Models for the embedding notebooks (04, 05) and the benchmark of the demo's targets.
     figures: The key figures of a notebook run: shown as a table, stored in the executed notebook.
     index: ``reports/index.html``: the page a colleague reads in a minute.
     map_plots: Figures of the embedding space and the recommendation demo (notebooks 05 and 06).
@@ -18,9 +17,7 @@ from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "APP_CELL": "serve",
-    "APP_MODELS": "demo",
     "CHECKPOINT_ENV": "serve",
-    "DEFAULT_CHECKPOINT": "demo",
     "DEFAULT_PORT": "serve",
     "FIGURES_MIME": "figures",
     "FINDINGS_KEY": "figures",
@@ -38,12 +35,10 @@ _EXPORTS = {
     "THUMBS_DIR": "index",
     "VENDOR_DIR": "report",
     "WIDGETS_JS": "report",
-    "bench_embeddings": "demo",
     "bias_vs_norm": "map_plots",
     "build_report": "report",
     "bulk_limits": "plots",
     "category_colors": "map_plots",
-    "ensure_checkpoint": "demo",
     "export_html": "report",
     "figures_bundle": "figures",
     "find_notebooks": "report",
@@ -55,12 +50,9 @@ _EXPORTS = {
     "html_table": "widgets",
     "interactive_map": "map_plots",
     "learning_curves": "plots",
-    "load_or_train": "demo",
     "main": "report",
-    "median_ms": "demo",
     "message": "widgets",
     "metric_bars": "plots",
-    "mf_from_factors": "demo",
     "port_is_free": "serve",
     "rating_distribution": "plots",
     "ratings_over_time": "plots",

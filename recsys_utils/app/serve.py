@@ -2,7 +2,7 @@
 
 ``python -m recsys_utils.app.serve [--checkpoint STEM] [--port 8866] [--max-sessions 4]
 [--idle-timeout 600] [--allow-host NAME]`` loads the checkpoint (default ``ranking``, the
-ranking model; ``app.demo.ensure_checkpoint`` trains and saves it first when it is
+ranking model; ``models.recipes.ensure_checkpoint`` trains and saves it first when it is
 missing, and says so) and checks it here, in the server process, against the data set's
 movies, so a bad checkpoint is one line and exit 2 before anything is served. It then
 writes a one-cell notebook that builds ``widgets.RecommenderApp`` on it and serves that
@@ -29,9 +29,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from recsys_utils.app.demo import DEFAULT_CHECKPOINT as DEFAULT_STEM
-from recsys_utils.app.demo import ensure_checkpoint
 from recsys_utils.constants import DEFAULT_DATASET
+from recsys_utils.models.recipes import DEFAULT_CHECKPOINT as DEFAULT_STEM
+from recsys_utils.models.recipes import ensure_checkpoint
 
 DEFAULT_PORT = 8866
 HOST = "127.0.0.1"

@@ -1,6 +1,7 @@
 """Benchmarks that print figures: peers side by side, and scale.
 
 Modules:
+    embeddings: The demo's targets timed: fold-in, neighbour queries, UMAP; fold-in vs bias-only.
     peers: Benchmarks. ``bench_peers``: our models against Surprise on one fixed protocol.
     personalisation: Do two different new users get different lists? ``bench personalisation``.
     ranking: Ranking bench: every model over seeds, hyperparameters chosen on validation users.
@@ -37,6 +38,7 @@ _EXPORTS = {
     "Popularity": "ranking_peers",
     "SLOW_PEERS": "peers",
     "bench_catalogue": "scale",
+    "bench_embeddings": "embeddings",
     "bench_mf": "scale",
     "bench_peers": "peers",
     "bench_pooled_softmax": "scale",
@@ -49,6 +51,7 @@ _EXPORTS = {
     "foldin_ms": "ranking",
     "grids_text": "ranking",
     "mean_pairwise_jaccard": "personalisation",
+    "median_ms": "embeddings",
     "mf_throughput": "peers",
     "ndcg_at_k": "personalisation",
     "new_user_curve": "ranking",

@@ -27,7 +27,7 @@ import pandas as pd
 from recsys_utils.constants import DEFAULT_DATASET, ITEM_COL, RATING_COL, REPORTS_DIR, USER_COL
 from recsys_utils.data.splits import protocol_split
 from recsys_utils.evaluation.metrics import mae, rmse
-from recsys_utils.models.torch_models import TUNED
+from recsys_utils.models.recipes import TUNED
 
 PROTOCOL_NOTE = (
     "Protocol: 10% random test holdout (seed), validation = another 10% of the ratings, "

@@ -104,8 +104,8 @@ def parse_pairs(text: str) -> list[tuple[int, float]]:
 def load_model(args: argparse.Namespace):
     """``--checkpoint``'s file, else ``--model``'s checkpoint name, else ``ranking`` (trained
     and saved first when missing, with a note on stderr)."""
-    from recsys_utils.app.demo import DEFAULT_CHECKPOINT, ensure_checkpoint
     from recsys_utils.models import checkpoints
+    from recsys_utils.models.recipes import DEFAULT_CHECKPOINT, ensure_checkpoint
 
     stem = args.checkpoint or args.model or DEFAULT_CHECKPOINT
     path = ensure_checkpoint(stem, echo=lambda line: print(f"note: {line}", file=sys.stderr))

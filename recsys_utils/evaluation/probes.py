@@ -6,14 +6,15 @@ and whether nearest users in embedding space like the same movies.
 - ``probe_genres`` / ``probe_target``: cross-validated linear probes from movie vectors to
   each genre (logistic regression: accuracy, ROC AUC) and to a number (ridge: R²), each
   next to the same probe fitted on shuffled labels, which is what chance looks like.
-- ``untrained`` and ``ladder``: the RMSE of each rung from an untrained net to the best
-  model, and the share of the total gain each rung brings.
+- ``ladder``: the RMSE of each rung from an untrained net (``models.recipes.untrained``)
+  to the best model, and the share of the total gain each rung brings.
 - ``similar_users_overlap``: Jaccard overlap of the movies a user rated highly with those
   of their nearest users (cosine of user vectors) against random users:
   J(A, B) = |A & B| / |A | B|, 0 when both are empty.
 
 Length: over 300 lines because it holds the four claim checks of notebook 07, each
-small, which share the top-k lists and the matching-checkpoint loader.
+small, which share the top-k lists. Checkpoints are loaded by the caller
+(``models.recipes.load_matching``).
 """
 
 from __future__ import annotations
@@ -223,50 +224,6 @@ def probe_model(
 
 
 # --- the RMSE ladder ----------------------------------------------------------------------
-def load_matching(stem: str, train: pd.DataFrame, dataset: str, folder=None):
-    """The checkpoint ``<folder>/<stem>.json`` if it was fitted on ``train``, else ``None``.
-
-    "Fitted on ``train``" is checked as: same data set, and user and movie id maps equal
-    to the ids of ``train`` (a model trained on another split would have seen our test).
-    """
-    from pathlib import Path
-
-    from recsys_utils.constants import checkpoint_dir
-    from recsys_utils.models import checkpoints
-
-    path = Path(folder or checkpoint_dir()) / f"{stem}.json"
-    if not path.is_file():
-        return None
-    if checkpoints.read_meta(path).get("dataset") != dataset:
-        return None
-    model = checkpoints.load(path, expect_dataset=dataset)  # a damaged file still raises
-    same = np.array_equal(
-        model.user_map.ids, np.unique(train[USER_COL].to_numpy())
-    ) and np.array_equal(model.item_map.ids, np.unique(train[ITEM_COL].to_numpy()))
-    return model if same else None
-
-
-def untrained(model, train: pd.DataFrame, mu: float | None = None):
-    """``model`` given its id maps and a freshly initialised net, without any training.
-
-    Args:
-        mu: the net's starting offset (MF's mu, CollabFNet's output bias); default the
-            training mean, 0.0 reproduces a net that starts from zero like the seed's.
-    """
-
-    def build_only(u, i, r, valid):
-        model.build_net(
-            len(model.user_map), len(model.item_map), float(r.mean()) if mu is None else mu
-        )
-
-    model._fit = build_only  # the contract's bookkeeping runs; training does not
-    try:
-        model.fit(train)
-    finally:
-        del model._fit
-    return model
-
-
 def ladder(models: dict, test: pd.DataFrame) -> pd.DataFrame:
     """Test RMSE/MAE of each rung in the given order, and each rung's share of the gain.
 

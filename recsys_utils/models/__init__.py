@@ -13,6 +13,7 @@ Modules:
     history: The contract of rankers scored from the movies a person liked: ``HistoryRecommender``.
     content: Rankers from what a movie is (``data.features``): content kNN and popularity within genre.
     ranking: Our ranking model on implicit feedback: a new user needs no gradient step.
+    recipes: Recipes: the models the app and commands serve, their settings, how each is trained or loaded.
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -26,9 +27,11 @@ _EXPORTS = {
     "Capabilities": "base",
     "CapabilityError": "base",
     "CheckpointError": "checkpoints",
+    "APP_MODELS": "recipes",
     "CollabFNet": "torch_models",
     "ContentKNN": "content",
     "DEFAULT_BLEND": "blend",
+    "DEFAULT_CHECKPOINT": "recipes",
     "EASE": "ease",
     "FALLBACK_DAMPING": "base",
     "FOLD_IN_OPTIONS": "base",
@@ -49,20 +52,24 @@ _EXPORTS = {
     "Query": "base",
     "Recommender": "base",
     "SMALL_MF": "fitting",
-    "TUNED": "torch_models",
+    "TUNED": "recipes",
     "TorchRecommender": "torch_models",
     "binary_csr": "history",
     "check_items": "checkpoints",
     "check_out_path": "checkpoints",
     "damped_biases": "base",
     "dual_tables": "ease",
+    "ensure_checkpoint": "recipes",
     "ease_weights": "ease",
     "fit_early_stopped": "fitting",
     "gram": "ease",
     "latest": "checkpoints",
     "liked_matrix": "base",
     "load": "checkpoints",
+    "load_matching": "recipes",
+    "load_or_train": "recipes",
     "make_model": "registry",
+    "mf_from_factors": "recipes",
     "ndcg_at_100": "history",
     "novelty_ranking": "base",
     "randomized_svd": "ranking",
@@ -71,6 +78,7 @@ _EXPORTS = {
     "require": "base",
     "save": "checkpoints",
     "top_k_indices": "base",
+    "untrained": "recipes",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

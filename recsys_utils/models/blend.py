@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.models.base import Capabilities, Recommender
+from recsys_utils.models.recipes import TUNED
 from recsys_utils.models.registry import register
-from recsys_utils.models.torch_models import TUNED, TorchRecommender
+from recsys_utils.models.torch_models import TorchRecommender
 
 # Fitted attributes of the base class that a blend's members share with the blend.
 _SHARED_FIT = (

@@ -1,8 +1,8 @@
 """The torch embedding models: the contract's ``Recommender`` trained by ``training.train``.
 
 ``TorchRecommender`` builds a module from ``nets`` and trains it; ``MF``, ``CollabFNet``
-and ``ImplicitMF`` pick the net and its defaults, and ``TUNED`` holds the settings chosen
-on the validation split. ``models`` re-exports everything here and registers the models
+and ``ImplicitMF`` pick the net and its defaults (the settings chosen on the validation
+split are ``models.recipes.TUNED``). ``models`` re-exports everything here and registers the models
 (``from recsys_utils.models import MF`` works).
 """
 
@@ -210,27 +210,3 @@ class ImplicitMF(_LinearFoldIn, TorchRecommender):
             [[0], np.cumsum(np.bincount(items, minlength=len(self.item_map)))]
         )
         return {"user_items": (indptr, items), "item_users": (item_indptr, users[order])}
-
-
-# Settings chosen on the validation split of ml-latest-small (the bench protocol; the
-# test split played no part), used by ``bench`` and notebook 02. MF: l2=0.1 on the batch
-# rows stops the overfitting that early stopping otherwise catches after ~6 epochs, and
-# big batches with a cosine decay of a high rate get there in 6 epochs (val RMSE 0.830;
-# 14 constant-rate epochs at batch 16384 give 0.829, lr 0.005 at batch 1024 0.832 in
-# ~10x the time: the fit time counts in the benchmark). ImplicitMF:
-# its implicit tables overfit within 2 epochs at lr 0.01, so a lower rate, cosine decay
-# and l2=0.2; 128 factors beat 64 (val RMSE 0.818 vs 0.823). CollabFNet keeps the
-# seed's published settings. The class defaults stay plain and unregularised (a model
-# can then fit a table exactly).
-TUNED: dict[str, dict] = {
-    "mf": {"batch_size": 8192, "lr": 0.03, "l2": 0.1, "epochs": 6, "schedule": "cosine"},
-    "implicit_mf": {
-        "n_factors": 128,
-        "batch_size": 4096,
-        "lr": 0.003,
-        "l2": 0.2,
-        "epochs": 12,
-        "schedule": "cosine",
-    },
-    "collabfnet": {},
-}

@@ -1,8 +1,7 @@
 """The report pipeline on a tiny notebook: parameters, figures, offline HTML.
 
 Also the test file of ``app/figures.py`` (record and read back a run's figures);
-``app/demo.py`` is covered by ``test_widgets.py`` and ``tests/test_notebooks.py``;
-``app/map_plots.py`` by ``tests/embeddings/test_vectors.py::test_figures_draw``.
+``app/map_plots.py`` is covered by ``tests/embeddings/test_vectors.py::test_figures_draw``.
 """
 
 from __future__ import annotations

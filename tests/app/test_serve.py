@@ -64,12 +64,12 @@ def small_checkpoint(data_home, mirror_dir, monkeypatch):
     saved in the test's data folder."""
     monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror_dir))
     from recsys_utils import data
-    from recsys_utils.app import demo
     from recsys_utils.constants import checkpoint_dir
     from recsys_utils.models import checkpoints
+    from recsys_utils.models.fitting import fit_early_stopped
 
     ratings = data.load_dataset("ml-latest-small").ratings
-    model = demo.fit_early_stopped(
+    model = fit_early_stopped(
         "pooled_softmax", ratings, dim=64, lr=3e-3, max_epochs=30, patience=5, eval_every=5
     )
     return checkpoints.save(model, checkpoint_dir() / "app-test", dataset="ml-latest-small")

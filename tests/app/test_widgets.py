@@ -9,7 +9,7 @@ from helpers import ratings_table
 
 from recsys_utils import embeddings, recommend
 from recsys_utils.app import widgets
-from recsys_utils.app.demo import mf_from_factors
+from recsys_utils.models.recipes import mf_from_factors
 
 SCRIPT = '<script>alert("x")</script>'
 TITLES = {

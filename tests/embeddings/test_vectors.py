@@ -13,8 +13,8 @@ import torch
 from helpers import ratings_table
 
 from recsys_utils import embeddings
-from recsys_utils.app.demo import mf_from_factors
 from recsys_utils.embeddings.vectors import nearest
+from recsys_utils.models.recipes import mf_from_factors
 
 R2 = np.sqrt(0.5)
 

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from helpers import ratings_table
 
-from recsys_utils.app.demo import mf_from_factors
 from recsys_utils.evaluation import foldin_curve
+from recsys_utils.models.recipes import mf_from_factors
 
 KS = (2, 4)
 

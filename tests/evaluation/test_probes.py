@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from recsys_utils.evaluation import metrics, probes
-from recsys_utils.models import checkpoints, make_model
+from recsys_utils.models import checkpoints, make_model, recipes
 
 
 # --- novelty ------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_probe_model_reads_planted_genre_and_mean_rating():
             "genres": [["Comedy"] if j % 2 else ["Drama"] for j in range(1, 61)],
         }
     )
-    model = probes.untrained(make_model("mf", n_factors=4, device="cpu", progress=False), train)
+    model = recipes.untrained(make_model("mf", n_factors=4, device="cpu", progress=False), train)
     with torch.no_grad():
         w = model.net.item_emb.weight
         ids = model.item_map.ids
@@ -169,8 +169,8 @@ def test_ladder_rmse_and_shares_by_hand():
 
 def test_untrained_nets_start_from_the_mean_or_from_zero(tiny_ratings):
     kw = {"device": "cpu", "progress": False}
-    at_mean = probes.untrained(make_model("collabfnet", emb_size=4, **kw), tiny_ratings)
-    at_zero = probes.untrained(make_model("collabfnet", emb_size=4, **kw), tiny_ratings, mu=0.0)
+    at_mean = recipes.untrained(make_model("collabfnet", emb_size=4, **kw), tiny_ratings)
+    at_zero = recipes.untrained(make_model("collabfnet", emb_size=4, **kw), tiny_ratings, mu=0.0)
     users, items = tiny_ratings["user_id"], tiny_ratings["item_id"]
     mean = tiny_ratings["rating"].mean()
     # output = b2 + sum of 10 hidden units (each <= |b1| + |W1 x| < 0.5) times |w2| <= 1/sqrt(10):
@@ -205,7 +205,7 @@ def test_similar_users_overlap_uses_the_nearest_vector(tiny_ratings):
             ),
         ]
     )
-    model = probes.untrained(make_model("mf", n_factors=2, device="cpu", progress=False), ratings)
+    model = recipes.untrained(make_model("mf", n_factors=2, device="cpu", progress=False), ratings)
     with torch.no_grad():
         model.net.user_emb.weight[:] = torch.tensor(
             [[1.0, 0.1], [1.0, 0.0], [-1.0, 0.0], [-1.0, 0.1]]
@@ -223,12 +223,12 @@ def test_similar_users_overlap_uses_the_nearest_vector(tiny_ratings):
 
 # --- checkpoints that match the split ---------------------------------------------------------
 def test_load_matching_only_returns_checkpoints_of_this_training_set(tiny_ratings, tmp_path):
-    model = probes.untrained(
+    model = recipes.untrained(
         make_model("mf", n_factors=2, device="cpu", progress=False), tiny_ratings
     )
     checkpoints.save(model, tmp_path / "mf", dataset="tiny")
-    found = probes.load_matching("mf", tiny_ratings, "tiny", folder=tmp_path)
+    found = recipes.load_matching("mf", tiny_ratings, "tiny", folder=tmp_path)
     assert found is not None and found.name == "mf"
-    assert probes.load_matching("mf", tiny_ratings, "other", folder=tmp_path) is None
-    assert probes.load_matching("mf", tiny_ratings.iloc[:-2], "tiny", folder=tmp_path) is None
-    assert probes.load_matching("best", tiny_ratings, "tiny", folder=tmp_path) is None
+    assert recipes.load_matching("mf", tiny_ratings, "other", folder=tmp_path) is None
+    assert recipes.load_matching("mf", tiny_ratings.iloc[:-2], "tiny", folder=tmp_path) is None
+    assert recipes.load_matching("best", tiny_ratings, "tiny", folder=tmp_path) is None

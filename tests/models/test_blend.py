@@ -68,7 +68,7 @@ def test_blend_ranks_by_what_it_predicts_members_clipped():
     # unclipped members would give (5, 4.5) and put movie 7 first.
     from helpers import ratings_table
 
-    from recsys_utils.app.demo import mf_from_factors
+    from recsys_utils.models.recipes import mf_from_factors
 
     ratings = ratings_table([(1, 7, 4.0), (1, 8, 3.0)])
     a = mf_from_factors(ratings, [[1.0]], [[4.0], [1.5]], mu=3.0, rating_scale=(1.0, 5.0))

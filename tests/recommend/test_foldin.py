@@ -13,8 +13,8 @@ import torch
 from helpers import ratings_table
 
 from recsys_utils import recommend
-from recsys_utils.app.demo import mf_from_factors
 from recsys_utils.evaluation import foldin_curve
+from recsys_utils.models.recipes import mf_from_factors
 from recsys_utils.recommend import explain as explanations
 
 table = ratings_table
@@ -357,12 +357,12 @@ def test_cli_with_an_unknown_checkpoint_name_says_what_there_is(saved_mf, capsys
 def test_cli_trains_the_ranking_model_first_when_it_is_missing(
     data_home, mirror_dir, monkeypatch, capsys
 ):
-    from recsys_utils.app import demo
     from recsys_utils.cli import main
+    from recsys_utils.models import recipes
 
     monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror_dir))
     tiny = {"dim": 8, "max_epochs": 2, "batch_size": 256, "patience": 1}
-    monkeypatch.setitem(demo.APP_MODELS, "ranking", ("pooled_softmax", tiny))
+    monkeypatch.setitem(recipes.APP_MODELS, "ranking", ("pooled_softmax", tiny))
     # a horror lover, with one low rating that must not count as liking
     argv = ["recommend", "--ratings", "1258:5,1387:4.5,1997:5,1:2", "--k", "5"]
     assert main(argv) == 0
