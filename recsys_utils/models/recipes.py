@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-import sys
+import contextlib
+import fcntl
 import time
 from pathlib import Path
 
@@ -66,12 +67,8 @@ DEFAULT_CHECKPOINT = "ranking"
 _LOCK_SUFFIX = ".lock"
 
 
-def _stderr(line: str) -> None:
-    print(f"note: {line}", file=sys.stderr)
-
-
 def ensure_checkpoint(
-    stem: str = DEFAULT_CHECKPOINT, dataset: str = DEFAULT_DATASET, echo=_stderr
+    stem: str = DEFAULT_CHECKPOINT, dataset: str = DEFAULT_DATASET, echo=print
 ) -> Path:
     """The sidecar of checkpoint ``stem``: a path, or a name in ``data/checkpoints``.
 
@@ -105,7 +102,8 @@ def ensure_checkpoint(
     with _exclusive(path.with_name(path.name + _LOCK_SUFFIX)) as waited:
         if path.is_file():  # another process trained it while this one waited
             echo(
-                f"waited {waited:.0f} s for another process training {shown_path(path)}; loaded it"
+                f"waited {waited:.0f} s while another process trained {shown_path(path)}; "
+                "loading that checkpoint"
             )
             return path
         return _train_app_model(stem, dataset, path, echo)
@@ -124,31 +122,19 @@ def _train_app_model(stem: str, dataset: str, path: Path, echo) -> Path:
     return saved
 
 
-class _exclusive:
-    """``with _exclusive(path) as waited:`` holds an exclusive ``flock`` on ``path``
-    (created if missing, left in place: removing it would let a third process lock a
-    different file); ``waited`` is the seconds spent waiting for another holder."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> float:
-        import fcntl
-
-        self.fd = open(self.path, "a")  # noqa: SIM115 (closed in __exit__)
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive ``flock`` on ``path`` (created if missing and left in place:
+    removing it would let a third process lock a new file while a second holds the old);
+    yields the seconds spent waiting for another holder. The lock goes with the process,
+    so a killed trainer never leaves it held."""
+    with open(path, "a") as handle:
         start = time.perf_counter()
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except BaseException:
-            self.fd.close()
-            raise
-        return time.perf_counter() - start
-
-    def __exit__(self, *exc) -> None:
-        import fcntl
-
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        self.fd.close()
+            yield time.perf_counter() - start
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_or_train(

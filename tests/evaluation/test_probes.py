@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from recsys_utils.evaluation import metrics, probes
-from recsys_utils.models import checkpoints, make_model, recipes
+from recsys_utils.models import make_model, recipes
 
 
 # --- novelty ------------------------------------------------------------------------------
@@ -219,16 +219,3 @@ def test_similar_users_overlap_uses_the_nearest_vector(tiny_ratings):
     out = probes.similar_users_overlap(model, ratings, [1], k=1, threshold=4.0, seed=0)
     assert out["neighbour_jaccard"].iloc[0] == pytest.approx(1 / 3)
     assert out["random_jaccard"].iloc[0] in (0.0, pytest.approx(1 / 3))
-
-
-# --- checkpoints that match the split ---------------------------------------------------------
-def test_load_matching_only_returns_checkpoints_of_this_training_set(tiny_ratings, tmp_path):
-    model = recipes.untrained(
-        make_model("mf", n_factors=2, device="cpu", progress=False), tiny_ratings
-    )
-    checkpoints.save(model, tmp_path / "mf", dataset="tiny")
-    found = recipes.load_matching("mf", tiny_ratings, "tiny", folder=tmp_path)
-    assert found is not None and found.name == "mf"
-    assert recipes.load_matching("mf", tiny_ratings, "other", folder=tmp_path) is None
-    assert recipes.load_matching("mf", tiny_ratings.iloc[:-2], "tiny", folder=tmp_path) is None
-    assert recipes.load_matching("best", tiny_ratings, "tiny", folder=tmp_path) is None
