@@ -1,42 +1,72 @@
 """Figures of the embedding space and the recommendation demo (notebooks 05 and 06).
 
 ``static_maps`` draws matplotlib/seaborn panels of an ``embeddings.maps`` table with a
-few titles labelled; ``interactive_map`` returns a plotly figure with hover titles
-(offline in the exported HTML when the kernel uses plotly's ``notebook`` renderer, as
-``report`` arranges). Each function returns its figure.
+few titles labelled (placed so that no two labels overlap); ``interactive_map`` returns a
+plotly figure with hover titles and readable hover names and numbers (offline in the exported
+HTML when the kernel uses plotly's ``notebook`` renderer, as ``report`` arranges). Both take
+an ``untrained`` mask: rows without training signal (a movie no training user liked keeps
+its random start) are left out or drawn apart in grey, and the title says how many. Each
+function returns its figure.
 """
 
 from __future__ import annotations
 
-import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
+from recsys_utils.app.plots import OTHER, OTHER_GREY, distinct_colors, group_rare
 from recsys_utils.constants import TITLE_COL
 from recsys_utils.embeddings.maps import COLOR_LABELS
 
+NONE = "(none)"
+UNTRAINED_LABEL = "no training signal"
+UNTRAINED_GREY = "#d9d9d9"
+# Hover names and number formats: a reader sees "ratings 1,234", never "n_ratings=1234.0".
+HOVER_LABELS = {"n_ratings": "ratings", **COLOR_LABELS}
+HOVER_FORMATS = {"n_ratings": ":,", "mean_rating": ":.3g", "log_popularity": ":.3g",
+                 "bias": ":.3g"}  # fmt: skip
+
 
 def category_colors(values) -> dict[str, str]:
-    """One colour per category, the same in the static and the interactive maps: the most
-    common first, "other" and "(none)" in greys, from a categorical palette (tab10)."""
-    counts = pd.Series(values).astype(str).value_counts()
-    order = [c for c in counts.index if c not in ("other", "(none)")]
-    palette = plt.get_cmap("tab10").colors
-    colors = {c: mcolors.to_hex(palette[k % len(palette)]) for k, c in enumerate(order)}
-    colors.update(
-        {c: grey for c, grey in (("other", "#b0b0b0"), ("(none)", "#dddddd")) if c in counts}
-    )
+    """One distinct colour per category, the same in the static and the interactive maps:
+    the most common first; beyond ``MAX_COLORS - 1`` categories the rarest become "other"
+    (see ``group_rare``); "other" and "(none)" in greys."""
+    grouped = group_rare(values)
+    counts = grouped.value_counts()
+    order = [c for c in counts.index if c not in (OTHER, NONE)]
+    colors = dict(zip(order, distinct_colors(len(order)), strict=True))
+    colors.update({c: grey for c, grey in ((OTHER, OTHER_GREY), (NONE, "#dddddd")) if c in counts})
     return colors
 
 
-def _scatter(ax, frame: pd.DataFrame, color: str, title: str) -> None:
+def _split(frame: pd.DataFrame, untrained, mode: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(rows to colour, rows drawn apart, a note for the title) for an ``untrained`` mask."""
+    if untrained is None:
+        return frame, frame.iloc[:0], ""
+    mask = np.asarray(untrained, dtype=bool)
+    if mask.shape != (len(frame),):
+        raise ValueError(f"untrained mask has shape {mask.shape}, the map {len(frame)} rows")
+    if mode not in ("apart", "drop"):
+        raise ValueError(f"untrained mode must be 'apart' or 'drop', not {mode!r}")
+    n = int(mask.sum())
+    note = f"{n:,} without training signal " + ("in grey" if mode == "apart" else "left out")
+    apart = frame[mask] if mode == "apart" else frame.iloc[:0]
+    return frame[~mask], apart, note if n else ""
+
+
+def _scatter(ax, frame: pd.DataFrame, color: str, title: str, apart=None) -> None:
     import seaborn as sns
 
+    if apart is not None and len(apart):
+        ax.scatter(apart["x"], apart["y"], s=4, c=UNTRAINED_GREY, linewidths=0,
+                   label=f"{UNTRAINED_LABEL} ({len(apart):,})")  # fmt: skip
     data = frame.dropna(subset=["x", "y"])
     if not pd.api.types.is_numeric_dtype(data[color]):
+        data = data.assign(**{color: group_rare(data[color]).to_numpy()})
         palette = category_colors(data[color])
         sns.scatterplot(
-            data=data.assign(**{color: data[color].astype(str)}),
+            data=data,
             x="x",
             y="y",
             hue=color,
@@ -60,7 +90,46 @@ def _scatter(ax, frame: pd.DataFrame, color: str, title: str) -> None:
             data["x"], data["y"], c=data[color], s=4, cmap="viridis", alpha=0.8, linewidths=0
         )
         ax.figure.colorbar(points, ax=ax, label=COLOR_LABELS.get(color, color))
+        if apart is not None and len(apart):
+            ax.legend(fontsize=8, loc="upper left", frameon=False)
     ax.set(title=title, xticks=[], yticks=[], xlabel="", ylabel="")
+
+
+# Offsets (points) and alignment tried in turn for a label: right, left, above, below...
+_LABEL_SPOTS = [(4, 3, "left"), (-4, 3, "right"), (4, -11, "left"), (-4, -11, "right"),
+                (0, 9, "center"), (0, -16, "center"), (10, 14, "left"), (-10, 14, "right"),
+                (10, -20, "left"), (-10, -20, "right")]  # fmt: skip
+
+
+def place_labels(ax, xy, texts, fontsize: float = 7.5) -> list:
+    """Annotate the points ``xy`` with ``texts`` so that no two labels overlap: each label
+    tries the spots around its point in turn and takes the first clear one; a label with no
+    clear spot is left out. Call on a drawn figure (positions are final).
+
+    Returns:
+        The annotations placed (``len`` may be less than ``len(texts)``).
+    """
+    from matplotlib import patheffects
+
+    fig = ax.figure
+    fig.canvas.draw()  # settle the layout, then freeze it so the labels' boxes stay true
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    taken, placed = [], []
+    for (x, y), text in zip(xy, texts, strict=True):
+        for dx, dy, ha in _LABEL_SPOTS:
+            ann = ax.annotate(
+                text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
+                fontsize=fontsize, annotation_clip=True,
+                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+            )  # fmt: skip
+            box = ann.get_window_extent(renderer).padded(4)  # a gap between labels
+            if not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                placed.append(ann)
+                break
+            ann.remove()
+    return placed
 
 
 def static_maps(
@@ -69,11 +138,22 @@ def static_maps(
     labels: list[str] | None = None,
     what: str = "movie",
     figsize=None,
+    untrained=None,
+    untrained_mode: str = "apart",
 ):
     """Scatters of one map, one large panel per colouring (two a row), ``labels`` titles
-    marked with a white outline so they stay readable over the points."""
-    from matplotlib import patheffects
+    marked with a white outline and placed so that they do not overlap.
 
+    Args:
+        frame: an ``embeddings.maps`` table (x, y, title, the colour columns).
+        colors: one panel per column; a categorical one gets as many distinct colours as
+            categories (the rarest grouped as "other").
+        labels: titles to label.
+        untrained: a boolean mask over ``frame``'s rows without training signal;
+            ``untrained_mode`` "apart" draws them in grey under the rest, "drop" leaves
+            them out; the title says how many.
+    """
+    shown, apart, note = _split(frame, untrained, untrained_mode)
     ncols = min(2, len(colors))
     nrows = -(-len(colors) // ncols)
     fig, axes = plt.subplots(
@@ -85,22 +165,15 @@ def static_maps(
     )
     for ax in axes.ravel()[len(colors) :]:
         ax.set_visible(False)
+    marked = shown[shown[TITLE_COL].isin(labels or [])].dropna(subset=["x", "y"])
     for ax, color in zip(axes.ravel(), colors, strict=False):
-        _scatter(ax, frame, color, f"{what} embeddings by {COLOR_LABELS.get(color, color)}")
-        if labels:
-            marked = frame[frame[TITLE_COL].isin(labels)].dropna(subset=["x", "y"])
-            ax.scatter(marked["x"], marked["y"], s=18, facecolors="none", edgecolors="black")
-            for row in marked.itertuples():
-                title = str(row.title)
-                ax.annotate(
-                    title if len(title) <= 26 else title[:25] + "…",
-                    (row.x, row.y),
-                    fontsize=7.5,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    annotation_clip=True,
-                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
-                )
+        title = f"{what} embeddings by {COLOR_LABELS.get(color, color)}"
+        _scatter(ax, shown, color, title + (f"\n({note})" if note else ""), apart)
+        ax.scatter(marked["x"], marked["y"], s=18, facecolors="none", edgecolors="black")
+    if len(marked):
+        short = [t if len(t) <= 26 else t[:25] + "…" for t in marked[TITLE_COL].astype(str)]
+        for ax in axes.ravel()[: len(colors)]:
+            place_labels(ax, marked[["x", "y"]].to_numpy(float), short)
     return fig
 
 
@@ -110,20 +183,36 @@ def interactive_map(
     hover: str = TITLE_COL,
     title: str | None = None,
     max_points: int | None = None,
+    untrained=None,
+    untrained_mode: str = "apart",
 ):
     """A plotly scatter of a map, hover text from ``hover``; SVG markers, so it draws
-    without WebGL (``max_points`` keeps the most-rated rows to bound the HTML size)."""
+    without WebGL (``max_points`` keeps the most-rated rows to bound the HTML size).
+
+    Hovers name each value in words ("ratings", "mean rating") with 3 significant digits
+    (counts with thousands separators). ``untrained`` and ``untrained_mode`` as in
+    ``static_maps``: rows without training signal become their own grey category or are
+    left out."""
     import plotly.express as px
 
-    data = frame.dropna(subset=["x", "y"])
+    shown, apart, note = _split(frame, untrained, untrained_mode)
+    categorical = not pd.api.types.is_numeric_dtype(frame[color])
+    if categorical:
+        shown = shown.assign(**{color: group_rare(shown[color]).to_numpy()})
+        colors = category_colors(shown[color])  # the static map's colours
+        if len(apart):
+            apart = apart.assign(**{color: UNTRAINED_LABEL})
+            shown = pd.concat([shown, apart])
+            colors[UNTRAINED_LABEL] = UNTRAINED_GREY
+    data = shown.dropna(subset=["x", "y"])
     if max_points is not None and len(data) > max_points:
         data = data.nlargest(max_points, "n_ratings")
-    hover_data = {c: True for c in ("n_ratings", "mean_rating") if c in data}
+    hover_data = {c: HOVER_FORMATS.get(c, True) for c in ("n_ratings", "mean_rating") if c in data}
     hover_data.update(x=False, y=False)
+    if color not in hover_data and color in HOVER_FORMATS:
+        hover_data[color] = HOVER_FORMATS[color]
     extra = {}
-    if not pd.api.types.is_numeric_dtype(data[color]):
-        data = data.assign(**{color: data[color].astype(str)})
-        colors = category_colors(frame[color].dropna())  # the static map's colours
+    if categorical:
         extra = {"color_discrete_map": colors, "category_orders": {color: list(colors)}}
     fig = px.scatter(
         data,
@@ -135,8 +224,9 @@ def interactive_map(
         hover_data=hover_data,
         render_mode="svg",
         opacity=0.75,
-        title=title or f"Embedding map coloured by {COLOR_LABELS.get(color, color)}",
-        labels={color: COLOR_LABELS.get(color, color)},
+        title=(title or f"Embedding map coloured by {COLOR_LABELS.get(color, color)}")
+        + (f" ({note})" if note else ""),
+        labels={c: HOVER_LABELS.get(c, c.replace("_", " ")) for c in data.columns},
         height=550,
     )
     fig.update_traces(marker={"size": 5})

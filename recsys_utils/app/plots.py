@@ -1,16 +1,48 @@
 """The figures the notebooks show. Each function draws one figure and returns it.
 
 Data exploration (notebook 01): rating distribution, the long tail of ratings per user
-and per movie, genre counts, ratings over time.
+and per movie, genre counts, ratings over time. Sweeps (notebook 04): heatmaps on one colour
+scale, curves, trial times. Comparisons: dots with their intervals. Colours: as many distinct
+ones as categories (``distinct_colors``), the rare categories grouped as "other".
 """
 
 from __future__ import annotations
 
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
+
+# --- colours ------------------------------------------------------------------------------------
+MAX_COLORS = 20  # beyond this many categories the rarest are grouped as "other"
+OTHER = "other"
+OTHER_GREY = "#b0b0b0"
+
+
+def distinct_colors(n: int) -> list[str]:
+    """``n`` distinct colours (hex), ``n`` up to ``MAX_COLORS``: tab10's ten, then the light
+    partner of each from tab20, so no two categories share a colour.
+
+    Raises:
+        ValueError: more colours than ``MAX_COLORS``; group the rare categories first
+            (``group_rare``).
+    """
+    if n > MAX_COLORS:
+        raise ValueError(f"{n} categories: at most {MAX_COLORS} colours, group the rare ones")
+    tab20 = plt.get_cmap("tab20").colors
+    order = list(tab20[0::2]) + list(tab20[1::2])  # the ten strong ones, then the ten light
+    return [mcolors.to_hex(c) for c in order[:n]]
+
+
+def group_rare(values, max_categories: int = MAX_COLORS - 1, other: str = OTHER) -> pd.Series:
+    """``values`` as strings with all but the ``max_categories`` most common replaced by
+    ``other``, so a palette of distinct colours covers them (``other`` is drawn grey)."""
+    values = pd.Series(values).astype(str)
+    counts = values.value_counts()
+    kept = [c for c in counts.index if c != other][:max_categories]
+    return values.where(values.isin(kept), other)
 
 
 def _axes(ax, figsize=(6, 3.5)):
@@ -81,9 +113,9 @@ def bulk_limits(values, spread: float = 3.0) -> tuple[float, float]:
 
 
 def _categorical(values) -> dict:
-    """A distinct colour per value, in sorted order (tab10: no two neighbours alike)."""
+    """A distinct colour per value, in sorted order (``distinct_colors``)."""
     levels = sorted(pd.unique(pd.Series(values).dropna()))
-    return {level: plt.get_cmap("tab10")(k % 10) for k, level in enumerate(levels)}
+    return dict(zip(levels, distinct_colors(len(levels)), strict=True))
 
 
 def sweep_heatmap(
@@ -235,16 +267,55 @@ def learning_curves(histories: dict[str, pd.DataFrame], ncols: int = 3):
 
 
 def metric_bars(table: pd.DataFrame, columns: list[str], title: str = ""):
-    """One horizontal bar panel per metric column, a bar per row of ``table``."""
+    """One horizontal bar panel per metric column, a bar per row of ``table`` (each row its
+    own colour; bars start at 0)."""
     fig, axes = plt.subplots(
         1, len(columns), figsize=(3.2 * len(columns), 0.45 * len(table) + 1.2), squeeze=False
     )
+    colors = distinct_colors(len(table))
     for ax, col in zip(axes[0], columns, strict=True):
-        table[col].plot.barh(ax=ax, color=[f"C{i % 10}" for i in range(len(table))])
+        table[col].plot.barh(ax=ax, color=colors)
         ax.set_title(col)
         ax.invert_yaxis()
         if ax is not axes[0][0]:
             ax.set_yticklabels([])
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def interval_dots(
+    table: pd.DataFrame,
+    mean: str = "mean",
+    low: str = "low",
+    high: str = "high",
+    ax=None,
+    title: str = "",
+    xlabel: str = "",
+    reference: float | None = None,
+):
+    """A dot per row of ``table`` at ``mean`` with its interval ``[low, high]`` as a bar,
+    rows top to bottom in the table's order. Where bars on an axis cut above 0 would
+    exaggerate small gaps, dots with intervals show the gap and how sure it is.
+
+    Args:
+        table: one row per model (the index labels the rows).
+        mean, low, high: the columns of the estimate and its interval.
+        reference: an optional vertical line (a baseline's value).
+
+    Returns:
+        The figure.
+    """
+    fig, ax = _axes(ax, figsize=(6, 0.45 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    m, lo, hi = (table[c].to_numpy(float) for c in (mean, low, high))
+    colors = distinct_colors(len(table))
+    for k in range(len(table)):
+        ax.errorbar(m[k], y[k], xerr=[[m[k] - lo[k]], [hi[k] - m[k]]], fmt="o", color=colors[k],
+                    capsize=3, markersize=6)  # fmt: skip
+    if reference is not None:
+        ax.axvline(reference, color="grey", linestyle=":", linewidth=1)
+    ax.set_yticks(y, [str(i) for i in table.index])
+    ax.set(title=title, xlabel=xlabel or mean)
+    ax.grid(axis="x", alpha=0.3)
     return fig

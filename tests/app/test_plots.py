@@ -97,3 +97,41 @@ def test_sweep_curves_share_y_and_give_each_learning_rate_its_own_colour():
     assert len(axes) == 2 and axes[0].get_ylim() == axes[1].get_ylim()
     colours = {tuple(line.get_color()) for line in axes[0].lines if line.get_xydata().size}
     assert len(colours) == 2
+
+
+def test_distinct_colours_are_distinct_up_to_twenty():
+    for n in (1, 10, 13, 20):
+        assert len(set(plots.distinct_colors(n))) == n
+    import pytest
+
+    with pytest.raises(ValueError, match="group the rare"):
+        plots.distinct_colors(21)
+
+
+def test_group_rare_keeps_the_most_common():
+    grouped = plots.group_rare(["a"] * 3 + ["b"] * 2 + ["c", "d"], max_categories=2)
+    assert list(grouped) == ["a"] * 3 + ["b"] * 2 + ["other", "other"]
+
+
+def test_metric_bars_give_each_of_thirteen_rows_its_own_colour():
+    table = pd.DataFrame({"ndcg": [0.1 * k for k in range(13)]}, index=[f"m{k}" for k in range(13)])
+    fig = plots.metric_bars(table, ["ndcg"])
+    colours = {tuple(p.get_facecolor()) for p in fig.axes[0].patches}
+    assert len(colours) == 13
+
+
+def test_interval_dots_draw_dots_and_intervals_not_bars():
+    table = pd.DataFrame(
+        {"mean": [0.80, 0.85, 0.90], "low": [0.78, 0.84, 0.86], "high": [0.82, 0.86, 0.94]},
+        index=["best", "middle", "global mean"],
+    )
+    fig = plots.interval_dots(table, reference=0.85, xlabel="test RMSE")
+    ax = fig.axes[0]
+    assert not ax.patches  # no bars
+    lo, hi = ax.get_xlim()
+    assert lo < 0.78 and hi > 0.94  # every interval on the axis
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    by_height = sorted(zip(ax.get_yticks(), ticks, strict=True))
+    assert [t for _, t in by_height] == ["global mean", "middle", "best"]  # first row on top
+    segments = [c for c in ax.collections if len(c.get_segments()) == 1]
+    assert len(segments) >= 3  # one interval bar per row
