@@ -13,6 +13,7 @@ chunked parsing and the error messages; splitting them would spread one concern.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -53,11 +54,13 @@ from recsys_utils.data.validation import (
 __all__ = [
     "DataError",
     "Dataset",
+    "dataset_checksum",
     "load_dataset",
     "load_folder",
     "load_ratings_file",
     "read_ratings",
     "read_movies",
+    "ratings_checksum",
     "infer_spec",
     "summarize",
     "top_movies",
@@ -339,3 +342,33 @@ def top_movies(
         ["mean_rating", "n_ratings", ITEM_COL], ascending=[False, False, True]
     )
     return stats.head(n).reset_index(drop=True)
+
+
+def ratings_checksum(ratings: pd.DataFrame) -> str:
+    """A digest of a ratings table's users, movies and ratings, in row order.
+
+    Checkpoints record it for the data set they were trained on and compare it at load.
+    """
+    digest = hashlib.sha256()
+    for col, dtype in ((USER_COL, "<i8"), (ITEM_COL, "<i8"), (RATING_COL, "<f4")):
+        digest.update(np.ascontiguousarray(ratings[col].to_numpy(dtype=dtype)).tobytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+_CHECKSUMS: dict[tuple, str] = {}
+
+
+def dataset_checksum(name: str) -> str | None:
+    """``ratings_checksum`` of data set ``name`` as it is here; ``None`` if it is not here.
+
+    Never downloads; remembered per process while the parquet cache is unchanged.
+    """
+    try:
+        ratings = load_dataset(name, fetch=False).ratings  # refreshes a stale cache
+        ratings_pq = processed_dir() / name / "ratings.parquet"
+        key = (str(ratings_pq), ratings_pq.stat().st_mtime_ns)
+    except (FileNotFoundError, KeyError, ValueError, OSError):  # unknown or not here
+        return None
+    if key not in _CHECKSUMS:
+        _CHECKSUMS[key] = ratings_checksum(ratings)
+    return _CHECKSUMS[key]

@@ -12,10 +12,18 @@ take turns (``fcntl.flock`` on ``.<stem>.lock``, a file kept), so one save never
 the weights another's sidecar names; a reader whose sidecar was replaced between reading
 it and reading the weights reads the new pair once more. Loading reads JSON and safetensors only
 (no pickle, no code from the file) and refuses a model class not in
-``models.MODELS``, a missing or altered weights file, and a corrupt sidecar.
+``models.MODELS``, a missing or altered weights file, and a corrupt sidecar. A checkpoint
+is checked, not believed: both files must be regular files (a FIFO or ``/dev/zero`` is
+refused before a byte is read; the weights may not be a link out of the folder), the
+sidecar is capped at ``MAX_SIDECAR_BYTES`` and ``MAX_JSON_DEPTH`` levels, the weights'
+size must be what their declared tables need, every float table must be finite, the id
+maps sorted and unique, every table the model's net needs present with the shape the id
+maps give, one user must score; and the data set's checksum, recorded at save
+(``data.dataset_checksum``), must match the data set here when it is here.
 
-Length: a little over 300 lines: save and load must agree on every field and on the
-locking that keeps a weights file and its sidecar a pair.
+Length: about 500 lines, over the 300 of STYLE: save and load must agree on every
+field and on the locking that keeps a weights file and its sidecar a pair, and load's
+checks read what save wrote; split them out only together.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
+import struct
 import tempfile
 from pathlib import Path
 
@@ -34,6 +44,9 @@ from recsys_utils.constants import checkpoint_dir
 from recsys_utils.data.encoding import IdMap
 
 FORMAT_VERSION = 1
+MAX_SIDECAR_BYTES = 16 << 20  # params, scalars, metrics and an epoch log: kilobytes
+MAX_JSON_DEPTH = 8  # a sidecar's deepest field (history: a dict of lists) is 3
+MAX_HEADER_BYTES = 16 << 20  # the safetensors header: names, dtypes, shapes, offsets
 
 
 class CheckpointError(ValueError):
@@ -115,6 +128,10 @@ def save(
 
     sidecar = _sidecar(path)
     sidecar.parent.mkdir(parents=True, exist_ok=True)
+    if dataset is not None and dataset_checksum is None:
+        from recsys_utils.data.movielens import dataset_checksum as checksum_of
+
+        dataset_checksum = checksum_of(dataset)  # None when the data set is not here
     arrays, scalars = _model_state(model)
     blob = st_save(arrays)
     digest = hashlib.sha256(blob).hexdigest()
@@ -132,6 +149,7 @@ def save(
         "history": history,
         "weights": weights.name,
         "sha256": digest,
+        "tables": sorted(arrays),
     }
     with _save_lock(sidecar):  # weights, then sidecar, then cleanup: one save at a time
         _atomic_write(weights, blob)
@@ -155,12 +173,17 @@ def _save_lock(sidecar: Path):
 def read_meta(path: str | Path) -> dict:
     """The sidecar of a checkpoint, validated."""
     sidecar = _sidecar(path)
-    if not sidecar.exists():
+    if not os.path.lexists(sidecar):
         raise CheckpointError(f"{sidecar}: no such checkpoint")
+    raw = _read_regular(sidecar, MAX_SIDECAR_BYTES, "sidecar")
     try:
-        meta = json.loads(sidecar.read_text())
+        meta = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{sidecar}: corrupt sidecar ({err})") from None
+    except RecursionError:
+        meta = None
+    if meta is None or _depth(meta) > MAX_JSON_DEPTH:
+        raise CheckpointError(f"{sidecar}: sidecar nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(meta, dict):
         raise CheckpointError(
             f"{sidecar}: corrupt sidecar (a JSON {type(meta).__name__}, not an object)"
@@ -180,6 +203,93 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
+def _depth(value, limit: int = MAX_JSON_DEPTH + 1) -> int:
+    """How deeply lists and dicts nest in ``value`` (stops counting past ``limit``)."""
+    if limit <= 0 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
+
+
+def _read_regular(path: Path, cap: int, what: str, folder: Path | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``cap`` bytes.
+
+    Opened without blocking, then checked on the open file: a FIFO, a device
+    (``/dev/zero``), a folder or a socket is refused before anything is read; with
+    ``folder``, so is a link that leads out of it.
+    """
+    if folder is not None and path.is_symlink():
+        target = path.resolve()
+        if target.parent != folder.resolve():
+            raise CheckpointError(f"{path}: {what} is a link out of {folder} (to {target})")
+    fd = _open(path, what)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+            raise CheckpointError(f"{path}: the {what} is {kind}, not a regular file")
+        if info.st_size > cap:
+            raise CheckpointError(
+                f"{path}: the {what} is {info.st_size:,} bytes, more than {cap:,}"
+            )
+        data = bytearray()
+        while len(data) <= cap and (chunk := os.read(fd, min(cap + 1 - len(data), 1 << 24))):
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise CheckpointError(f"{path}: the {what} grew past {cap:,} bytes while read")
+    return bytes(data)
+
+
+def _open(path: Path, what: str) -> int:
+    """A descriptor for reading ``path`` that never waits (a FIFO opens at once)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot read the {what} ({err.strerror})") from None
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _weights_size(path: Path) -> int:
+    """The size the weights file must have: its header plus the tables it declares."""
+    fd = _open(path, "weights")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return 0  # _read_regular says what it is
+        head = os.read(fd, 8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: not a readable safetensors file (no header)")
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_HEADER_BYTES:
+            raise CheckpointError(
+                f"{path}: not a readable safetensors file (a header of {n:,} bytes)"
+            )
+        try:
+            header = json.loads(os.read(fd, n))
+            end = max(
+                (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                default=0,
+            )
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+            raise CheckpointError(
+                f"{path}: not a readable safetensors file (header: {err})"
+            ) from None
+    finally:
+        os.close(fd)
+    return 8 + n + end
+
+
 _FIELD_TYPES = {
     "model": (str,),
     "params": (dict,),
@@ -191,6 +301,7 @@ _FIELD_TYPES = {
     "dataset_checksum": (str, type(None)),
     "metrics": (dict,),
     "history": (dict, type(None)),
+    "tables": (list,),
 }
 
 
@@ -223,6 +334,13 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
         arrays = st_load(blob)
     except (SafetensorError, ValueError) as err:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({err})") from None
+    missing = sorted(set(map(str, meta.get("tables", []))) - set(arrays))
+    if missing:
+        raise CheckpointError(
+            f"{weights}: lacks the table(s) {', '.join(missing)} its sidecar lists"
+        )
+    _check_arrays(weights, arrays)
+    _check_dataset(sidecar, meta)
     params = dict(meta["params"])
     if isinstance(params.get("device"), str) and not device_available(params["device"]):
         params["device"] = "auto"  # trained on a GPU this machine lacks: load it here
@@ -242,10 +360,16 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
             raise CheckpointError(f"{sidecar}: refusing to set attribute {name!r}")
         setattr(model, name, value)
     if isinstance(model, TorchRecommender) or hasattr(model, "build_net"):  # e.g. models.Blend
-        model.build_net(len(model.user_map), len(model.item_map))
+        try:
+            model.build_net(len(model.user_map), len(model.item_map))
+        except (ValueError, TypeError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{sidecar}: cannot build {meta['model']} for these id maps: {err}"
+            ) from None
         state = {
             k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")
         }
+        _check_state(weights, meta["model"], model, state)
         try:
             model.net.load_state_dict(state)
         except RuntimeError as err:
@@ -253,10 +377,97 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
                 f"{weights}: weights do not fit {meta['model']}: {str(err).splitlines()[0]}"
             ) from None
         model.net.eval()
+    _check_scores(weights, meta["model"], model)
     if meta.get("history"):
         model.history_ = pd.DataFrame(meta["history"])
     model.checkpoint_meta_ = {k: meta[k] for k in ("dataset", "metrics") if k in meta}
     return model
+
+
+def _check_arrays(weights: Path, arrays: dict) -> None:
+    """Id maps present, integer, sorted and unique; every float table finite."""
+    for key in ("map.user_ids", "map.item_ids"):
+        ids = arrays.get(key)
+        if ids is None:
+            raise CheckpointError(f"{weights}: lacks the table {key!r}")
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            raise CheckpointError(f"{weights}: {key} is not a list of integer ids")
+        if ids.size > 1 and not (np.diff(ids) > 0).all():
+            raise CheckpointError(
+                f"{weights}: {key} is not sorted and unique (altered: ids would map to "
+                "the wrong rows)"
+            )
+    for key, value in arrays.items():
+        if value.dtype.kind in "fc":
+            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+            if bad:
+                raise CheckpointError(
+                    f"{weights}: table {key!r} holds {bad:,} non-finite values (NaN or inf) "
+                    f"of {value.size:,}"
+                )
+
+
+def _check_dataset(sidecar: Path, meta: dict) -> None:
+    """The data set's checksum recorded at save against the data set here (when here)."""
+    name, recorded = meta.get("dataset"), meta.get("dataset_checksum")
+    if not name or not recorded:
+        return
+    from recsys_utils.data.movielens import dataset_checksum
+
+    here = dataset_checksum(name)
+    if here is not None and here != recorded:
+        raise CheckpointError(
+            f"{sidecar}: trained on {name} with checksum {recorded}, but {name} here has "
+            f"{here} (another version or altered data)"
+        )
+
+
+def _check_state(weights: Path, model_name: str, model, state: dict) -> None:
+    """Every table the net needs, with the shape the id maps give it; nothing else."""
+    expected = {k: tuple(v.shape) for k, v in model.net.state_dict().items()}
+    numel = {k: int(np.prod(v, dtype=np.int64)) for k, v in expected.items()}
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise CheckpointError(
+            f"{weights}: weights do not fit {model_name}: no table(s) {', '.join('net.' + k for k in missing)}"
+        )
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise CheckpointError(
+            f"{weights}: weights do not fit {model_name}: table(s) "
+            f"{', '.join('net.' + k for k in extra)} are not {model_name}'s"
+        )
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape and state[key].numel() != numel[key]:
+            raise CheckpointError(
+                f"{weights}: weights do not fit {model_name}: table net.{key} is {'x'.join(map(str, state[key].shape))}, but "
+                f"{model_name} with {len(model.user_map):,} users and {len(model.item_map):,} "
+                f"movies (the id maps) needs {'x'.join(map(str, shape))}"
+            )
+
+
+def _check_scores(weights: Path, model_name: str, model) -> None:
+    """One user scores every movie with finite numbers (tables that fit each other).
+
+    Shape errors from any model's scorer are refused here; a missing attribute is left
+    to the recorded table list (``tables`` in the sidecar).
+    """
+    if len(model.user_map) == 0 or len(model.item_map) == 0:
+        return
+    try:
+        scores = np.asarray(model.score_items(np.array([0])), dtype=np.float64)
+    except AttributeError:
+        return  # state a model rebuilds on demand (or cannot score known users after a load)
+    except (ValueError, IndexError, RuntimeError, TypeError, KeyError) as err:  # misfit tables
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(
+            f"{weights}: its tables do not fit {model_name} ({type(err).__name__}: {first})"
+        ) from None
+    if scores.shape[-1] != len(model.item_map) or not np.isfinite(scores).all():
+        raise CheckpointError(
+            f"{weights}: {model_name} scores {scores.shape[-1]} movies for {len(model.item_map)} "
+            "in its id map, or scores that are not finite"
+        )
 
 
 def _read_pair(sidecar: Path) -> tuple[dict, bytes]:
@@ -269,7 +480,8 @@ def _read_pair(sidecar: Path) -> tuple[dict, bytes]:
         meta = read_meta(sidecar)
         weights = sidecar.parent / Path(meta["weights"]).name
         try:
-            blob = weights.read_bytes()
+            size = _weights_size(weights)
+            blob = _read_regular(weights, max(size, 8), "weights", folder=sidecar.parent)
         except FileNotFoundError:
             blob = None
         if blob is not None and hashlib.sha256(blob).hexdigest() == meta["sha256"]:

