@@ -9,10 +9,9 @@ from helpers import FAST
 
 from recsys_utils.bench import peers as bench
 from recsys_utils.cli import build_parser
-from recsys_utils.cli.train import _params
 from recsys_utils.constants import USER_COL
 from recsys_utils.data import splits
-from recsys_utils.models import MF, make_model
+from recsys_utils.models import MF
 
 # --- ImplicitMF ----------------------------------------------------------------------------
 
@@ -52,18 +51,10 @@ def test_markdown_table_by_hand():
 # --- CLI -----------------------------------------------------------------------------------
 
 
-def test_cli_has_bench_peers_and_train():
+def test_cli_has_bench_peers():  # train's flags: tests/cli/test_train.py
     parser = build_parser()
     args = parser.parse_args(["bench", "peers", "--seed", "7", "--threads", "2"])
     assert (args.bench_command, args.seed, args.threads) == ("peers", 7, 2)
-    args = parser.parse_args(["train", "--model", "collabfnet", "--dim", "8", "--lr", "0.01"])
-    assert _params(args, make_model("collabfnet").__class__) == {
-        "lr": 0.01,
-        "seed": 42,
-        "emb_size": 8,
-    }
-    args = parser.parse_args(["train", "--model", "bias", "--dim", "8"])
-    assert _params(args, make_model("bias").__class__) == {}
 
 
 def test_targets_read_off_a_table_by_hand():
