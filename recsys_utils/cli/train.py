@@ -137,7 +137,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.model not in MODELS:
         raise ValueError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
     cls = MODELS[args.model]
-    params = model_params(args, cls().get_params())
+    try:
+        declared = cls().get_params()  # the class's hyperparameters, with their defaults
+    except TypeError as err:  # a model built from more than ratings (movie features)
+        raise ValueError(f"{args.model} cannot be trained by this command: {err}") from None
+    params = model_params(args, declared)
     out = args.out if args.out is not None else checkpoint_dir() / args.model
     checkpoints.check_out_path(out)  # refused now, not after the whole training
     if args.device is not None:

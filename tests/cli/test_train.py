@@ -72,6 +72,12 @@ def test_a_flag_the_model_does_not_take_is_one_line_and_exit_2(
         assert "--epochs, --batch-size, --lr, --weight-decay, --patience, --dim" in lines[0]
 
 
+def test_a_model_built_from_more_than_ratings_is_refused_in_one_line(capsys):
+    assert main(["train", "--model", "content_knn"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: content_knn cannot be trained by this")
+
+
 def test_a_malformed_param_is_one_line(capsys):
     assert main(["train", "--model", "mf", "--param", "epochs"]) == 2
     assert capsys.readouterr().err.strip() == (
