@@ -191,6 +191,13 @@ MUTATIONS = [
         '("catalogue", all_scores, all_targets, None)',
         f"{T_COLD}::test_scoring_by_hand_both_candidate_sets",
     ),
+    (
+        "coldstart_bench_chooses_on_test",
+        "recsys_utils/bench/coldstart.py",
+        'valid = cold_start_report(split, scorer, part="valid", k=k)',
+        'valid = cold_start_report(split, scorer, part="test", k=k)',
+        "tests/bench/test_bench_coldstart.py::test_choices_ignore_the_test_movies",
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 """Benchmarks that print figures: peers side by side, and scale.
 
 Modules:
+    coldstart: ``bench coldstart``: ranking movies nobody rated in training, from their features alone.
     embeddings: The demo's targets timed: fold-in, neighbour queries, UMAP; fold-in vs bias-only.
     peers: Benchmarks. ``bench_peers``: our models against Surprise on one fixed protocol.
     personalisation: Do two different new users get different lists? ``bench personalisation``.
@@ -27,6 +28,9 @@ _EXPORTS = {
     "DEFAULT_MODELS": "personalisation",
     "EASE_EXACT_MAX_USERS": "ranking",
     "EASE_GRID": "ranking",
+    "GRIDS": "coldstart",
+    "LIGHTFM_MISSING": "coldstart",
+    "LightFMScorer": "coldstart",
     "NEW_USER_NS": "ranking",
     "NOVELTIES": "personalisation",
     "OURS": "peers",
@@ -50,6 +54,7 @@ _EXPORTS = {
     "fit_selected": "peers",
     "foldin_ms": "ranking",
     "grids_text": "ranking",
+    "lightfm_available": "coldstart",
     "mean_pairwise_jaccard": "personalisation",
     "median_ms": "embeddings",
     "mf_throughput": "peers",

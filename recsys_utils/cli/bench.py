@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     _add_ranking(sub)
     _add_personalisation(sub)
     _add_embeddings(sub)
+    _add_coldstart(sub)
 
 
 def _add_peers(sub) -> None:
@@ -164,15 +165,20 @@ def _add_ranking(sub) -> None:
         "users held out per seed; needs the implicit package (cornac optional). Writes "
         "bench_ranking.csv and .md to --out.",
     )
-    ranking.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
-    ranking.add_argument(
-        "--seeds", type=_seed_list, default=(0, 1, 2, 3, 4), help="comma-separated (0,1,2,3,4)"
-    )
-    ranking.add_argument("--out", type=Path, default=REPORTS_DIR, help="folder for the tables")
+    _dataset_seeds_out(ranking)
     ranking.add_argument(
         "--ensemble", action="store_true", help="also two seeds of ours (one more fit a seed)"
     )
     ranking.set_defaults(func=_ranking)
+
+
+def _dataset_seeds_out(parser) -> None:
+    """--dataset, --seeds and --out, as every multi-seed bench takes them."""
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
+    parser.add_argument(
+        "--seeds", type=_seed_list, default=(0, 1, 2, 3, 4), help="comma-separated (0,1,2,3,4)"
+    )
+    parser.add_argument("--out", type=Path, default=REPORTS_DIR, help="folder for the tables")
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -266,4 +272,38 @@ def _embeddings(args: argparse.Namespace) -> int:
     )
     for key, value in out.items():
         print(f"{key:<28} {value:.4g}" if isinstance(value, float) else f"{key:<28} {value}")
+
+
+def _add_coldstart(sub) -> None:
+    cold = sub.add_parser(
+        "coldstart",
+        help="item cold start: movies held out of training, ranked from their features",
+        description="Per seed 10% of the movies with >= 5 positives held out of training "
+        "entirely, 10% more for validation; content kNN, popularity within genre and "
+        "LightFM (when installed) rank them. Writes bench_coldstart.csv and .md to --out.",
+    )
+    _dataset_seeds_out(cold)
+    cold.set_defaults(func=_coldstart)
+
+
+def _coldstart(args: argparse.Namespace) -> int:
+    import time
+
+    from recsys_utils import data
+    from recsys_utils.bench import coldstart
+    from recsys_utils.data.features import movie_features
+
+    start = time.perf_counter()
+    if not coldstart.lightfm_available():
+        print(coldstart.LIGHTFM_MISSING)
+    ratings = data.load_dataset(args.dataset).ratings
+    features = movie_features(args.dataset)
+    rows, choices, stats = coldstart.run(ratings, features, args.seeds)
+    seconds = time.perf_counter() - start
+    path = coldstart.write_report(rows, choices, stats, args.out, args.dataset, args.seeds, seconds)
+    print()
+    print(coldstart.PROTOCOL)
+    print()
+    print(coldstart.to_markdown(coldstart.summarise(rows)))
+    print(f"\n{seconds:.0f} s; wrote {path} and {path.with_suffix('.csv')}")
     return 0

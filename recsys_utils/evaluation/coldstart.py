@@ -194,7 +194,8 @@ def cold_start_report(
         k: the cut-off.
 
     Returns:
-        One row per user and candidate set: user_id, candidates (``"cold"`` or
+        One row per user and candidate set (``evaluation.stats``' per-user layout): user
+        (raw id), candidates (``"cold"`` or
         ``"catalogue"``), n_candidates, n_targets, ``recall@k``, ``ndcg@k``.
     """
     share = split.part(part)
@@ -219,7 +220,7 @@ def cold_start_report(
             frames.append(
                 pd.DataFrame(
                     {
-                        USER_COL: users,
+                        "user": users,
                         "candidates": name,
                         "n_candidates": scores.shape[1],
                         "n_targets": np.diff(t.indptr),
@@ -230,4 +231,4 @@ def cold_start_report(
             )
     rows = pd.concat(frames, ignore_index=True)
     order = pd.Categorical(rows["candidates"], CANDIDATES)
-    return rows.assign(candidates=order).sort_values(["candidates", USER_COL], kind="stable")
+    return rows.assign(candidates=order).sort_values(["candidates", "user"], kind="stable")

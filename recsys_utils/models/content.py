@@ -36,6 +36,8 @@ from recsys_utils.models.base import (
 )
 from recsys_utils.models.registry import register
 
+DENSE_LIMIT = 50_000_000  # feature table cells held dense for content kNN (200 MB float32)
+
 
 class FeatureRanker(Recommender):
     """Base of the rankers on a ``MovieFeatures`` table; subclasses give ``_rank``."""
@@ -129,23 +131,29 @@ class ContentKNN(FeatureRanker):
         X = self.features.normalised().astype(np.float64)
         norms = np.sqrt(np.asarray(X.multiply(X).sum(1)).ravel())
         norms[self.features.no_features | (norms == 0)] = np.inf  # no description: no score
-        self.unit_ = sp.csr_matrix(sp.diags(1.0 / norms) @ X)
+        unit = sp.csr_matrix(sp.diags(1.0 / norms) @ X, dtype=np.float32)
+        # dense where it fits: the per-user products are then BLAS calls
+        self.unit_ = unit.toarray() if unit.shape[0] * unit.shape[1] <= DENSE_LIMIT else unit
 
     def _rank(self, liked, rows) -> np.ndarray:
         cand = self.unit_[rows]
         k = self.params["k"]
         if k is None:  # the sum over every liked movie: one product
-            return ((liked @ self.unit_) @ cand.T).toarray()
+            return _dense((liked @ self.unit_) @ cand.T)
         out = np.zeros((liked.shape[0], rows.size))
         for r in range(liked.shape[0]):
             mine = liked.indices[liked.indptr[r] : liked.indptr[r + 1]]
             if mine.size == 0:
                 continue
-            sims = (self.unit_[mine] @ cand.T).toarray()
+            sims = _dense(self.unit_[mine] @ cand.T)
             if mine.size > k:
                 sims = np.partition(sims, mine.size - k, axis=0)[mine.size - k :]
             out[r] = sims.sum(0)
         return out
+
+
+def _dense(x) -> np.ndarray:
+    return x.toarray() if sp.issparse(x) else np.asarray(x)
 
 
 @register

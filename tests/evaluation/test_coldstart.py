@@ -110,12 +110,12 @@ def test_scoring_by_hand_both_candidate_sets():
     scorer, asked = _oracle(ratings, split, train_bonus=10.0)
     rows = cs.cold_start_report(split, scorer, part="test", k=1)
     assert list(rows.columns) == [
-        "user_id", "candidates", "n_candidates", "n_targets", "recall@1", "ndcg@1",
+        "user", "candidates", "n_candidates", "n_targets", "recall@1", "ndcg@1",
     ]  # fmt: skip
     # the oracle puts a target first once the training positives are excluded
     assert (rows["recall@1"] == 1.0).all() and (rows["ndcg@1"] == 1.0).all()
     cold, cat = rows[rows["candidates"] == "cold"], rows[rows["candidates"] == "catalogue"]
-    assert cold["user_id"].tolist() == cat["user_id"].tolist() == split.test.users.tolist()
+    assert cold["user"].tolist() == cat["user"].tolist() == split.test.users.tolist()
     assert (cold["n_candidates"] == 2).all()
     # the catalogue: every movie rated in training plus the test movies, not the validation ones
     catalogue = split.catalogue("test")
