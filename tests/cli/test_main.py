@@ -19,7 +19,7 @@ COMMANDS = {
     "sweep": set(),
     "recommend": set(),
     "similar": set(),
-    "bench": {"peers", "scale", "ranking", "personalisation"},
+    "bench": {"peers", "scale", "ranking", "personalisation", "embeddings"},
 }
 
 
