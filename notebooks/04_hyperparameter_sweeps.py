@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 04 · Hyperparameter sweeps: batch size, learning rate and epochs, on Optuna
 #
-# The seed says the hard part of training is "finding the right balance between the sets
+# The blog post says the hard part of training is "finding the right balance between the sets
 # of samples and the number of rounds". This notebook introduces sweeps that measure
 # that balance. Each grid point (batch size x learning rate) is one Optuna trial that
 # trains the model once and records validation RMSE after **every** epoch, so a single
@@ -247,6 +247,9 @@ findings.append(
 record_figures(
     {
         "findings": findings,
+        "takeaway": "Sweeps (notebook 04, one random seed): per validation user, "
+        + "; ".join(choice_verdicts)
+        + (": the choice is within noise." if choice_within_noise else "."),
         "dataset": DATASET,
         "n_points": len(BATCH_SIZES) * len(LEARNING_RATES),
         **{f"{n}_n_trials": len(r.summary) for n, r in runs.items()},

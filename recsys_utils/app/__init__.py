@@ -2,7 +2,8 @@
 
 Modules:
     figures: The key figures of a notebook run: shown as a table, stored in the executed notebook.
-    index: ``reports/index.html``: the page a colleague reads in a minute.
+    glossary: The glossary of the reports, and the links from a page's words to it.
+    index: ``reports/index.html``: the page a colleague reads in a minute, and the links between reports.
     map_plots: Figures of the embedding space and the recommendation demo (notebooks 05 and 06).
     plots: The figures the notebooks show. Each function draws one figure and returns it.
     report: The HTML reports: papermill runs the notebooks, nbconvert exports them, offline.
@@ -21,7 +22,7 @@ _EXPORTS = {
     "DEFAULT_PORT": "serve",
     "FIGURES_MIME": "figures",
     "FINDINGS_KEY": "figures",
-    "GLOSSARY": "index",
+    "GLOSSARY": "glossary",
     "HOST": "serve",
     "KERNEL_ENV": "report",
     "MAX_CARD_FIGURES": "index",
@@ -31,8 +32,10 @@ _EXPORTS = {
     "NotebookError": "report",
     "REQUIRE_JS": "report",
     "RecommenderApp": "widgets",
+    "TAKEAWAY_KEY": "index",
     "TEMPLATES_DIR": "report",
     "THUMBS_DIR": "index",
+    "Term": "glossary",
     "VENDOR_DIR": "report",
     "WIDGETS_JS": "report",
     "bias_vs_norm": "map_plots",
@@ -50,12 +53,17 @@ _EXPORTS = {
     "folded": "figures",
     "format_value": "figures",
     "genre_counts": "plots",
+    "glossary_html": "glossary",
     "group_rare": "plots",
     "html_table": "widgets",
     "interactive_map": "map_plots",
     "interval_dots": "plots",
     "learning_curves": "plots",
+    "link_notebooks": "index",
+    "link_reports": "index",
+    "link_terms": "glossary",
     "main": "report",
+    "map_text": "glossary",
     "message": "widgets",
     "metric_bars": "plots",
     "place_labels": "map_plots",
@@ -66,6 +74,7 @@ _EXPORTS = {
     "read_figures": "figures",
     "read_table": "figures",
     "record_figures": "figures",
+    "report_nav": "index",
     "report_one": "report",
     "run_notebook": "report",
     "serve": "serve",
@@ -75,6 +84,7 @@ _EXPORTS = {
     "sweep_heatmap": "plots",
     "sweep_heatmaps": "plots",
     "sweep_seconds": "plots",
+    "takeaways": "index",
     "thumbnail": "index",
     "tidy": "figures",
     "voila_command": "serve",

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 
 from recsys_utils.app import figures, index
 
@@ -82,3 +83,84 @@ def test_headline_tables_lead_the_index_and_cards_show_their_table(tmp_path):
     page = index.write_index(tmp_path, [entry], {}).read_text()
     assert page.index('<section class="headtable">') < page.index('<section class="card">')
     assert page.count(">0.853<".replace(">", " >")) + page.count(">0.853<") >= 2  # top and card
+
+
+def _entry(name, findings=(), **extra):
+    return {"name": name, "title": name, "html": f"{name}.html", "ok": True, "seconds": 1.0,
+            "figures": {"findings": list(findings), **extra.pop("figures", {})}, **extra}  # fmt: skip
+
+
+VERDICT = '<span class="verdict" data-verdict="on par">EASE and ours are on par</span>'
+
+
+def test_takeaways_prefer_the_recorded_ones_then_verdicts_then_first_findings():
+    entries = [
+        _entry("01_a", ["A first.", "A second."]),
+        _entry("02_b", ["B first.", f"B says {VERDICT}."]),
+        _entry("03_c", ["C first."], figures={"takeaway": "C's takeaway."}),
+    ]
+    # one a notebook, in run order
+    assert index.takeaways(entries) == ["A first.", f"B says {VERDICT}.", "C's takeaway."]
+    assert index.takeaways(entries, n=2) == [f"B says {VERDICT}.", "C's takeaway."]
+    assert len(index.takeaways(entries + [_entry("04_d", ["D."])])) == 3
+
+
+def test_one_table_on_top_and_a_wide_card_table_links_to_the_report(tmp_path):
+    narrow = (
+        "<table><tr><th>model</th><th>ndcg</th></tr><tr><td>EASE</td><td>0.35</td></tr></table>"
+    )
+    wide = "<table><tr>" + "<th>c</th>" * 9 + "</tr></table>"
+    entries = [
+        _entry("02_b", ["x."], table=(narrow, True)),
+        _entry("03_c", ["y."], table=(wide, True)),
+    ]
+    page = index.write_index(tmp_path, entries, {}).read_text()
+    assert page.count('<section class="headtable">') == 1
+    assert "its table (9 columns) in the report" in page and page.count(wide) == 0
+
+
+def test_the_glossary_holds_every_term_the_reports_use_and_links_its_first_use(tmp_path):
+    from recsys_utils.app.glossary import GLOSSARY
+
+    names = {t.name for t in GLOSSARY}
+    for term in ("MF", "CollabFNet", "ImplicitMF", "BPR", "EASE", "iALS", "AUC", "R²", "k-core",
+                 "NDCG", "Recall", "random seed", "the blog post"):  # fmt: skip
+        assert term in names, term
+    entries = [_entry("02_b", ["MF beats nothing; MF again; see notebook 03 and the blog post."]),
+               _entry("03_c", ["EASE leads at NDCG@100."])]  # fmt: skip
+    page = index.write_index(tmp_path, entries, {}).read_text()
+    body = page[: page.index('id="glossary"')]
+    assert body.count('href="#term-mf"') == 1 and 'href="#term-the-blog-post"' in body
+    assert '<a href="03_c.html">notebook 03</a>' in body
+    for anchor in re.findall(r'href="#(term-[\w-]+)"', body):
+        assert f'id="{anchor}"' in page
+
+
+def test_links_stay_out_of_tags_code_and_scripts():
+    from recsys_utils.app.glossary import link_terms
+
+    page = ('<p title="MF">x</p><code>MF</code><script>var MF = "<b>";</script>'
+            '<a href="y">MF</a><p>then MF</p>')  # fmt: skip
+    out = link_terms(page, href="index.html")
+    assert out.count('class="term"') == 1 and '<p>then <a class="term"' in out
+    assert '<p title="MF">' in out and "<code>MF</code>" in out and 'var MF = "<b>";' in out
+
+
+def test_every_report_links_back_on_and_to_its_notebook_once(tmp_path):
+    (tmp_path / "executed").mkdir()
+    entries = []
+    for name in ("01_a", "02_b"):
+        (tmp_path / f"{name}.html").write_text(
+            f"<html><body><h1>{name}</h1><p>MF is trained, as notebook 02 shows.</p></body></html>"
+        )
+        entries.append(_entry(name, ["x."], executed=tmp_path / "executed" / f"{name}.ipynb"))
+    for _ in range(2):  # a second index run replaces the bars, adds no links
+        index.write_index(tmp_path, entries, {})
+    first = (tmp_path / "01_a.html").read_text()
+    last = (tmp_path / "02_b.html").read_text()
+    assert first.count('<a href="index.html">') == 2  # top and bottom
+    assert 'href="02_b.html">next: 02_b' in first and "next:" not in last
+    assert 'href="01_a.html">← previous: 01_a' in last
+    assert 'href="executed/01_a.ipynb"' in first and str(tmp_path) not in first
+    assert first.count('class="term"') == 1 and 'href="index.html#term-mf"' in first
+    assert '<a href="02_b.html">notebook 02</a>' in first
