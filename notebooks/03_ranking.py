@@ -63,8 +63,8 @@ from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.bench import ranking as bench_ranking
 from recsys_utils.constants import USER_COL, checkpoint_dir, shown_path
 from recsys_utils.data.movielens import load_dataset
-from recsys_utils.evaluation.ranking_metrics import ranking_report
 from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
+from recsys_utils.metrics import report
 from recsys_utils.models import PooledSoftmax, checkpoints
 
 # bench.ranking reads its validation grids from module constants: set this run's
@@ -403,7 +403,7 @@ def split_scores(model, history: sp.csr_matrix) -> np.ndarray:
     return model.score_history(history @ to_model)[:, cols]
 
 
-final_test = ranking_report(
+final_test = report(
     split_scores(final, split0.test.history), split0.test.targets, split0.test.history
 )
 saved = checkpoints.save(

@@ -122,8 +122,8 @@ MUTATIONS = [
     (
         "ranking_ignores_exclude",
         "recsys_utils/evaluation/metrics.py",
-        "scores[row, ~candidate_mask(model, user, extra)] = -np.inf",
-        "scores[row, ~candidate_mask(model, user, None)] = -np.inf",
+        "excluded[row] = ~candidate_mask(model, user, extra)",
+        "excluded[row] = ~candidate_mask(model, user, None)",
         "tests/evaluation/test_metrics.py::test_exclude_removes_the_validation_movies_from_the_candidates",
     ),
     # --- the experiment: every choice on validation users ------------------------------
@@ -150,10 +150,32 @@ MUTATIONS = [
     ),
     (
         "experiment_metric_at_the_largest_cutoff",
-        EXPERIMENT,
-        "h = hits[:, :k]",
-        "h = hits",
+        "recsys_utils/metrics/ranking.py",
+        "PER_USER[base](hits[:, :k], n, k)",
+        "PER_USER[base](hits, n, k)",
         T_EXP + "test_each_metric_is_the_one_metric_function_at_its_own_cutoff",
+    ),
+    (
+        "metrics_report_at_the_largest_cutoff",
+        "recsys_utils/metrics/ranking.py",
+        "PER_USER[base](hits[:, :k], n, k)",
+        "PER_USER[base](hits[:, : hits.shape[1]], n, hits.shape[1])",
+        "tests/metrics/test_ranking_metrics.py::"
+        "test_each_metric_of_a_report_equals_its_one_metric_function_at_its_own_k",
+    ),
+    (
+        "metrics_recall_over_all_targets",
+        "recsys_utils/metrics/ranking.py",
+        "return hits.sum(1) / np.maximum(np.minimum(n, k), 1)",
+        "return hits.sum(1) / np.maximum(n, 1)",
+        "tests/metrics/test_ranking_metrics.py::test_every_metric_agrees_with_ranx_on_random_cases",
+    ),
+    (
+        "metrics_ties_left_to_argpartition",
+        "recsys_utils/metrics/ranking.py",
+        "redo = ((s == kth).sum(1) != (ps == kth).sum(1)) | (n_eligible < width)",
+        "redo = n_eligible < width",
+        "tests/metrics/test_ranking_metrics.py::test_top_k_matches_a_full_stable_sort_on_random_ties",
     ),
     (
         "experiment_grid_keeps_the_worst_point",

@@ -58,7 +58,7 @@ def test_an_upward_or_forbidden_import_is_refused(package_copy, module, line, br
     assert f"{broken}" in result.stdout and "BROKEN" in result.stdout
 
 
-SUBPACKAGES = ("data", "training", "models", "embeddings", "recommend", "evaluation", "tuning",
+SUBPACKAGES = ("data", "metrics", "training", "models", "embeddings", "recommend", "evaluation", "tuning",
                "bench", "app")  # fmt: skip
 
 

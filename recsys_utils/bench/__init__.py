@@ -58,7 +58,6 @@ _EXPORTS = {
     "mean_pairwise_jaccard": "personalisation",
     "median_ms": "embeddings",
     "mf_throughput": "peers",
-    "ndcg_at_k": "personalisation",
     "new_user_curve": "ranking",
     "peak_rss_gb": "scale",
     "personalisation": "personalisation",

@@ -26,7 +26,7 @@ import pandas as pd
 
 from recsys_utils.constants import DEFAULT_DATASET, ITEM_COL, RATING_COL, REPORTS_DIR, USER_COL
 from recsys_utils.data.splits import protocol_split
-from recsys_utils.evaluation.metrics import mae, rmse
+from recsys_utils.metrics import mae, rmse
 from recsys_utils.models.recipes import TUNED
 
 PROTOCOL_NOTE = (

@@ -12,7 +12,8 @@ excluded. Per model:
   over all n (n - 1) / 2 pairs (1: everyone gets the same list; 0: no overlap);
 - distinct movies across the lists (at most n_users x k);
 - NDCG@k of each list against the user's other ratings at or above the threshold
-  (binary relevance), averaged: personal lists must still be good ones.
+  (binary relevance, ``metrics.ranking``), averaged over the users who have such
+  ratings: personal lists must still be good ones.
 
 Targets (issue "The product personalises"): for the ranking model, Jaccard <= 0.10 and
 >= 300 distinct movies out of 600 slots (60 users, top-10); the rating models' fold-in
@@ -36,6 +37,7 @@ from recsys_utils.constants import (
     USER_COL,
 )
 from recsys_utils.evaluation.probes import jaccard
+from recsys_utils.metrics import per_user_from_top
 
 # The models compared, by registry name, with what they train with here (early stopping
 # on 10% of the training ratings, ``models.fitting.fit_early_stopped``, as the app does).
@@ -57,15 +59,6 @@ def mean_pairwise_jaccard(lists: list[set]) -> float:
     if not pairs:
         return 0.0
     return float(np.mean([jaccard(a, b) for a, b in pairs]))
-
-
-def ndcg_at_k(ranked: list[int], relevant: set, k: int) -> float:
-    """Binary-relevance NDCG@k of one list: DCG / the DCG of min(|relevant|, k) hits."""
-    if not relevant:
-        return 0.0
-    dcg = sum(1.0 / np.log2(rank + 2) for rank, m in enumerate(ranked[:k]) if m in relevant)
-    ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(len(relevant), k)))
-    return dcg / ideal
 
 
 def draw_users(
@@ -136,6 +129,7 @@ def personalisation(
         mine = by_user.get_group(user)
         mine = mine[~mine[ITEM_COL].isin(given[ITEM_COL])]
         liked[user] = set(mine.loc[mine[RATING_COL] >= threshold, ITEM_COL])
+    relevant = [np.array(sorted(liked[user]), dtype=np.int64) for user in users]
     for base_label, (name, params) in (models or DEFAULT_MODELS).items():
         start = time.perf_counter()
         model = fit_early_stopped(name, train, seed=seed, **params)
@@ -146,11 +140,13 @@ def personalisation(
             folded[user] = fold_in(model, known)
         for novelty in (0.0, *novelties.get(base_label, ())):
             label = base_label if novelty == 0 else f"{base_label}, novelty {novelty:g}"
-            tops, ndcgs = {}, []
+            tops = {}
             for user in users:
                 top = recommend_folded(model, folded[user], k=k, novelty=novelty)
                 tops[user] = top[ITEM_COL].tolist()
-                ndcgs.append(ndcg_at_k(tops[user], liked[user], k))
+            # movie ids serve as the item indices of the lists and the targets
+            ranked = np.array([tops[user] for user in users], dtype=np.int64)
+            ndcgs = per_user_from_top(ranked, relevant, (f"ndcg@{k}",))[f"ndcg@{k}"]
             lists[label] = tops
             row = {
                 "model": label,
@@ -158,7 +154,7 @@ def personalisation(
                 "mean_jaccard": mean_pairwise_jaccard([set(t) for t in tops.values()]),
                 "distinct": len(set().union(*tops.values())),
                 "slots": len(users) * k,
-                f"ndcg@{k}": float(np.mean(ndcgs)),
+                f"ndcg@{k}": float(np.nanmean(ndcgs)),
                 "fit_s": fit_s,
             }
             rows.append(row)

@@ -22,7 +22,7 @@ curve, and n = 10 under the four conventions of ``CONVENTIONS``).
 
 Length: over 300 lines because one seed's run (``run_seed``) fits and chooses every model
 in one place, so the protocol can be read top to bottom; the peers' adapters are in
-``ranking_peers`` and the metrics in ``evaluation.ranking_metrics``.
+``ranking_peers`` and the metrics in ``metrics.ranking``.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import pandas as pd
 from recsys_utils.bench.peers import to_markdown
 from recsys_utils.bench.ranking_peers import ALS, BPR, Popularity
 from recsys_utils.evaluation import newuser_curve
-from recsys_utils.evaluation.ranking_metrics import ranking_report, top_k
 from recsys_utils.evaluation.ranking_protocol import (
     strong_generalization_split,
 )
+from recsys_utils.metrics import report, top_k
 from recsys_utils.models.ease import EASE, gram
 from recsys_utils.models.ranking import PooledSoftmax
 
@@ -77,7 +77,8 @@ def _grid(d):
 
 
 def val_score(model, held) -> float:
-    return ranking_report(model.score_history(held.history), held.targets, held.history)["ndcg@100"]
+    s = model.score_history(held.history)
+    return report(s, held.targets, held.history, ("ndcg@100",))["ndcg@100"]
 
 
 def foldin_ms(model, held, n_users=50) -> float:
@@ -132,7 +133,7 @@ def choose_blend(members, held, grid):
 
     def val(w):
         s = sum(wi * zi for wi, zi in zip(w, z, strict=True))
-        return ranking_report(s, held.targets, held.history)["ndcg@100"]
+        return report(s, held.targets, held.history, ("ndcg@100",))["ndcg@100"]
 
     return max(grid, key=val)
 
@@ -162,7 +163,7 @@ def run_seed(
     rows, curves, chosen = [], [], {}
 
     def record(name, model, fit_s, params, extra=None):
-        m = ranking_report(model.score_history(te.history), te.targets, te.history)
+        m = report(model.score_history(te.history), te.targets, te.history)
         row = {
             "seed": seed,
             "model": name,
@@ -313,7 +314,7 @@ def cornac_agreement(split, lam, ease):
     s_ours = ease.score_history(split.test.history)
     s_cornac = np.asarray(split.test.history @ Bc)
     same = float(
-        (top_k(s_ours, split.test.history, 20) == top_k(s_cornac, split.test.history, 20)).mean()
+        (top_k(s_ours, 20, split.test.history) == top_k(s_cornac, 20, split.test.history)).mean()
     )
     return {"cornac_max_abs_B_diff": float(np.abs(Bc - ease.B_).max()), "cornac_same_top20": same}
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import ITEM_COL, TITLE_COL, USER_COL
+from recsys_utils.metrics import top_k, top_k_eligible
 
 SIMILARITY_COL = "similarity"
 
@@ -141,8 +142,6 @@ def nearest(
         ValueError: ``k`` is not positive or exceeds the eligible rows; ``min_count``
             without ``counts``. ``IndexError``: ``query_index`` out of range.
     """
-    from recsys_utils.models.base import top_k_indices
-
     vectors = np.asarray(vectors, dtype=np.float64)
     n = vectors.shape[0]
     if not -n <= query_index < n:
@@ -160,7 +159,7 @@ def nearest(
         if counts is None:
             raise ValueError("min_count needs counts (one per row)")
         mask &= np.asarray(counts) >= min_count
-    top = top_k_indices(sims, mask, k)
+    top = top_k_eligible(sims, k, ~mask)
     return top, sims[top]
 
 
@@ -181,14 +180,12 @@ def similar_movies(
     """
     idx = model.item_map.index(movie_id, "movie")
     if callable(getattr(model, "score_liked", None)):
-        from recsys_utils.models.base import top_k_indices
-
         scores = np.asarray(model.score_liked(np.array([idx])), dtype=np.float64)
         mask = np.asarray(model.item_counts_) >= min_ratings
         mask[idx] = False
         if k > int(mask.sum()):
             raise ValueError(f"k={k} but only {int(mask.sum())} movies are eligible")
-        top = top_k_indices(scores, mask, k)
+        top = top_k_eligible(scores, k, ~mask)
         out = pd.DataFrame({ITEM_COL: model.item_map.decode(top), SIMILARITY_COL: scores[top]})
         return with_titles(out, movies)
     emb = extract(model)
@@ -220,10 +217,9 @@ def neighbour_lists(vectors: np.ndarray, rows: np.ndarray, k: int, chunk: int = 
     for s in range(0, len(rows), chunk):
         block = np.asarray(rows[s : s + chunk])
         sims = unit[block] @ unit.T
-        sims[np.arange(len(block)), block] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")
-        out[s : s + len(block)] = np.take_along_axis(top, order, 1)
+        itself = np.zeros(sims.shape, dtype=bool)
+        itself[np.arange(len(block)), block] = True
+        out[s : s + len(block)] = top_k(sims, k, itself)
     return out
 
 

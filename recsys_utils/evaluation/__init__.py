@@ -1,13 +1,14 @@
-"""Metrics and protocols: rating and ranking metrics, the fold-in curve, probes of the vectors.
+"""Protocols: a model's rating and ranking metrics, the fold-in curve, probes of the vectors.
+
+The formulas and the top-k selection are ``recsys_utils.metrics``.
 
 Modules:
     coldstart: Item cold start: movies held out of training entirely, then ranked for the users who liked them.
     experiment: One experiment: a protocol, models with their grids, metrics and seeds in; a Result out.
     foldin_curve: How fold-in improves with the number of ratings a new user gives, on held-out users.
-    metrics: Rating and ranking metrics.
+    metrics: Rating and ranking metrics of a fitted model on a ratings table (the formulas, the
     newuser_curve: 'The more movies you rate, the better it knows you', on the ranking protocol.
     probes: Checks of the seed blog's claims: ranking side by side, linear probes, the RMSE ladder,
-    ranking_metrics: Full-catalogue top-N metrics on dense score matrices, the history excluded.
     ranking_protocol: Strong-generalisation split for top-N ranking (Liang et al. 2018, "VAE for CF").
     stats: How sure a figure is: intervals over users, paired tests, Holm, and the verdict words.
 
@@ -39,6 +40,7 @@ _EXPORTS = {
     "RankingSplit": "ranking_protocol",
     "Result": "experiment",
     "StrongGeneralisation": "experiment",
+    "CURVE_METRICS": "newuser_curve",
     "UNKNOWN": "newuser_curve",
     "VERDICT_CLASS": "stats",
     "ZBlend": "experiment",
@@ -48,7 +50,6 @@ _EXPORTS = {
     "cold_start_split": "coldstart",
     "compare_recommenders": "probes",
     "compare_table": "stats",
-    "coverage_at_k": "ranking_metrics",
     "excluded_pairs": "metrics",
     "fold_in_curve": "foldin_curve",
     "fold_table": "probes",
@@ -58,16 +59,13 @@ _EXPORTS = {
     "held_out_report": "probes",
     "held_out_rest": "probes",
     "held_out_scores": "probes",
-    "hit_rate_at_k": "ranking_metrics",
     "holm": "stats",
     "interval": "stats",
     "jaccard": "probes",
     "ladder": "probes",
     "liked_items": "probes",
     "lower_is_better": "stats",
-    "mae": "metrics",
     "model_training_rows": "foldin_curve",
-    "ndcg_at_k": "ranking_metrics",
     "new_user_curve": "newuser_curve",
     "new_user_histories": "ranking_protocol",
     "novelty": "metrics",
@@ -77,20 +75,16 @@ _EXPORTS = {
     "probe_genres": "probes",
     "probe_model": "probes",
     "probe_target": "probes",
-    "ranking_from_topk": "metrics",
+    "ranking_from_top": "metrics",
     "ranking_metrics": "metrics",
-    "ranking_report": "ranking_metrics",
     "rating_metrics": "metrics",
     "rating_model_scorer": "newuser_curve",
     "rating_rows": "stats",
-    "recall_at_k": "ranking_metrics",
-    "rmse": "metrics",
     "select_fold_in_reg": "foldin_curve",
     "similar_users_overlap": "probes",
     "simplex": "experiment",
     "split_heldout_users": "foldin_curve",
     "strong_generalization_split": "ranking_protocol",
-    "top_k": "ranking_metrics",
     "top_k_lists": "probes",
     "training_ratings": "newuser_curve",
     "user_differences": "stats",

@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
-from recsys_utils.evaluation.ranking_metrics import ndcg_at_k, recall_at_k
+from recsys_utils.metrics import ndcg_at_k, recall_at_k
 
 TEST_FRAC = 0.1
 VALID_FRAC = 0.1

@@ -47,8 +47,8 @@ import scipy.sparse as sp
 
 from recsys_utils.constants import RATING_COL
 from recsys_utils.evaluation import newuser_curve
-from recsys_utils.evaluation.ranking_metrics import top_k
 from recsys_utils.evaluation.ranking_protocol import RankingSplit, strong_generalization_split
+from recsys_utils.metrics import coverage_at_k, per_user
 
 METRICS = ("ndcg@100", "recall@20", "recall@50", "ndcg@10", "hr@10")
 OBJECTIVE = "ndcg@100"  # every choice maximises the validation users' mean of this
@@ -78,43 +78,17 @@ def _epochs(model) -> pd.DataFrame | None:
 
 
 # --- metrics ---------------------------------------------------------------------------
-def _cutoff(metric: str) -> int:
-    return int(metric.split("@")[1])
-
-
 def per_user_metrics(
     scores: np.ndarray, targets: sp.csr_matrix, exclude: sp.csr_matrix, metrics=METRICS
 ) -> pd.DataFrame:
-    """One row per user, one column per metric ("ndcg@k", "recall@k", "hr@k"), binary
-    relevance, the excluded movies never ranked; recall is normalised by min(k, targets)."""
-    kmax = max(_cutoff(m) for m in metrics)
-    top = top_k(scores, exclude, kmax)
-    t = targets.tocsr()
-    rows = np.repeat(np.arange(top.shape[0]), top.shape[1])
-    hits = np.asarray(t[rows, top.ravel()]).reshape(top.shape) > 0
-    n = np.diff(t.indptr)
-    disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-    ideal = np.concatenate([[0.0], np.cumsum(disc)])
-    out = {}
-    for m in metrics:
-        kind, k = m.split("@")[0], _cutoff(m)
-        h = hits[:, :k]
-        if kind == "ndcg":
-            idcg = ideal[np.minimum(n, h.shape[1])]
-            out[m] = np.where(
-                idcg > 0, (h * disc[: h.shape[1]]).sum(1) / np.maximum(idcg, 1e-300), 0
-            )
-        elif kind == "recall":
-            out[m] = h.sum(1) / np.maximum(np.minimum(k, n), 1)
-        elif kind == "hr":
-            out[m] = h.any(1).astype(float)
-        else:
-            raise ValueError(f"unknown metric {m!r}: ndcg@k, recall@k or hr@k")
-    return pd.DataFrame(out)
+    """One row per user, one column per metric (any of ``metrics.ranking``: "ndcg@k",
+    "recall@k", "hr@k", ...), binary relevance, the excluded movies never ranked; recall
+    is normalised by min(k, targets); NaN for a user without targets."""
+    return pd.DataFrame(per_user(scores, targets, exclude, metrics))
 
 
 def _coverage(scores, exclude, k: int = 10) -> float:
-    return np.unique(top_k(scores, exclude, k)).size / scores.shape[1]
+    return coverage_at_k(scores, exclude, k)
 
 
 def _objective(scores: np.ndarray, held) -> float:

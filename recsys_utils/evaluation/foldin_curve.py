@@ -132,8 +132,8 @@ def fold_in_curve(
     Returns:
         DataFrame k, method (fold_in, bias_only, popularity), rmse, ndcg, n_users, n_ratings.
     """
-    from recsys_utils.evaluation.metrics import ranking_from_topk, rmse
-    from recsys_utils.models.base import top_k_indices
+    from recsys_utils.evaluation.metrics import ranking_from_top
+    from recsys_utils.metrics import rmse, top_k_eligible
     from recsys_utils.models.baselines import BiasOnly
     from recsys_utils.recommend.foldin import fold_in, score_folded
 
@@ -185,13 +185,13 @@ def fold_in_curve(
                 truth, preds, tops, rels = rows[(k, method)]
                 truth.append(r[rest])
                 preds.append(np.clip(pred, *model.rating_scale))
-                tops.append(top_k_indices(rank_scores, mask, k_rank))
+                tops.append(top_k_eligible(rank_scores, k_rank, ~mask))
                 rels.append(relevant)
     if not rows[(ks[0], "fold_in")][0]:
         raise ValueError(f"no held-out user has {ks[-1] + min_eval} ratings on known movies")
     out = []
     for (k, method), (truth, preds, tops, rels) in rows.items():
-        ranking = ranking_from_topk(np.stack(tops), rels, len(pop))
+        ranking = ranking_from_top(np.stack(tops), rels, len(pop))
         out.append(
             {
                 "k": k,

@@ -1,6 +1,7 @@
-"""Rating and ranking metrics.
+"""Rating and ranking metrics of a fitted model on a ratings table (the formulas, the
+top-k selection and RMSE/MAE are ``recsys_utils.metrics``; this module applies them).
 
-Rating error: RMSE and MAE on predicted ratings.
+Rating error: RMSE and MAE on predicted ratings (``rating_metrics``).
 
 Ranking (the one rule behind every ranking figure of the project):
 - candidates: the whole catalogue minus everything the model saw or the user gave
@@ -12,12 +13,9 @@ Ranking (the one rule behind every ranking figure of the project):
   ``constants.RELEVANCE_THRESHOLD`` (4.0 stars); ``None`` counts every rating (then say so
   next to the figure). Users with no relevant scored item are left out of the averages.
 
-For one user with relevant set R and top-k list L (hits h_j = 1 if L_j in R):
-    precision@k = sum h / k            recall@k = sum h / |R|
-    hit_rate@k  = 1 if any h           DCG@k = sum_j h_j / log2(j + 1), j = 1..k
-    NDCG@k      = DCG@k / IDCG@k, IDCG@k the DCG of min(|R|, k) hits at the top
-    AP@k        = sum_j h_j * precision@j / min(|R|, k)
-Coverage@k is the share of catalogue items appearing in any user's top-k.
+The figures (``ranking_metrics``' keys, the formulas in ``metrics.ranking``): precision
+(``precision@k``), recall (``recall_full@k``: hits / |R|, not the min(k, |R|) of the
+ranking protocol's ``recall@k``), ndcg, map, hit_rate (``hr@k``) and coverage.
 """
 
 from __future__ import annotations
@@ -26,22 +24,30 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
+from recsys_utils.metrics.ranking import report_from_top, top_k
+from recsys_utils.metrics.rating import mae, rmse
+
+# ranking_metrics' keys and the metric each one is
+_FIGURES = {
+    "precision": "precision",
+    "recall": "recall_full",
+    "ndcg": "ndcg",
+    "map": "map",
+    "hit_rate": "hr",
+    "coverage": "coverage",
+}
 
 
-def rmse(y_true, y_pred) -> float:
-    """Root mean squared error."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"need two equal, non-empty arrays, got {y_true.shape} and {y_pred.shape}")
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
-
-
-def mae(y_true, y_pred) -> float:
-    """Mean absolute error."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"need two equal, non-empty arrays, got {y_true.shape} and {y_pred.shape}")
-    return float(np.mean(np.abs(y_true - y_pred)))
+def ranking_from_top(top: np.ndarray, relevant, n_items: int) -> dict:
+    """``ranking_metrics``' figures from (n_users, k) top lists and one relevant array per
+    row (users without a relevant item left out; ``n_users``: how many were averaged)."""
+    k = np.asarray(top).shape[1]
+    names = [f"{m}@{k}" for m in _FIGURES.values()]
+    out = report_from_top(top, relevant, names, n_items)
+    n_users = int(sum(len(r) > 0 for r in relevant))
+    return {key: out[name] for key, name in zip(_FIGURES, names, strict=True)} | {
+        "n_users": n_users
+    }
 
 
 def rating_metrics(model, test: pd.DataFrame) -> dict:
@@ -52,48 +58,6 @@ def rating_metrics(model, test: pd.DataFrame) -> dict:
         "rmse": rmse(truth, pred),
         "mae": mae(truth, pred),
         "n_fallback": int(model.n_fallback_),
-    }
-
-
-def ranking_from_topk(topk: np.ndarray, relevant: list[np.ndarray], n_items: int) -> dict:
-    """Ranking metrics from top-k lists and relevant sets, both in item indices.
-
-    Args:
-        topk: (n_users, k) item indices, best first.
-        relevant: one array of relevant item indices per row of ``topk``.
-        n_items: catalogue size, for coverage.
-
-    Returns:
-        dict with precision, recall, ndcg, map, hit_rate (means over users with at
-        least one relevant item), coverage, and n_users (how many were averaged).
-    """
-    topk = np.asarray(topk)
-    n, k = topk.shape
-    if len(relevant) != n:
-        raise ValueError(f"{n} top-k rows but {len(relevant)} relevant sets")
-    sizes = np.array([len(r) for r in relevant])
-    hits = np.zeros((n, k), dtype=bool)
-    for row, rel in enumerate(relevant):
-        if len(rel):
-            hits[row] = np.isin(topk[row], rel)
-    keep = sizes > 0
-    hits, sizes = hits[keep], sizes[keep]
-    if hits.shape[0] == 0:
-        raise ValueError("no user has a relevant item to rank")
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = (hits * discounts).sum(1)
-    ideal_n = np.minimum(sizes, k)
-    idcg = np.cumsum(discounts)[ideal_n - 1]
-    prec_at_j = np.cumsum(hits, 1) / np.arange(1, k + 1)
-    n_hits = hits.sum(1)
-    return {
-        "precision": float(np.mean(n_hits / k)),
-        "recall": float(np.mean(n_hits / sizes)),
-        "ndcg": float(np.mean(dcg / idcg)),
-        "map": float(np.mean((prec_at_j * hits).sum(1) / ideal_n)),
-        "hit_rate": float(np.mean(n_hits > 0)),
-        "coverage": float(np.unique(topk).size / n_items),
-        "n_users": int(hits.shape[0]),
     }
 
 
@@ -155,7 +119,7 @@ def ranking_metrics(
         ValueError: ``k`` beyond the catalogue, or a scored pair also in ``exclude``.
 
     Returns:
-        dict of ``ranking_from_topk`` figures.
+        dict of ``ranking_from_top`` figures.
     """
     tables = [] if exclude is None else [exclude] if isinstance(exclude, pd.DataFrame) else exclude
     tables = [*tables, *([] if train is None else [train])]
@@ -190,13 +154,12 @@ def ranking_metrics(
     for s in range(0, len(users), chunk):
         block = users[s : s + chunk]
         scores = np.array(model.score_items(block), dtype=np.float64)
+        excluded = np.zeros(scores.shape, dtype=bool)
         for row, user in enumerate(block):
-            scores[row, ~candidate_mask(model, user, extra)] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        top_scores = np.take_along_axis(scores, top, 1)
-        tops.append(np.take_along_axis(top, np.argsort(-top_scores, 1, kind="stable"), 1))
+            excluded[row] = ~candidate_mask(model, user, extra)
+        tops.append(top_k(scores, k, excluded))
     topk = np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
-    return ranking_from_topk(topk, relevant, n_items)
+    return ranking_from_top(topk, relevant, n_items)
 
 
 def novelty(topk: np.ndarray, item_counts: np.ndarray, n_users: int | None = None) -> dict:

@@ -24,8 +24,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
-from recsys_utils.evaluation.ranking_metrics import ranking_report
 from recsys_utils.evaluation.ranking_protocol import HeldOut, RankingSplit
+from recsys_utils.metrics import report
+
+CURVE_METRICS = ("ndcg@10", "recall@20", "ndcg@100")  # each n's row, in this order
 
 Scorer = Callable[[sp.csr_matrix], np.ndarray]
 UNKNOWN = -1e30  # a score no movie the model does not know can beat
@@ -99,26 +101,23 @@ def new_user_curve(
             others.eliminate_zeros()
         for name, scorer in scorers.items():
             scores = scorer(history)
-            report = ranking_report(scores, held.targets, held.history)
             row = {
                 "model": name,
                 "n": n,
-                "ndcg@10": report["ndcg@10"],
-                "recall@20": report["recall@20"],
-                "ndcg@100": report["ndcg@100"],
+                **report(scores, held.targets, held.history, CURVE_METRICS),
                 "n_capped": int((sizes < n).sum()),
             }
             if rest:
-                wide = ranking_report(scores, others, history)
+                wide = report(scores, others, history, ("ndcg@10", "recall@20"))
                 row |= {"rest_ndcg@10": wide["ndcg@10"], "rest_recall@20": wide["recall@20"]}
             if rest and full.any():
                 row |= {
-                    "full_ndcg@10": ranking_report(
-                        scores[full], held.targets[full], held.history[full]
+                    "full_ndcg@10": report(
+                        scores[full], held.targets[full], held.history[full], ("ndcg@10",)
                     )["ndcg@10"],
-                    "full_rest_ndcg@10": ranking_report(scores[full], others[full], history[full])[
-                        "ndcg@10"
-                    ],
+                    "full_rest_ndcg@10": report(
+                        scores[full], others[full], history[full], ("ndcg@10",)
+                    )["ndcg@10"],
                     "n_full": int(full.sum()),
                 }
             rows.append(row)

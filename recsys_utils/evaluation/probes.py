@@ -24,7 +24,7 @@ import pandas as pd
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
 from recsys_utils.evaluation import metrics
-from recsys_utils.models.base import top_k_indices
+from recsys_utils.metrics import report, top_k_eligible
 
 
 # --- ranking ------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def top_k_lists(model, user_indices, k: int = 10, chunk: int = 512, exclude=None
         scores = np.asarray(model.score_items(block), dtype=np.float64)
         for row, user in enumerate(block):
             mask = metrics.candidate_mask(model, user, extra)
-            out[s + row] = top_k_indices(scores[row], mask, k)
+            out[s + row] = top_k_eligible(scores[row], k, ~mask)
     return out
 
 
@@ -331,8 +331,6 @@ def held_out_scores(model, held, items) -> np.ndarray:
 
 
 def held_out_report(model, held, items) -> dict:
-    """``ranking_metrics.ranking_report`` of a fold-table model on a held-out group: full
+    """``metrics.report`` of a fold-table model on a held-out group: full
     ranking over the catalogue, the history excluded, relevance = the targets."""
-    from recsys_utils.evaluation.ranking_metrics import ranking_report
-
-    return ranking_report(held_out_scores(model, held, items), held.targets, held.history)
+    return report(held_out_scores(model, held, items), held.targets, held.history)

@@ -70,14 +70,12 @@ _EXPORTS = {
     "load_or_train": "recipes",
     "make_model": "registry",
     "mf_from_factors": "recipes",
-    "ndcg_at_100": "history",
     "novelty_ranking": "base",
     "randomized_svd": "ranking",
     "read_meta": "checkpoints",
     "register": "registry",
     "require": "base",
     "save": "checkpoints",
-    "top_k_indices": "base",
     "untrained": "recipes",
 }
 __all__ = sorted(_EXPORTS)

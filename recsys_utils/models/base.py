@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, PREDICTION_COL, RATING_COL, SCORE_COL, USER_COL
 from recsys_utils.data.encoding import IdMap
+from recsys_utils.metrics import top_k_eligible
 
 FALLBACK_DAMPING = 10.0
 # The knobs of a new person's fold-in (see ``recommend.fold_in``); a model uses those
@@ -351,7 +352,7 @@ class Recommender:
             else:
                 given = self.item_map.encode(np.asarray([int(m) for m in q.ratings], np.int64))
                 mask[given[given >= 0]] = False
-        top = top_k_indices(novelty_ranking(scores, self.item_counts_, novelty), mask, k)
+        top = top_k_eligible(novelty_ranking(scores, self.item_counts_, novelty), k, ~mask)
         out = pd.DataFrame({ITEM_COL: self.item_map.decode(top), SCORE_COL: scores[top]})
         if self.capabilities.predicts_ratings:
             out[PREDICTION_COL] = np.clip(scores[top], *self.rating_scale)
@@ -431,15 +432,3 @@ def novelty_ranking(scores: np.ndarray, item_counts, novelty: float) -> np.ndarr
     if novelty == 0:
         return scores
     return scores - novelty * np.log1p(np.asarray(item_counts, dtype=np.float64))
-
-
-def top_k_indices(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best-scored eligible items, best first, ties by index."""
-    n_eligible = int(mask.sum())
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if k > n_eligible:
-        raise ValueError(f"k={k} exceeds the {n_eligible} eligible movies in the catalogue")
-    scores = np.where(mask, scores, -np.inf)
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.lexsort((top, -scores[top]))]

@@ -15,7 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, PREDICTION_COL
-from recsys_utils.models.base import Capabilities, Recommender, liked_matrix, top_k_indices
+from recsys_utils.metrics import top_k_eligible
+from recsys_utils.models.base import Capabilities, Recommender, liked_matrix
 
 
 def binary_csr(rows, cols, shape) -> sp.csr_matrix:
@@ -23,23 +24,6 @@ def binary_csr(rows, cols, shape) -> sp.csr_matrix:
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
-
-
-def ndcg_at_100(scores: np.ndarray, history: sp.csr_matrix, targets: sp.csr_matrix) -> float:
-    """Mean binary NDCG@100 with the history excluded (early stopping only; the
-    reported metrics are ``evaluation.ranking_metrics``, which this must agree with)."""
-    s = np.array(scores, dtype=np.float64)
-    h = history.tocoo()
-    s[h.row, h.col] = -np.inf
-    k = min(100, s.shape[1])
-    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-    order = np.lexsort((part, -np.take_along_axis(s, part, 1)), axis=1)
-    top = np.take_along_axis(part, order, 1)
-    t = targets.tocsr()
-    hits = np.asarray(t[np.repeat(np.arange(len(top)), k), top.ravel()]).reshape(top.shape) > 0
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(np.diff(t.indptr), k)]
-    return float(np.where(idcg > 0, (hits * disc).sum(1) / np.where(idcg > 0, idcg, 1), 0).mean())
 
 
 class HistoryRecommender(Recommender):
@@ -124,7 +108,5 @@ class HistoryRecommender(Recommender):
         scores = self.score_liked(idx).astype(np.float64)
         given = ratings.keys() if ratings is not None else history_item_ids
         seen = self.item_map.encode(np.asarray(list(given), dtype=np.int64))
-        mask = np.ones(len(self.item_map), bool)
-        mask[seen[seen >= 0]] = False
-        top = top_k_indices(scores, mask, k)
+        top = top_k_eligible(scores, k, seen[seen >= 0])
         return pd.DataFrame({ITEM_COL: self.item_map.decode(top), PREDICTION_COL: scores[top]})

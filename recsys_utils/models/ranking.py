@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys_utils.metrics import report
 from recsys_utils.models.base import Capabilities
-from recsys_utils.models.history import HistoryRecommender, ndcg_at_100
+from recsys_utils.models.history import HistoryRecommender
 from recsys_utils.models.registry import register
 
 
@@ -188,7 +189,9 @@ class PooledSoftmax(HistoryRecommender):
 
         if has_valid and p["init"] != "normal":  # epoch 0: the initial tables may be best
             self._export(net)
-            best = ndcg_at_100(self.score_history(valid_history), valid_history, valid_targets)
+            best = report(
+                self.score_history(valid_history), valid_targets, valid_history, ("ndcg@100",)
+            )["ndcg@100"]
             best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
             history.append(
                 {
@@ -251,7 +254,9 @@ class PooledSoftmax(HistoryRecommender):
             }
             if has_valid and (epoch % p["eval_every"] == 0 or epoch == p["max_epochs"]):
                 self._export(net)
-                v = ndcg_at_100(self.score_history(valid_history), valid_history, valid_targets)
+                v = report(
+                    self.score_history(valid_history), valid_targets, valid_history, ("ndcg@100",)
+                )["ndcg@100"]
                 rec["val_ndcg@100"] = v
                 if v > best:
                     best, best_epoch = v, epoch

@@ -351,13 +351,13 @@ def recommend_folded(
     clipped rating) or score (a ranking model's, unclipped)[, title]. Every movie the user
     gave is left out, whatever its rating. ``novelty`` > 0 orders by ``novelty_ranking``
     (the values shown stay the model's own)."""
-    from recsys_utils.models.base import top_k_indices
+    from recsys_utils.metrics import top_k_eligible
 
     scores = score_folded(model, user)
     order_by = novelty_ranking(scores, model.item_counts_, novelty)
     mask = np.asarray(model.item_counts_) >= min_ratings
     mask[user.item_indices] = False
-    top = top_k_indices(order_by, mask, k)
+    top = top_k_eligible(order_by, k, ~mask)
     if is_ranking(model):
         column, values = SCORE_COL, scores[top]
     else:

@@ -103,7 +103,7 @@ def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | Non
     keep ``val_rmse`` (NaN where a model has none) and add the objective's own column."""
     import optuna
 
-    from recsys_utils.evaluation.metrics import rmse
+    from recsys_utils.metrics import rmse
     from recsys_utils.training.loop import TrainingDiverged
 
     metric, direction = cfg.objective

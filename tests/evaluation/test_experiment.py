@@ -20,8 +20,8 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_utils.evaluation import experiment as ex
-from recsys_utils.evaluation.ranking_metrics import hit_rate_at_k, ndcg_at_k, recall_at_k
 from recsys_utils.evaluation.ranking_protocol import HeldOut
+from recsys_utils.metrics import hit_rate_at_k, ndcg_at_k, recall_at_k
 from recsys_utils.models.ease import EASE
 from recsys_utils.models.ranking import PooledSoftmax
 

@@ -20,7 +20,7 @@ from recsys_utils.constants import (
     SCORE_COL,
     USER_COL,
 )
-from recsys_utils.evaluation.metrics import rmse
+from recsys_utils.metrics import rmse
 from recsys_utils.models import (
     MF,
     MODELS,

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from recsys_utils.models import checkpoints
-from recsys_utils.models.history import ndcg_at_100
 from recsys_utils.models.ranking import PooledSoftmax
 from recsys_utils.models.registry import MODELS
 
@@ -56,18 +55,6 @@ def test_sampled_softmax_trains():
     assert np.isfinite(m.history_["loss"]).all()
 
 
-def test_ndcg_at_100_agrees_with_the_report():
-    import scipy.sparse as sp
-
-    from recsys_utils.evaluation.ranking_metrics import ranking_report
-
-    rng = np.random.default_rng(0)
-    s = rng.normal(size=(6, 150))
-    h = sp.csr_matrix((rng.random((6, 150)) < 0.05).astype(np.float32))
-    t = sp.csr_matrix(((rng.random((6, 150)) < 0.1) & (h.toarray() == 0)).astype(np.float32))
-    assert ndcg_at_100(s, h, t) == pytest.approx(ranking_report(s, t, h)["ndcg@100"])
-
-
 def test_checkpoint_round_trip(tmp_path):
     r = toy()
     m = PooledSoftmax(**FAST).fit(r)
@@ -109,7 +96,7 @@ def test_early_stopping_waits_for_min_epochs_and_seconds_are_per_epoch(monkeypat
     valid = r.groupby("user_id").head(2)
     train = r.drop(valid.index)
     falling = iter(np.linspace(0.9, 0.1, 20))
-    monkeypatch.setattr(ranking, "ndcg_at_100", lambda *a: float(next(falling)))
+    monkeypatch.setattr(ranking, "report", lambda *a: {"ndcg@100": float(next(falling))})
     short = PooledSoftmax(**{**FAST, "max_epochs": 10}, patience=2, min_epochs=0).fit(train, valid)
     assert len(short.history_) == 3 and short.best_epoch_ == 1
     falling = iter(np.linspace(0.9, 0.1, 20))
