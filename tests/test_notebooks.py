@@ -132,6 +132,9 @@ def check_04_hyperparameter_sweeps(fig: Figures) -> None:
     choice = next(s for s in fig["findings"] if s.startswith("Chosen by validation RMSE"))
     assert '<span class="verdict"' in choice
     assert ("within noise" in choice) == fig["choice_within_noise"]
+    from recsys_utils.app.figures import unbacked_comparisons
+
+    assert [w for s in fig["findings"] for w in unbacked_comparisons(s)] == []
 
 
 def check_02_model_building(fig: Figures) -> None:

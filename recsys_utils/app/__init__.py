@@ -87,6 +87,7 @@ _EXPORTS = {
     "takeaways": "index",
     "thumbnail": "index",
     "tidy": "figures",
+    "unbacked_comparisons": "figures",
     "voila_command": "serve",
     "write_app_notebook": "serve",
     "write_index": "index",

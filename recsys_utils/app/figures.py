@@ -128,6 +128,19 @@ def finding_html(sentence: str) -> str:
     return "".join(out) + html.escape(sentence[end:])
 
 
+# Words that compare two things; in a findings sentence they belong inside a verdict.
+_COMPARISON = re.compile(
+    r"(?i)\b(ahead|behind|beats?|outperforms?|better than|worse than|on par|wins?|loses)\b"
+)
+
+
+def unbacked_comparisons(sentence: str) -> list[str]:
+    """The comparison words ("ahead", "beats", "on par"...) of a findings sentence that
+    stand outside a verdict marker, i.e. that no paired test from
+    ``evaluation.stats.verdict`` backs. A page test asserts this is empty."""
+    return _COMPARISON.findall(_VERDICT.sub(" ", sentence))
+
+
 def finding_text(sentence: str) -> str:
     """A findings sentence as plain text: the verdict markers dropped, their words kept."""
     return _VERDICT.sub(lambda m: m.group(2), sentence)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from recsys_utils.app.figures import figures_bundle, finding_html, finding_text
+from recsys_utils.app.figures import (
+    figures_bundle,
+    finding_html,
+    finding_text,
+    unbacked_comparisons,
+)
 from recsys_utils.evaluation.stats import paired, verdict
 
 
@@ -33,3 +38,9 @@ def test_the_plain_text_drops_the_marker_and_keeps_the_words():
     bundle = figures_bundle({"findings": [f"So: {_verdict()}."]})
     assert "<span" not in bundle["text/plain"]
     assert 'data-verdict="ahead"' in bundle["text/html"]
+
+
+def test_comparison_words_outside_a_verdict_are_found():
+    assert unbacked_comparisons(f"So: {_verdict()}.") == []
+    assert unbacked_comparisons("EASE beats ours and MF stays ahead.") == ["beats", "ahead"]
+    assert unbacked_comparisons(f"{_verdict()}; the blend is better than both.") == ["better than"]
