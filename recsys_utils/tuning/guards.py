@@ -101,3 +101,62 @@ def storage_error(storage, err: Exception) -> ValueError:
 def _one_line(err: Exception) -> str:
     text = str(getattr(err, "orig", None) or err or type(err).__name__).strip()
     return redact_url(text.splitlines()[0] if text else type(err).__name__)
+
+
+# Every table Optuna's RDBStorage creates (``alembic_version`` holds its schema version).
+OPTUNA_TABLES = frozenset(
+    {
+        "studies",
+        "study_directions",
+        "study_user_attributes",
+        "study_system_attributes",
+        "trials",
+        "trial_user_attributes",
+        "trial_system_attributes",
+        "trial_params",
+        "trial_values",
+        "trial_intermediate_values",
+        "trial_heartbeats",
+        "version_info",
+        "alembic_version",
+    }
+)
+
+
+def check_study_store(storage: str) -> None:
+    """Refuse (``ValueError``) a database that holds tables other than Optuna's.
+
+    Read only: lists the tables of the default schema. An empty database, or one that
+    holds Optuna's tables only, is a study store; an ``alembic_version`` without
+    Optuna's ``version_info`` is another application's migrations.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    url = sa.engine.make_url(str(storage))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database)
+        if not path.exists():
+            return  # a new file: Optuna creates it
+        if not path.is_file():
+            raise ValueError(f"--storage {redact_url(storage)}: {path} is not a regular file")
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    except sa.exc.SQLAlchemyError as err:
+        raise ValueError(
+            f"--storage {redact_url(storage)}: cannot open: {_one_line(err)}"
+        ) from None
+    finally:
+        engine.dispose()
+    foreign = sorted(tables - OPTUNA_TABLES)
+    if "alembic_version" in tables and "version_info" not in tables:
+        foreign = sorted({*foreign, "alembic_version"})
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise ValueError(
+            f"--storage {redact_url(storage)}: not a study store (it holds tables that are not "
+            f"Optuna's: {shown}); refusing to write to it: give a new database or file"
+        )

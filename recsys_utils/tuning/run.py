@@ -81,6 +81,71 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 3  # launches of the workers in one run while points are left to retry
+# parameters that must be a number above 0 wherever a model takes them
+POSITIVE = ("lr", "batch_size", "epochs", "max_epochs", "eval_batch_size")
+
+
+def cap_workers(workers: int, open_points: int, echo=print) -> int:
+    """At most one worker per point left to run and per core; says so when it caps."""
+    capped = max(1, min(workers, max(open_points, 1), cores()))
+    if capped < workers:
+        echo(
+            f"note: --workers {workers} capped to {capped} ({open_points} point(s) left to run, "
+            f"{cores()} core(s))",
+            flush=True,
+        )
+    return capped
+
+
+def check_config(cfg: SweepConfig) -> None:
+    """Refuse (one-line ``ValueError``) a sweep that would fail in every trial, before any:
+    non-finite or non-positive numbers, a model that refuses a grid point, a data set
+    path that is not a regular file of ratings."""
+    import math
+
+    from recsys_utils.constants import DATASETS
+
+    if cfg.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {cfg.epochs}")
+    points = [dict(zip(cfg.space, combo, strict=True)) for combo in _grid_points(cfg)]
+    for point in points or [{}]:
+        for name, value in {**cfg.fixed, **point}.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if not math.isfinite(value):
+                raise ValueError(f"{name}={value}: not a finite number")
+            if name in POSITIVE and value <= 0:
+                raise ValueError(f"{name}={value}: must be above 0")
+        try:
+            build_model(cfg, point, None, 1)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{cfg.model} refuses {point or cfg.fixed}: {err}") from None
+    if cfg.dataset not in DATASETS:
+        path = Path(cfg.dataset)
+        if not path.exists():
+            raise ValueError(
+                f"--dataset {path}: no such file (and not one of {', '.join(DATASETS)})"
+            )
+        if not path.is_file():
+            raise ValueError(f"--dataset {path}: not a regular file")
+        if path.suffix.lower() not in (".parquet", ".csv"):
+            raise ValueError(f"--dataset {path}: expected a .parquet or .csv file of ratings")
+        try:
+            load_split(cfg.dataset)
+        except Exception as err:  # pandas and the split say many things; one line here
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            raise ValueError(
+                f"--dataset {path}: not a table of ratings ({type(err).__name__}: {first})"
+            ) from None
+
+
+def _grid_points(cfg: SweepConfig):
+    import itertools
+
+    lists = [v for v in cfg.space.values() if isinstance(v, list)]
+    if cfg.sampler != "grid" or len(lists) != len(cfg.space):
+        return []
+    return list(itertools.product(*lists))
 
 
 def run_sweep(
@@ -108,6 +173,7 @@ def run_sweep(
     from sqlalchemy.exc import SQLAlchemyError
 
     study_name = check_study_name(study_name or cfg.default_study_name())
+    check_config(cfg)
     if not is_database(storage):
         _repair_journal_tail(journal_path(storage, study_name))
     try:
@@ -115,6 +181,7 @@ def run_sweep(
     except SQLAlchemyError as err:  # a database that cannot be reached or opened
         raise storage_error(storage, err) from None
     repair(study, cfg)
+    workers = cap_workers(workers, progress(study, cfg)["open"])
     threads = max(1, cores() // workers)
     if verbose:
         p = progress(study, cfg)

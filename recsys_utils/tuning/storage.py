@@ -28,6 +28,7 @@ from recsys_utils.tuning.guards import (  # noqa: F401 (re-exported)
     check_database_url,
     check_journal,
     check_study_name,
+    check_study_store,
     storage_error,
 )
 
@@ -112,6 +113,7 @@ def make_storage(storage: str | Path | None, study_name: str):
 
     if is_database(storage):
         check_database_url(storage)
+        check_study_store(storage)
         with _schema_lock(str(storage)), warnings.catch_warnings():
             # heartbeats are "experimental" since optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -112,9 +112,13 @@ def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | Non
     params = _suggest(trial, cfg.space)
     if cfg.sampler == "grid":
         _check_duplicate(trial, cfg, params)
-    split, scale = load_split(cfg.dataset)
-    train, valid = split.train, split.valid
-    model = build_model(cfg, params, scale, threads)
+    try:  # set-up errors (the data, the model's parameters) keep their reason too
+        split, scale = load_split(cfg.dataset)
+        train, valid = split.train, split.valid
+        model = build_model(cfg, params, scale, threads)
+    except Exception as err:
+        trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+        raise
     history: list[dict] = []
 
     def on_epoch(row: dict) -> None:
