@@ -54,7 +54,8 @@ PROTOCOL = (
     "are held out of training entirely (every rating), and another 10% choose each model's "
     "hyperparameters (best mean Recall@20 over them). Users who liked a held-out movie and "
     "have a training positive rank (cold) the held-out movies only, (catalogue) every "
-    "movie with a training rating plus the held-out ones, training positives excluded."
+    "movie with a training rating plus the held-out ones, training positives excluded. "
+    "Features are the release's: a held-out movie keeps the tags users put on it."
 )
 
 

@@ -16,8 +16,12 @@ The protocol, per seed (`cold_start_split`):
 The scoring (`cold_start_report`) ranks, for each such user, (a) ``"cold"``: the share's
 cold movies only, and (b) ``"catalogue"``: every movie with a training rating plus the
 share's cold movies, the user's training positives excluded (as the strong-generalisation
-protocol excludes the history). Recall@k (hits / min(k, n_targets)) and NDCG@k come per
-user, so intervals over users and paired tests can be computed from the rows.
+protocol excludes the history). Recall@k (hits / min(k, n_targets)) and NDCG@k
+(``recsys_utils.metrics``) come per user, so intervals over users and paired tests can be
+computed from the rows.
+
+Features are the release's (``data.features``): a held-out movie keeps the tags users put
+on it, which a movie new to the catalogue would not have yet; no rating of it is used.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
-from recsys_utils.metrics import ndcg_at_k, recall_at_k
+from recsys_utils.metrics import per_user
 
 TEST_FRAC = 0.1
 VALID_FRAC = 0.1
@@ -217,6 +221,7 @@ def cold_start_report(
             ("cold", cold_scores, targets, None),
             ("catalogue", all_scores, all_targets, history),
         ):
+            values = per_user(scores, t, exclude, (f"recall@{k}", f"ndcg@{k}"))
             frames.append(
                 pd.DataFrame(
                     {
@@ -224,8 +229,7 @@ def cold_start_report(
                         "candidates": name,
                         "n_candidates": scores.shape[1],
                         "n_targets": np.diff(t.indptr),
-                        f"recall@{k}": recall_at_k(scores, t, exclude, k),
-                        f"ndcg@{k}": ndcg_at_k(scores, t, exclude, k),
+                        **values,
                     }
                 )
             )
