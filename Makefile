@@ -81,7 +81,7 @@ data: setup
 	$(PY) -m recsys_utils data fetch
 
 report: setup data
-	$(PY) -m recsys_utils.app.report $(REPORT_ARGS)
+	$(PY) -m recsys_utils report $(REPORT_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check $(LINT_PATHS)

@@ -4,9 +4,14 @@ A notebook's last cell calls :func:`record_figures` (from ``recsys_utils.app.fig
 figures travel inside the executed notebook, where tests and ``reports/index.html`` read
 them back with :func:`read_figures`.
 
-``python -m recsys_utils.app.report`` (what ``make report`` runs) executes every
-``notebooks/NN_*.ipynb`` in order and writes ``reports/NN_name.html``,
-``reports/executed/NN_name.ipynb`` and ``reports/index.html``. The HTML opens offline:
+``python -m recsys_utils report`` (what ``make report`` runs; ``cli/report.py``) executes
+every ``notebooks/NN_*.ipynb`` in order and writes ``reports/NN_name.html``,
+``reports/executed/NN_name.ipynb`` and ``reports/index.html``. Each notebook runs into a
+temporary folder whose files are moved into place when it succeeds: a failing notebook
+leaves the previous good HTML, executed notebook and index where they were, and its own
+run goes beside them as ``NN_name.failed.html`` (or in their place if there were none).
+``-p NAME VALUE`` accepts only the names a notebook's ``parameters`` cell assigns, and
+each value is a Python literal (``ast.literal_eval``) or else a string: never code. The HTML opens offline:
 the kernel uses plotly's ``notebook`` renderer (plotly.js embedded once), and our
 ``offline`` template inlines require.js and the widget manager from ``.vendor/``.
 
@@ -16,12 +21,13 @@ each step is a short function.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,10 +48,12 @@ __all__ = [
     "FIGURES_MIME",
     "NotebookError",
     "build_report",
+    "declared_parameters",
     "export_html",
     "figures_bundle",
     "find_notebooks",
     "format_value",
+    "parse_value",
     "read_figures",
     "record_figures",
     "run_notebook",
@@ -230,6 +238,56 @@ def find_notebooks(names: Sequence[str] | None = None, folder: Path = NOTEBOOKS_
     return sorted(paths, key=lambda p: p.name)
 
 
+def declared_parameters(path: str | Path) -> list[str]:
+    """The names a notebook's ``parameters`` cell assigns (``NAME = ...``), in order."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    names: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                targets = (
+                    node.targets
+                    if isinstance(node, ast.Assign)
+                    else [node.target]
+                    if (isinstance(node, ast.AnnAssign))
+                    else []
+                )
+                names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def check_parameters(paths: Sequence[Path], parameters: Mapping[str, Any]) -> dict[Path, dict]:
+    """Each notebook's share of ``parameters``: the names its ``parameters`` cell declares.
+
+    Raises:
+        ValueError: a name no notebook declares (one line listing those declared).
+    """
+    declared = {path: declared_parameters(path) for path in paths}
+    known = sorted({name for names in declared.values() for name in names})
+    for name in parameters:
+        if name not in known:
+            raise ValueError(
+                f"-p {str(name)[:80]!r}: no notebook run here declares it in its parameters "
+                f"cell (declared: {', '.join(known) or 'none'})"
+            )
+    return {
+        path: {k: v for k, v in parameters.items() if k in names}
+        for path, names in declared.items()
+    }
+
+
+def _move_into_place(src: Path | None, dest: Path) -> None:
+    if src is not None and src.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+
+
 def report_one(
     path: Path,
     out_dir: Path,
@@ -239,33 +297,51 @@ def report_one(
 ) -> tuple[dict[str, Any], NotebookError | None]:
     """Run and export one notebook; its index entry and the error, if it failed.
 
-    The entry (name, title, html, ok, figures, thumbnail, seconds, executed) is what
-    ``index.write_index`` lays out; a failed run is exported too, its HTML showing the
-    traceback.
+    The run and its HTML are written in a temporary folder inside ``out_dir`` and moved
+    into place when the notebook succeeds (or when there is no earlier good report to
+    keep); a failure beside a good report is kept as ``<name>.failed.html`` and
+    ``executed/<name>.failed.ipynb``. The entry (name, title, html, ok, figures,
+    thumbnail, seconds, executed) is what ``index.write_index`` lays out.
     """
     import nbformat
 
     start, error = time.perf_counter(), None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=out_dir))
     try:
-        executed = run_notebook(path, out_dir / "executed", parameters, timeout=timeout)
-    except NotebookError as err:
-        executed, error = err.executed, err
-    html_path = out_dir / f"{path.stem}.html"
-    saved = executed is not None and executed.exists()
-    if saved:  # a failed run is exported too: its HTML shows the traceback
-        export_html(executed, html_path, keep_code=keep_code)
-    title = _title(nbformat.read(str(executed if saved else path), as_version=4), path.stem)
+        try:
+            executed = run_notebook(path, work / "executed", parameters, timeout=timeout)
+        except NotebookError as err:
+            executed, error = err.executed, err
+        saved = executed is not None and executed.exists()
+        html_tmp = work / f"{path.stem}.html"
+        if saved:  # a failed run is exported too: its HTML shows the traceback
+            export_html(executed, html_tmp, keep_code=keep_code)
+        keep_good = error is not None and (out_dir / f"{path.stem}.html").exists()
+        stem = f"{path.stem}.failed" if keep_good else path.stem
+        html_path = out_dir / f"{stem}.html"
+        final_nb = out_dir / "executed" / f"{stem}.ipynb"
+        _move_into_place(html_tmp if saved else None, html_path)
+        _move_into_place(executed if saved else None, final_nb)
+        if error is None:  # an old failure of this notebook is no longer current
+            (out_dir / f"{path.stem}.failed.html").unlink(missing_ok=True)
+            (out_dir / "executed" / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    title = _title(nbformat.read(str(final_nb if saved else path), as_version=4), path.stem)
     entry = {
         "name": path.stem,
         "title": title,
         "html": html_path.name,
         "ok": error is None,
-        "figures": read_figures(executed) if error is None else {},
-        "thumbnail": thumbnail(executed, out_dir, path.stem) if saved else None,
-        "table": read_table(executed) if error is None else (None, False),
+        "figures": read_figures(final_nb) if error is None else {},
+        "thumbnail": thumbnail(final_nb, out_dir, path.stem) if saved and not keep_good else None,
+        "table": read_table(final_nb) if error is None else (None, False),
         "seconds": time.perf_counter() - start,
-        "executed": executed if saved else None,
+        "executed": final_nb if saved else None,
     }
+    if error is not None:
+        error.executed = final_nb if saved else None
     return entry, error
 
 
@@ -280,24 +356,27 @@ def build_report(
     Args:
         notebooks: names or paths; default every ``notebooks/NN_*.ipynb``.
         out_dir: the reports folder (``reports/``).
-        parameters: injected into every notebook.
+        parameters: injected into the notebooks whose ``parameters`` cell declares them.
         keep_code: show code cells in the HTML.
 
     Returns:
         The path of ``index.html``.
 
     Raises:
-        NotebookError: a notebook failed; its partial HTML and the index are still written.
+        ValueError: a parameter no notebook declares (before anything runs).
+        NotebookError: a notebook failed; the previous good reports and index stay (the
+            index is written only if there was none).
     """
     out_dir = Path(out_dir)
     paths = find_notebooks([str(n) for n in notebooks] if notebooks else None)
     if not paths:
         raise FileNotFoundError(f"no notebooks matching {NOTEBOOK_GLOB} in {NOTEBOOKS_DIR}")
+    shares = check_parameters(paths, parameters or {})
     entries: list[dict[str, Any]] = []
     start_all = time.perf_counter()
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.stem} ...", file=sys.stderr, flush=True)
-        entry, error = report_one(path, out_dir, parameters, keep_code)
+        entry, error = report_one(path, out_dir, shares[path], keep_code)
         entries.append(entry)
         state = "done" if error is None else "FAILED"
         print(
@@ -307,7 +386,8 @@ def build_report(
             flush=True,
         )
         if error is not None:
-            write_index(out_dir, entries, parameters or {})
+            if not (out_dir / "index.html").exists():
+                write_index(out_dir, entries, parameters or {})
             raise error
     index = write_index(out_dir, entries, parameters or {})
     total = time.perf_counter() - start_all
@@ -315,39 +395,9 @@ def build_report(
     return index
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
     """A ``-p`` value: a Python literal (``3``, ``0.1``, ``[1, 2]``) or else the string."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m recsys_utils.app.report [--keep-code] [--only NAME ...] [-p NAME VALUE]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m recsys_utils.app.report",
-        description="Run the notebooks in order and write offline HTML reports to reports/.",
-    )
-    parser.add_argument("--keep-code", action="store_true", help="show code cells in the HTML")
-    parser.add_argument(
-        "--only", nargs="+", metavar="NAME", help="notebooks to run, e.g. 01_data_cleaning"
-    )
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("NAME", "VALUE"), help="inject a parameter into every notebook")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder")
-    args = parser.parse_args(argv)
-    parameters = {name: _parse_value(value) for name, value in args.parameter}
-    try:
-        build_report(args.only, args.out, parameters, keep_code=args.keep_code)
-    except NotebookError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""The command line: ``python -m recsys_utils {data|train|sweep|recommend|similar|bench} ...``.
+"""The command line: ``python -m recsys_utils {data|train|sweep|recommend|similar|bench|report} ...``.
 
 Each command group lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parsers and sets ``func(args) -> int``.
@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("data", "train", "sweep", "recommend", "bench")
+COMMAND_MODULES = ("data", "train", "sweep", "recommend", "bench", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

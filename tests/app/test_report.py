@@ -143,14 +143,16 @@ def test_read_figures_later_record_overrides(tmp_path):
 
 
 def test_parse_parameter_values():
-    assert report._parse_value("3") == 3
-    assert report._parse_value("0.1") == 0.1
-    assert report._parse_value("[1, 2]") == [1, 2]
-    assert report._parse_value("ml-100k") == "ml-100k"
+    assert report.parse_value("3") == 3
+    assert report.parse_value("0.1") == 0.1
+    assert report.parse_value("[1, 2]") == [1, 2]
+    assert report.parse_value("ml-100k") == "ml-100k"
 
 
 def test_main_unknown_notebook_exits_2(capsys):
-    assert report.main(["--only", "99_no_such_notebook"]) == 2
+    from recsys_utils.cli import main
+
+    assert main(["report", "--only", "99_no_such_notebook"]) == 2
     assert "99_no_such_notebook" in capsys.readouterr().err
 
 
