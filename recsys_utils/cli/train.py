@@ -186,12 +186,8 @@ def _train_rating(model, ratings, args: argparse.Namespace):
 
 def _train_ranking(model, params: dict, ratings, args: argparse.Namespace):
     """Strong generalisation through the experiment: validation and test users' metrics."""
-    from recsys_utils.evaluation.experiment import (
-        Experiment,
-        Grid,
-        StrongGeneralisation,
-        per_user_metrics,
-    )
+    from recsys_utils.evaluation.experiment import Experiment, Grid, StrongGeneralisation
+    from recsys_utils.metrics import report
     from recsys_utils.models.base import Queries
 
     protocol = StrongGeneralisation()
@@ -210,7 +206,7 @@ def _train_ranking(model, params: dict, ratings, args: argparse.Namespace):
     liked = valid.history * model.rating_scale[1]  # 0/1 -> the top rating: liked
     scores = model.score(Queries.from_matrix(liked, users=valid.users))
     figures = {
-        "valid": per_user_metrics(scores, valid.targets, valid.history, RANKING_FIGURES).mean(),
+        "valid": report(scores, valid.targets, valid.history, RANKING_FIGURES),
         "test": result.users[list(RANKING_FIGURES)].mean(),
     }
     print(
