@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -61,23 +63,18 @@ from matplotlib.ticker import MaxNLocator
 from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.bench import ranking as bench_ranking
-from recsys_utils.constants import USER_COL, checkpoint_dir, shown_path
+from recsys_utils.constants import checkpoint_dir, data_dir, shown_path
 from recsys_utils.data.movielens import load_dataset
-from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
+from recsys_utils.evaluation.experiment import StrongGeneralisation
 from recsys_utils.metrics import report
-from recsys_utils.models import PooledSoftmax, checkpoints
+from recsys_utils.models import checkpoints
 
-# bench.ranking reads its validation grids from module constants: set this run's
+# this run's grids go to the bench as arguments (its module constants are defaults only)
 variants = {name: {"patience": PATIENCE, **kw} for name, kw in OURS_VARIANTS.items()}
-bench_ranking.EASE_GRID = list(EASE_LAMBDAS)
-bench_ranking.ALS_GRID = dict(ALS_GRID)
-bench_ranking.BPR_GRID = dict(BPR_GRID)
-split_kw = {
-    "n_test": N_TEST_USERS,
-    "n_valid": N_VALID_USERS,
-    "threshold": THRESHOLD,
-    "history_frac": HISTORY_FRAC,
-}
+protocol = StrongGeneralisation(
+    n_test=N_TEST_USERS, n_valid=N_VALID_USERS, threshold=THRESHOLD, history_frac=HISTORY_FRAC
+)
+run_dir = data_dir() / "runs" / "ranking"  # the run every later figure of this model reads
 new_user_ns = list(bench_ranking.NEW_USER_NS)
 base_models = ["popularity", "ease", "ials", "bpr"]
 labels = {"popularity": "popularity", "ease": "EASE", "ials": "iALS", "bpr": "BPR"}
@@ -107,32 +104,36 @@ print(f"{DATASET}: {len(ratings):,} ratings; seeds {SEEDS}")
 # The first seed's split:
 
 # %%
-split0 = strong_generalization_split(ratings, seed=SEEDS[0], **split_kw)
+split0 = protocol.split(ratings, SEEDS[0])
 tidy(pd.Series(split0.stats, name="count").to_frame())
 
 # %% [markdown]
 # ## Every model over the seeds
-# `bench.ranking.run_seed` runs one seed: the split, each model's validation grid, its
-# refit on the training users, the test scores and the new-user curve. This is the long
-# cell; its log is folded below.
+# One experiment (`evaluation.experiment`, the bench's entries from `bench.ranking`) runs
+# every seed: the split, each model's validation grid on the training users, the test
+# scores and the new-user curve. It keeps the fitted models, the chosen parameters and
+# one row per test user, and is saved to `data/runs/ranking/`: the later notebooks, the
+# app and the `recommend` command read this run instead of training their own. This is
+# the long cell; its log is folded below.
 
 # %%
-rows, curves, log = [], [], []
-for seed in SEEDS:
-    r, c, _ = bench_ranking.run_seed(
-        ratings,
-        seed,
-        ours_variants=variants,
-        log=log.append,
-        cornac_check=CORNAC_CHECK and seed == SEEDS[0],
-        split_kw=split_kw,
-        max_epochs=MAX_EPOCHS,
-        ease_init=EASE_INIT,
-    )
-    rows += r
-    curves += c
-runs = pd.DataFrame(rows)
-curves = pd.DataFrame(curves)
+log = []
+result = bench_ranking.run(
+    ratings,
+    SEEDS,
+    protocol=protocol,
+    log=log.append,
+    cornac_check=CORNAC_CHECK,
+    ease_grid=EASE_LAMBDAS,
+    als_grid=ALS_GRID,
+    bpr_grid=BPR_GRID,
+    ours_variants=variants,
+    max_epochs=MAX_EPOCHS,
+    ease_init=EASE_INIT,
+)
+result.save(run_dir)
+runs = pd.DataFrame(bench_ranking.rows(result))
+curves = result.curves
 # "ours": the bench's row of the variant validation prefers on each seed; the checkpoint
 # takes the variant with the best validation NDCG@100 averaged over the seeds
 ours = "ours(val-chosen)"
@@ -141,9 +142,8 @@ labels["blend(all)"] = "blend (ours, EASE, iALS: all)"
 labels |= {"ours-linear": "ours (linear)", "ours-tanh": "ours (tanh)"}
 ours_val = runs[runs["model"].isin(variants)].groupby("model")["val_ndcg@100"].mean()
 ours_variant = ours_val.idxmax()
-train_kw = {**bench_ranking.OURS_TRAIN, **variants[ours_variant]}
 is_variant = runs["model"] == ours_variant
-best_epochs = [json.loads(p)["best_epoch"] for p in runs.loc[is_variant, "params"]]
+best_epochs = [p["best_epoch"] for p in runs.loc[is_variant, "params"]]
 display(folded("the bench's log, one line per seed and model", "\n".join(log)))
 print(
     "our variant, by mean validation NDCG@100: "
@@ -154,17 +154,14 @@ print(
 
 # %% [markdown]
 # ## Our model learning
-# The variant with the best validation NDCG@100 over the seeds, trained again on the
-# first seed's training users (same seed, so the
-# same run the bench made), its validation NDCG@100 after every epoch. Look for where the
+# The variant with the best validation NDCG@100 over the seeds, as the run fitted it on
+# the first seed's training users: its validation NDCG@100 after every epoch. Look for where the
 # curve flattens: early stopping keeps the best epoch (dotted line) and stops `PATIENCE`
 # epochs later. The dashed line is EASE's **test** NDCG@100 on the same seed, for scale
 # only (test users are other people).
 
 # %%
-model0 = PooledSoftmax(
-    threshold=THRESHOLD, seed=SEEDS[0], **{"max_epochs": MAX_EPOCHS, **train_kw}
-).fit_matrix(split0.train, split0.valid.history, split0.valid.targets)
+model0 = result.model(ours_variant, SEEDS[0])
 hist = model0.history_
 first = runs[runs["seed"] == SEEDS[0]].set_index("model")
 bench_val0 = float(first.loc[ours_variant, "val_ndcg@100"])
@@ -184,7 +181,8 @@ for ax in (ax_loss, ax_val):
 plt.show()
 print(
     f"best epoch {model0.best_epoch_} of {len(hist)} run, validation NDCG@100 "
-    f"{fmt(model0.best_val_ndcg100_)} (the bench's run: {fmt(bench_val0)})"
+    f"{fmt(model0.best_val_ndcg100_)} (the run's score of the restored weights: "
+    f"{fmt(bench_val0)})"
 )
 
 # %% [markdown]
@@ -327,7 +325,7 @@ print(gap_text)
 # %%
 from recsys_utils.models.ease import EASE, dual_tables
 
-lam0 = json.loads(runs.query("seed == @SEEDS[0] and model == 'ease'")["params"].iloc[0])["lam"]
+lam0 = result.params[SEEDS[0]]["ease"]["lam"]
 W_in, W_out = dual_tables(split0.train, lam0)
 H0 = split0.test.history
 via_tables = np.asarray((H0 @ W_in) @ W_out.T)
@@ -347,7 +345,7 @@ print(
 
 # %%
 exact = runs[runs["model"] == "ours-ease-exact"]
-exact_epochs = [json.loads(p)["best_epoch"] for p in exact["params"]]
+exact_epochs = [p["best_epoch"] for p in exact["params"]]
 exact_text = (
     f"Started at EASE's exact tables and fine-tuned by the softmax, validation kept "
     f"{', '.join(map(str, exact_epochs))} epochs on the {len(exact_epochs)} seed(s): test NDCG@100 "
@@ -378,19 +376,13 @@ print(
 
 # %% [markdown]
 # ## A checkpoint of our model
-# That variant, fitted through the package contract on every training user of the
-# first seed's split (the held-out users stay out, so later notebooks can still test on
-# them), for the epoch count validation chose there. It is saved as
-# `data/checkpoints/ranking.json`; we reload it and score the first seed's test users
-# with it.
+# That variant as the run fitted it on the first seed's training users (the held-out
+# users stay out, so later notebooks can still test on them; no second training). It is
+# saved as `data/checkpoints/ranking.json` too, for the commands that take a checkpoint;
+# we reload it and score the first seed's test users with it.
 
 # %%
-train_ratings = ratings[ratings[USER_COL].isin(split0.train_users)]
-final = PooledSoftmax(
-    threshold=THRESHOLD,
-    seed=SEEDS[0],
-    **{**train_kw, "max_epochs": int(model0.best_epoch_)},
-).fit(train_ratings)
+final = model0
 
 
 def split_scores(model, history: sp.csr_matrix) -> np.ndarray:
@@ -431,7 +423,8 @@ folded(
         "variant": ours_variant,
         "epochs": int(model0.best_epoch_),
         "test NDCG@100 (seed-0 users)": final_test["ndcg@100"],
-        "the bench's run on the same users": float(first.loc[ours_variant, "ndcg@100"]),
+        "the run's table, same users": float(first.loc[ours_variant, "ndcg@100"]),
+        "run folder": shown_path(run_dir),
         "reload identical": same,
     },
 )
@@ -456,10 +449,9 @@ findings = [
     f"{fmt(curve_mean.loc[(ours, n_last), 'ndcg@10'])} and "
     f"{fmt(curve_mean.loc[('ease', n_last), 'ndcg@10'])} (popularity "
     f"{fmt(curve_mean.loc[('popularity', n_last), 'ndcg@10'])} at any n).",
-    f"Our model's {ours_variant} stopped at epoch {model0.best_epoch_} on the first seed; fitted on "
-    f"all its training users and saved as {shown_path(saved)}, it scores test NDCG@100 "
-    f"{fmt(final_test['ndcg@100'])} there, against {fmt(float(first.loc[ours_variant, 'ndcg@100']))} for "
-    "the bench's fit.",
+    f"Our model's {ours_variant} stopped at epoch {model0.best_epoch_} on the first seed; that "
+    f"fit is saved with the run ({shown_path(run_dir)}) and as {shown_path(saved)}, and "
+    f"scores test NDCG@100 {fmt(final_test['ndcg@100'])} on that seed's test users.",
 ]
 at_first = curves[curves["n"] == n1].groupby("model")["ndcg@10"].mean()
 first_best = at_first.idxmax()
@@ -512,6 +504,7 @@ record_figures(
         .dropna()
         .tolist(),
         "checkpoint": shown_path(saved),
+        "run_dir": shown_path(run_dir),
         "checkpoint_test_ndcg_at_100": final_test["ndcg@100"],
         "checkpoint_reload_identical": same,
         "notebook_02_mf_ndcg_at_10": nb02_ndcg10,

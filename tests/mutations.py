@@ -130,8 +130,8 @@ MUTATIONS = [
     (
         "experiment_choices_on_test_users",
         EXPERIMENT,
-        "ctx = Context(seed, dataclasses.replace(split, test=None), scale, {})",
-        "ctx = Context(seed, dataclasses.replace(split, valid=split.test, test=None), scale, {})",
+        "ctx = Context(seed, dataclasses.replace(split, test=None), train, {})",
+        "ctx = Context(seed, dataclasses.replace(split, valid=split.test, test=None), train, {})",
         T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
     ),
     (

@@ -169,6 +169,9 @@ def _add_ranking(sub) -> None:
     ranking.add_argument(
         "--ensemble", action="store_true", help="also two seeds of ours (one more fit a seed)"
     )
+    ranking.add_argument(
+        "--save", type=Path, default=None, help="also save the run (models, tables) to this folder"
+    )
     ranking.set_defaults(func=_ranking)
 
 
@@ -203,15 +206,24 @@ def _ranking(args: argparse.Namespace) -> int:
         raise ValueError("implicit is not installed; pip install 'recsys-utils[bench]'") from None
     start = time.perf_counter()
     ratings = data.load_dataset(args.dataset).ratings
-    rows, curves, stats = ranking.run(ratings, args.seeds, ensemble=args.ensemble)
-    path = ranking.write_report(rows, curves, stats, args.out, args.dataset, args.seeds)
+    result = ranking.run(
+        ratings, args.seeds, ensemble=args.ensemble, cornac_check=True, log=_flushed
+    )
+    path = ranking.write_report(result, args.out, args.dataset)
+    if args.save is not None:
+        result.save(args.save)
+        print(f"saved the run to {args.save}")
     print()
     print(ranking.PROTOCOL)
-    print(f"Validation grids: {ranking.grids_text()}.")
+    print(f"Validation grids: {ranking.grids_text(result)}.")
     print()
-    print(ranking.summarise(rows).to_string())
+    print(ranking.summarise(ranking.rows(result)).to_string())
     print(f"\n{time.perf_counter() - start:.0f} s; wrote {path} and {path.with_suffix('.csv')}")
     return 0
+
+
+def _flushed(line: str) -> None:
+    print(line, flush=True)
 
 
 def _add_personalisation(sub) -> None:

@@ -45,10 +45,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_utils.constants import RATING_COL
+from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_protocol import RankingSplit, strong_generalization_split
 from recsys_utils.metrics import coverage_at_k, per_user
+from recsys_utils.models.base import Recommender
 
 METRICS = ("ndcg@100", "recall@20", "recall@50", "ndcg@10", "hr@10")
 OBJECTIVE = "ndcg@100"  # every choice maximises the validation users' mean of this
@@ -56,15 +57,38 @@ NEW_USER_NS = (1, 2, 5, 10, 20)
 
 
 # --- the two adapters: the only places a model is touched ------------------------------
-def _fit(model, split: RankingSplit, scale: tuple[float, float]):
-    """Fit on the training users' positives; validation users steer early stopping."""
-    from recsys_utils.data.encoding import IdMap
+def _fit(model, split: RankingSplit, train: pd.DataFrame):
+    """Fit on the training users' positives; validation users steer early stopping.
 
+    ``train`` is the training users' ratings: a package model gets from it what its
+    contract keeps beside the weights (id maps, liked and rated movies, the fallback
+    biases), so the fitted model is the one saved and served."""
     model.fit_matrix(split.train, split.valid.history, split.valid.targets)
-    if hasattr(model, "params"):  # a package Recommender: id maps so it can be saved
-        model.user_map, model.item_map = IdMap(split.train_users), IdMap(split.items)
-        model.rating_scale = model.rating_scale or scale
+    if isinstance(model, Recommender):
+        _contract_state(model, split, train)
     return model
+
+
+def _contract_state(model, split: RankingSplit, train: pd.DataFrame) -> None:
+    """What ``Recommender.fit`` sets, for a model fitted on the split's matrix."""
+    from recsys_utils.data.encoding import IdMap
+    from recsys_utils.models.base import FALLBACK_DAMPING, damped_biases
+
+    model.user_map, model.item_map = IdMap(split.train_users), IdMap(split.items)
+    u, i = model.user_map.encode(train[USER_COL]), model.item_map.encode(train[ITEM_COL])
+    keep = (u >= 0) & (i >= 0)
+    u, i, r = u[keep], i[keep], train[RATING_COL].to_numpy(np.float64)[keep]
+    model.rating_scale = model.rating_scale or (float(r.min()), float(r.max()))
+    n_users, n_items = split.train.shape
+    model.global_mean_, model.fallback_user_bias_, model.fallback_item_bias_ = damped_biases(
+        u, i, r, n_users, n_items, FALLBACK_DAMPING, FALLBACK_DAMPING
+    )
+    order = np.lexsort((i, u))
+    model.seen_indptr_ = np.concatenate([[0], np.cumsum(np.bincount(u, minlength=n_users))])
+    model.seen_indices_ = i[order].astype(np.int32)
+    model.item_counts_ = np.bincount(i, minlength=n_items)
+    model.liked_indptr_ = split.train.indptr.astype(np.int64)
+    model.liked_indices_ = split.train.indices.astype(np.int64)
 
 
 def _score(model, liked: sp.csr_matrix) -> np.ndarray:
@@ -168,7 +192,7 @@ class Context:
 
     seed: int
     split: RankingSplit
-    scale: tuple[float, float]
+    train: pd.DataFrame  # the training users' ratings
     fitted: dict[str, Fitted]
 
 
@@ -210,7 +234,7 @@ class Grid:
         for point in grid_points(self.grid):
             params = {**base, **point}
             t = time.perf_counter()
-            model = _fit(self.make(**params), ctx.split, ctx.scale)
+            model = _fit(self.make(**params), ctx.split, ctx.train)
             fit_s = time.perf_counter() - t
             for setting in self.then or [{}]:
                 if setting:
@@ -326,14 +350,14 @@ class Experiment:
         self.curve_ns, self.time_foldin, self.log = tuple(curve_ns), time_foldin, log
 
     def run(self, ratings: pd.DataFrame) -> Result:
-        scale = (float(ratings[RATING_COL].min()), float(ratings[RATING_COL].max()))
         res = Result(protocol=self.protocol.describe(), seeds=list(self.seeds))
         users, runs, curves = [], [], []
         for seed in self.seeds:
             split = self.protocol.split(ratings, seed)
             res.stats[seed] = dict(split.stats)
             # the entries see training and validation users only: no test user exists there
-            ctx = Context(seed, dataclasses.replace(split, test=None), scale, {})
+            train = ratings[ratings[USER_COL].isin(split.train_users)]
+            ctx = Context(seed, dataclasses.replace(split, test=None), train, {})
             for entry in self.models:
                 f = entry.run(ctx)
                 if f is None:

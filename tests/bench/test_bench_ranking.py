@@ -1,7 +1,5 @@
 """bench.ranking end to end on a small synthetic table (tiny grids, a few epochs)."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +7,7 @@ import pytest
 pytest.importorskip("implicit")
 
 from recsys_utils.bench import ranking as bench  # noqa: E402
+from recsys_utils.evaluation.experiment import StrongGeneralisation  # noqa: E402
 
 
 def synthetic(n_users=120, n_items=60, seed=0):
@@ -21,22 +20,21 @@ def synthetic(n_users=120, n_items=60, seed=0):
     return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
 
 
-def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
-    monkeypatch.setattr(bench, "EASE_GRID", [10, 100])
-    monkeypatch.setattr(bench, "ALS_GRID", dict(factors=[8], regularization=[1], alpha=[5]))
-    monkeypatch.setattr(bench, "BPR_GRID", dict(factors=[8], learning_rate=[0.05]))
-    monkeypatch.setattr(
-        bench, "OURS_EASE_INIT", {**bench.OURS_EASE_INIT, "dim": 8, "max_epochs": 2}
-    )
-    rows, curves, stats = bench.run_seed(
+def test_run_rows_and_curve(tmp_path):
+    result = bench.run(
         synthetic(),
-        0,
+        (0,),
+        protocol=StrongGeneralisation(n_test=20, n_valid=20),
+        log=lambda *_: None,
+        ease_grid=[10, 100],
+        als_grid=dict(factors=[8], regularization=[1], alpha=[5]),
+        bpr_grid=dict(factors=[8], learning_rate=[0.05]),
         ours_variants={"ours": dict(dim=8, num_threads=1)},
         ensemble=True,
-        log=lambda *_: None,
-        split_kw=dict(n_test=20, n_valid=20),
         max_epochs=3,
+        ease_init_kw={**bench.OURS_EASE_INIT, "dim": 8, "max_epochs": 2},
     )
+    rows = bench.rows(result)
     names = [r["model"] for r in rows]
     assert names == [
         "popularity",
@@ -45,6 +43,7 @@ def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
         "bpr",
         "ours",
         "ours(val-chosen)",
+        "ours-twin",
         "ours-2seeds",
         "ours-ease-init",
         "ours-ease-exact",
@@ -53,25 +52,48 @@ def test_run_seed_rows_and_curve(monkeypatch, tmp_path):
         "blend(ours,ease,ials)",
         "blend(all)",
     ]
-    w = json.loads(rows[-2]["params"])
-    assert w["w_ours"] + w["w_ease"] + w["w_ials"] == pytest.approx(1.0)
-    w = json.loads(rows[-1]["params"])
-    assert set(w) == {"w_ours", "w_ease", "w_ials"} and sum(w.values()) == pytest.approx(1.0)
+    assert rows[1]["params"]["lam"] in (10, 100)  # plain dicts, not JSON strings
+    assert rows[3]["params"]["num_threads"] == 1  # BPR pinned: reproducible at a seed
+    assert rows[-1]["params"]["members"] == ["ours", "ease", "ials"]
     for r in rows:
         assert 0 <= r["ndcg@100"] <= 1 and 0 <= r["recall@20"] <= 1 and r["foldin_ms"] >= 0
-    assert {c["n"] for c in curves} == set(bench.NEW_USER_NS)
+    assert set(result.curves["n"]) == set(bench.NEW_USER_NS)
     table = bench.summarise(rows)
     assert "±" in table.loc["ease", "ndcg@100"]
-    assert 0 < stats["n_train_users"] <= 120 - 40  # users under 5 positives are dropped
-    md = bench.write_report(rows, curves, {0: stats}, tmp_path, "synthetic", (0,))
+    assert 0 < result.stats[0]["n_train_users"] <= 120 - 40  # under 5 positives: dropped
+    md = bench.write_report(result, tmp_path, "synthetic")
     text = md.read_text()
     assert md.name == "bench_ranking.md" and (tmp_path / "bench_ranking.csv").is_file()
-    assert "Strong generalisation" in text and "EASE lambda" in text
+    assert "Strong generalisation" in text and "'lam': [10, 100]" in text
     assert "| ours(val-chosen) |" in text and "ndcg@10 n=1" in text
     assert "four conventions" in text
-    conv = bench.conventions_table(curves)
+    conv = bench.conventions_table(result.curves)
     assert {"protocol", "rest"} <= set(conv.columns) and "ease" in conv.index
     assert len(pd.read_csv(tmp_path / "bench_ranking.csv")) == len(rows)
+
+
+def test_the_default_grids_are_read_only_and_nobody_assigns_them():
+    """Grids are arguments; the module constants are defaults that nothing overwrites."""
+    import re
+    from pathlib import Path
+
+    with pytest.raises(TypeError):
+        bench.ALS_GRID["factors"] = (8,)
+    with pytest.raises(TypeError):
+        bench.OURS_VARIANTS["ours-linear"]["dim"] = 8
+    root = Path(__file__).resolve().parents[2]
+    names = "EASE_GRID|ALS_GRID|BPR_GRID|BPR_FOLD_GRID|OURS_VARIANTS|OURS_TRAIN|OURS_EASE_INIT"
+    assign = re.compile(rf"\.({names})\s*=[^=]|setattr\([^)]*[\"']({names})[\"']")
+    offenders = [
+        str(p.relative_to(root))
+        for p in [
+            *root.glob("notebooks/*.py"),
+            *root.glob("tests/**/*.py"),
+            *root.glob("recsys_utils/**/*.py"),
+        ]
+        if assign.search(p.read_text())
+    ]
+    assert offenders == []
 
 
 def test_bench_ranking_command_line_takes_comma_separated_seeds():
@@ -83,35 +105,14 @@ def test_bench_ranking_command_line_takes_comma_separated_seeds():
         build_parser().parse_args(["bench", "ranking", "--seeds", "a,b"])
 
 
-def test_simplex_grid_and_blend_choice_on_validation():
-    grid = list(bench.simplex(3, 0.5))
-    assert sorted(map(tuple, grid)) == sorted(
+def test_simplex_grid():
+    from recsys_utils.evaluation.experiment import simplex
+
+    grid = [tuple(w) for w in simplex(3, 0.5)]
+    assert sorted(grid) == sorted(
         [(0, 0, 1), (0, 0.5, 0.5), (0, 1, 0), (0.5, 0, 0.5), (0.5, 0.5, 0), (1, 0, 0)]
     )
-    assert len(list(bench.simplex(3, 0.1))) == 66
-
-    import scipy.sparse as sp
-
-    from recsys_utils.evaluation.ranking_protocol import HeldOut
-
-    class Fixed:  # a "model" whose scores are given
-        def __init__(self, s):
-            self.s = s
-
-        def score_history(self, H):
-            return self.s
-
-    rng = np.random.default_rng(0)
-    targets = sp.csr_matrix((rng.random((30, 40)) < 0.1).astype(np.float32))
-    held = HeldOut(np.arange(30), sp.csr_matrix((30, 40), dtype=np.float32), targets)
-    oracle, noise = (
-        Fixed(targets.toarray() + 0.01 * rng.random((30, 40))),
-        Fixed(rng.random((30, 40))),
-    )
-    w = bench.choose_blend([noise, oracle, noise], held, grid)
-    assert tuple(w) == (0, 1, 0)  # the weights that rank the targets first
-    blend = bench.Blend.of([noise, oracle], [0.0, 1.0])
-    np.testing.assert_allclose(blend.score_history(None), bench.zscore(oracle.s))
+    assert len(simplex(3, 0.1)) == 66
 
 
 def test_conventions_table_means_over_seeds_and_prints_the_user_count_as_a_count():

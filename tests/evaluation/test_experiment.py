@@ -208,9 +208,9 @@ def test_no_test_target_ever_reaches_a_model(monkeypatch):
         seen.append(liked.copy())
         return score(model, liked)
 
-    def spy_fit(model, split, scale):
-        fits.append(split)
-        return fit(model, split, scale)
+    def spy_fit(model, split, train):
+        fits.append((split, train))
+        return fit(model, split, train)
 
     monkeypatch.setattr(ex, "_score", spy_score)
     monkeypatch.setattr(ex, "_fit", spy_fit)
@@ -222,9 +222,10 @@ def test_no_test_target_ever_reaches_a_model(monkeypatch):
         for r in range(liked.shape[0]):
             row = set(liked[r].indices.tolist())
             assert any(row <= a for a in allowed), "a scorer was given a movie nobody typed in"
-    for s in fits:
+    held_out = set(split.test.users) | set(split.valid.users)
+    for s, train in fits:
         assert s.test is None
-        assert not set(s.train_users) & set(split.test.users)
+        assert not set(s.train_users) & held_out and not set(train["user_id"]) & held_out
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -273,3 +274,5 @@ def test_a_result_saves_and_loads_back(runs, tmp_path):
         )
     assert b.model("ours(val-chosen)") is b.model(a.params[0]["ours(val-chosen)"]["variant"])
     assert not list((tmp_path / "run").rglob("*.pkl"))
+    # the saved model is a whole package model: it recommends to a training user
+    assert len(b.model("ease").recommend(split.train_users[0], k=3)) == 3
