@@ -66,26 +66,26 @@ MUTATIONS = [
     ),
     # --- bench_peers' protocol ---------------------------------------------------------
     (
-        "bench_early_stopping_on_test",
-        PEERS,
-        "fit_selected(model_name, params, split.train, split.valid, seed)",
-        "fit_selected(model_name, params, split.train, split.test, seed)",
+        "bench_choices_on_test",  # early stopping and blend weights read the test ratings
+        EXPERIMENT,
+        "return Context(seed, self, dataclasses.replace(split, test=None), split.train, {})",
+        "return Context(seed, self, dataclasses.replace(split, valid=split.test, test=None), "
+        "split.train, {})",
         T_PLANT,
     ),
     (
-        "bench_blend_weights_on_test",
-        PEERS,
-        "fit_selected(model_name, params, split.train, split.valid, seed)",
-        "fit_selected(model_name, params, split.train, "
-        'split.test if model_name == "blend" else split.valid, seed)',
-        T_PLANT,
+        "bench_skip_refit",
+        EXPERIMENT,
+        "final = _fit_ratings(make(**params), full)",
+        "final = model",
+        T_REFIT,
     ),
-    ("bench_skip_refit", PEERS, "    model.fit(full)\n", "    model.fit(train, valid)\n", T_REFIT),
     (
-        "bench_surprise_sees_test",
-        PEERS,
-        "_run_peer(all_peers[name], full, split.test, scale, keep)",
-        "_run_peer(all_peers[name], pd.concat([full, split.test]), split.test, scale, keep)",
+        "bench_peers_see_test",
+        EXPERIMENT,
+        "return Context(seed, self, dataclasses.replace(split, test=None), split.train, {})",
+        "return Context(seed, self, dataclasses.replace(split, "
+        "valid=pd.concat([split.valid, split.test]), test=None), split.train, {})",
         T_PLANT,
     ),
     # --- splits, blend, fold-in scorers, candidates --------------------------------------
@@ -130,8 +130,8 @@ MUTATIONS = [
     (
         "experiment_choices_on_test_users",
         EXPERIMENT,
-        "ctx = Context(seed, dataclasses.replace(split, test=None), train, {})",
-        "ctx = Context(seed, dataclasses.replace(split, valid=split.test, test=None), train, {})",
+        "return Context(seed, self, dataclasses.replace(split, test=None), train, {})",
+        "return Context(seed, self, dataclasses.replace(split, valid=split.test, test=None), train, {})",
         T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
     ),
     (
@@ -180,8 +180,8 @@ MUTATIONS = [
     (
         "experiment_grid_keeps_the_worst_point",
         EXPERIMENT,
-        "if best is None or v > best[2]:",
-        "if best is None or v < best[2]:",
+        "return a > b if maximise else a < b",
+        "return a < b if maximise else a > b",
         T_EXP + "test_every_choice_is_recorded_as_plain_parameters",
     ),
     # --- the item cold-start protocol ----------------------------------------------------

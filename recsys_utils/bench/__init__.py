@@ -5,7 +5,7 @@ Modules:
     embeddings: The demo's targets timed: fold-in, neighbour queries, UMAP; fold-in vs bias-only.
     peers: Benchmarks. ``bench_peers``: our models against Surprise on one fixed protocol.
     personalisation: Do two different new users get different lists? ``bench personalisation``.
-    ranking: Ranking bench: every model over seeds, hyperparameters chosen on validation users.
+    ranking: Ranking bench: the table's entries for ``evaluation.experiment``, and its report.
     ranking_peers: The ranking bench's peers on the history API (``fit_matrix`` / ``score_history``):
     scale: Scale benchmark: MF throughput and memory on synthetic ratings, Surprise for reference,
 
@@ -19,11 +19,11 @@ _EXPORTS = {
     "ALS": "ranking_peers",
     "ALS_GRID": "ranking",
     "BENCH_COLUMNS": "peers",
-    "BLEND_WEIGHTS": "ranking",
+    "BLEND_STEP": "ranking",
     "BPR": "ranking_peers",
     "BPR_FOLD_GRID": "ranking",
     "BPR_GRID": "ranking",
-    "Blend": "ranking",
+    "BPR_THREADS": "ranking",
     "CONVENTIONS": "ranking",
     "DEFAULT_MODELS": "personalisation",
     "EASE_EXACT_MAX_USERS": "ranking",
@@ -41,40 +41,37 @@ _EXPORTS = {
     "PROTOCOL_NOTE": "peers",
     "Popularity": "ranking_peers",
     "SLOW_PEERS": "peers",
+    "SurprisePeer": "peers",
     "bench_catalogue": "scale",
     "bench_embeddings": "embeddings",
     "bench_mf": "scale",
     "bench_peers": "peers",
     "bench_pooled_softmax": "scale",
     "bench_surprise": "scale",
-    "choose_blend": "ranking",
     "conventions_table": "ranking",
     "cornac_agreement": "ranking",
     "draw_users": "personalisation",
+    "entries": "ranking",
     "fit_selected": "peers",
-    "foldin_ms": "ranking",
     "grids_text": "ranking",
     "lightfm_available": "coldstart",
     "mean_pairwise_jaccard": "personalisation",
     "median_ms": "embeddings",
     "mf_throughput": "peers",
-    "new_user_curve": "ranking",
     "peak_rss_gb": "scale",
+    "peer_entries": "peers",
     "personalisation": "personalisation",
+    "rows": "ranking",
     "run": "personalisation",
     "run_scale": "scale",
-    "run_seed": "ranking",
-    "simplex": "ranking",
     "summarise": "ranking",
     "surprise_peers": "peers",
     "synthetic_config": "scale",
     "synthetic_positives": "scale",
     "targets": "peers",
     "to_markdown": "peers",
-    "val_score": "ranking",
     "write_bench": "peers",
     "write_report": "ranking",
-    "zscore": "ranking",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

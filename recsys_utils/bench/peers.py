@@ -25,8 +25,6 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import DEFAULT_DATASET, ITEM_COL, RATING_COL, REPORTS_DIR, USER_COL
-from recsys_utils.data.splits import protocol_split
-from recsys_utils.metrics import mae, rmse
 from recsys_utils.models.recipes import TUNED
 
 PROTOCOL_NOTE = (
@@ -85,24 +83,12 @@ def fit_selected(
     ``info``: ``select_s`` and ``fit_s`` (seconds of each step), ``epochs`` chosen,
     ``chosen`` (the hyperparameters of the refit).
     """
-    from recsys_utils.models.blend import Blend
     from recsys_utils.models.registry import make_model
-    from recsys_utils.models.torch_models import TorchRecommender
 
     full = pd.concat([train, valid], ignore_index=True)
     info = {"select_s": 0.0, "epochs": np.nan}
-    cls = type(make_model(name, **params))
-    if issubclass(cls, TorchRecommender):
-        params = {**params, "seed": seed, "progress": progress}
-    elif issubclass(cls, Blend):
-        params = {
-            **params,
-            "members": [
-                [n, {**p, "seed": seed, "progress": progress}]
-                for n, p in make_model(name, **params).params["members"]
-            ],
-        }
-    if issubclass(cls, (TorchRecommender, Blend)):
+    params = _seeded(name, params, seed, progress)
+    if _learns_from_validation(name, params):
         start = time.perf_counter()
         probe = make_model(name, **params).fit(train, valid)
         info["select_s"] = time.perf_counter() - start
@@ -117,36 +103,84 @@ def fit_selected(
     return model, info
 
 
-def _score(truth: np.ndarray, predict: Callable[[], np.ndarray]) -> dict:
-    start = time.perf_counter()
-    pred = predict()
-    return {
-        "rmse": rmse(truth, pred),
-        "mae": mae(truth, pred),
-        "predict_s": time.perf_counter() - start,
-    }
+class SurprisePeer:
+    """A Surprise algorithm on the rating contract: ``fit`` on a ratings table,
+    ``predict`` (user, movie) pairs of raw ids. ``n_fit_``: the ratings it was fitted on."""
+
+    def __init__(self, factory: Callable[[], object], rating_scale: tuple[float, float]):
+        self.factory, self.rating_scale = factory, rating_scale
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> SurprisePeer:
+        from surprise import Dataset, Reader
+
+        frame = train[[USER_COL, ITEM_COL, RATING_COL]]
+        data = Dataset.load_from_df(frame, Reader(rating_scale=self.rating_scale))
+        trainset = data.build_full_trainset()
+        self.algo_ = self.factory()
+        self.algo_.fit(trainset)
+        self.n_fit_ = int(trainset.n_ratings)
+        return self
+
+    def predict(self, users, items) -> np.ndarray:
+        pairs = zip(np.asarray(users).tolist(), np.asarray(items).tolist(), strict=True)
+        return np.array([self.algo_.predict(u, i).est for u, i in pairs])
 
 
-def _run_peer(factory, full: pd.DataFrame, test: pd.DataFrame, scale, record=None) -> dict:
-    from surprise import Dataset, Reader
+def _seeded(name: str, params: dict, seed: int, progress: bool = False) -> dict:
+    """``params`` with the seed (and progress bar) set on a net and on a blend's members."""
+    from recsys_utils.models.blend import Blend
+    from recsys_utils.models.registry import make_model
+    from recsys_utils.models.torch_models import TorchRecommender
 
-    data = Dataset.load_from_df(full[[USER_COL, ITEM_COL, RATING_COL]], Reader(rating_scale=scale))
-    algo = factory()
-    trainset = data.build_full_trainset()
-    start = time.perf_counter()
-    algo.fit(trainset)
-    fit_s = time.perf_counter() - start
-    pairs = list(zip(test[USER_COL].tolist(), test[ITEM_COL].tolist(), strict=True))
-    preds = {}
+    cls = type(make_model(name, **params))
+    if issubclass(cls, TorchRecommender):
+        return {**params, "seed": seed, "progress": progress}
+    if issubclass(cls, Blend):
+        members = make_model(name, **params).params["members"]
+        return {
+            **params,
+            "members": [[n, {**p, "seed": seed, "progress": progress}] for n, p in members],
+        }
+    return dict(params)
 
-    def predict():
-        preds["p"] = np.array([algo.predict(u, i).est for u, i in pairs])
-        return preds["p"]
 
-    row = _score(test[RATING_COL].to_numpy(), predict)
-    if record is not None:
-        record({"predictions": preds["p"], "n_fit": int(trainset.n_ratings), "params": {}})
-    return {**row, "fit_s": fit_s, "select_s": 0.0, "epochs": np.nan}
+def _learns_from_validation(name: str, params: dict) -> bool:
+    """Nets (epochs) and blends (weights) choose on validation, then are refitted."""
+    from recsys_utils.models.blend import Blend
+    from recsys_utils.models.registry import make_model
+    from recsys_utils.models.torch_models import TorchRecommender
+
+    return issubclass(type(make_model(name, **params)), (TorchRecommender, Blend))
+
+
+def peer_entries(ours: dict, peers: dict, seed: int, scale) -> list:
+    """The table's rows as ``evaluation.experiment`` entries: the quick peers, then ours,
+    then the slow peers (the fit times a target compares, tuned SVD against our MF, are
+    then measured a few seconds apart)."""
+    from recsys_utils.evaluation.experiment import Grid
+    from recsys_utils.models.registry import make_model
+
+    def peer(name):
+        return Grid(
+            name,
+            lambda f=peers[name]: SurprisePeer(f, scale),
+            seeded=False,
+            uses_validation=False,
+        )
+
+    def our(name):
+        model_name, params = ours[name]
+        return Grid(
+            name,
+            lambda n=model_name, **p: make_model(n, **p),
+            fixed=_seeded(model_name, params, seed),
+            seeded=False,
+            uses_validation=_learns_from_validation(model_name, params),
+        )
+
+    quick = [n for n in peers if n not in SLOW_PEERS]
+    slow = [n for n in peers if n in SLOW_PEERS]
+    return [*map(peer, quick), *map(our, ours), *map(peer, slow)]
 
 
 def mf_throughput(
@@ -240,12 +274,27 @@ def bench_peers(
     else:
         dataset = "given table"
         scale = (float(ratings[RATING_COL].min()), float(ratings[RATING_COL].max()))
-    split = protocol_split(ratings, seed)
-    full = pd.concat([split.train, split.valid], ignore_index=True)
-    truth = split.test[RATING_COL].to_numpy()
-    rows = []
+    from recsys_utils.evaluation.experiment import Experiment, RandomRatings
 
-    def emit(row: dict) -> None:
+    all_peers = surprise_peers(seed)
+    peer_names = list(all_peers) if peers is None else list(peers)
+    ours = OURS if ours is None else ours
+    entries = peer_entries(ours, {n: all_peers[n] for n in peer_names}, seed, scale)
+    result = Experiment(RandomRatings(), entries, seeds=(seed,), curve_ns=(), log=None).run(ratings)
+    rows = []
+    for run in result.runs.to_dict("records"):
+        name, params = run["model"], result.params[seed][run["model"]]
+        model = result.models[seed][name]
+        refit = "refit_s" in run and not pd.isna(run["refit_s"])
+        row = {
+            "model": name,
+            "rmse": run["rmse"],
+            "mae": run["mae"],
+            "fit_s": run["refit_s"] if refit else run["fit_s"],
+            "predict_s": run["predict_s"],
+            "select_s": run["fit_s"] if refit else 0.0,
+            "epochs": params.get("epochs", np.nan) if refit else np.nan,
+        }
         rows.append(row)
         if echo is not None:
             echo(
@@ -253,46 +302,19 @@ def bench_peers(
                     f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                 )
             )
-
-    all_peers = surprise_peers(seed)
-    peer_names = list(all_peers) if peers is None else list(peers)
-    ours = OURS if ours is None else ours
-
-    def run_peer(name: str) -> None:
-        keep = None if record is None else lambda info: record(name, info)
-        emit({"model": name, **_run_peer(all_peers[name], full, split.test, scale, keep)})
-
-    def run_ours(name: str) -> None:
-        model_name, params = ours[name]
-        model, info = fit_selected(model_name, params, split.train, split.valid, seed)
-        chosen = info.pop("chosen")
-        users, items = split.test[USER_COL].to_numpy(), split.test[ITEM_COL].to_numpy()
-        preds = {}
-
-        def predict():
-            preds["p"] = model.predict(users, items)
-            return preds["p"]
-
-        emit({"model": name, **_score(truth, predict), **info})
-        if record is not None:
-            n_fit = int(len(model.seen_indices_))  # what the final model was fitted on
-            record(name, {"predictions": preds["p"], "n_fit": n_fit, "params": chosen})
-
-    # the quick peers, then ours, then the slow peers: the fit times a target compares
-    # (tuned SVD against our MF) are then measured a few seconds apart
-    for name in [n for n in peer_names if n not in SLOW_PEERS]:
-        run_peer(name)
-    for name in ours:
-        run_ours(name)
-    for name in [n for n in peer_names if n in SLOW_PEERS]:
-        run_peer(name)
+        if record is not None:  # what the final model saw, its predictions, what it chose
+            n_fit = model.n_fit_ if name in all_peers else int(len(model.seen_indices_))
+            preds = result.predictions[(seed, name)]
+            record(name, {"predictions": preds, "n_fit": n_fit, "params": params})
     order = {n: k for k, n in enumerate([*peer_names, *ours])}
     df = pd.DataFrame(sorted(rows, key=lambda r: order[r["model"]]))[list(BENCH_COLUMNS)]
     df["epochs"] = df["epochs"].astype("Int64")
-    df.attrs.update(dataset=dataset, seed=seed, torch_threads=threads, **split.sizes())
+    sizes = result.stats[seed]
+    df.attrs.update(dataset=dataset, seed=seed, torch_threads=threads, **sizes)
     df.attrs.update(targets(df))
     if throughput:
-        df.attrs["mf_ratings_per_s"] = mf_throughput(split.train, seed=seed)
+        train = RandomRatings().split(ratings, seed).train
+        df.attrs["mf_ratings_per_s"] = mf_throughput(train, seed=seed)
         if echo is not None:
             echo(
                 f"MF throughput (batch 1024, 64 dims): {df.attrs['mf_ratings_per_s']:,.0f} ratings/s"

@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_protocol import RankingSplit, strong_generalization_split
-from recsys_utils.metrics import coverage_at_k, per_user
+from recsys_utils.metrics import coverage_at_k, mae, per_user, rmse
 from recsys_utils.models.base import Recommender
 
 METRICS = ("ndcg@100", "recall@20", "recall@50", "ndcg@10", "hr@10")
@@ -94,6 +94,21 @@ def _contract_state(model, split: RankingSplit, train: pd.DataFrame) -> None:
 def _score(model, liked: sp.csr_matrix) -> np.ndarray:
     """(n, n_items) scores for new people given as 0/1 rows of liked movies."""
     return model.score_history(liked)
+
+
+def _fit_ratings(model, train: pd.DataFrame, valid: pd.DataFrame | None = None):
+    """Fit a rating model on a ratings table; ``valid`` steers it (epochs, blend weights)."""
+    return model.fit(train) if valid is None else model.fit(train, valid)
+
+
+def _predict(model, ratings: pd.DataFrame) -> np.ndarray:
+    """The model's rating estimates of these (user, movie) pairs."""
+    return model.predict(ratings[USER_COL].to_numpy(), ratings[ITEM_COL].to_numpy())
+
+
+def _selected(model) -> dict:
+    """The parameters that refit a model without validation, keeping what it chose."""
+    return model.selected_params()
 
 
 def _epochs(model) -> pd.DataFrame | None:
@@ -150,8 +165,141 @@ class StrongGeneralisation:
             history_frac=self.history_frac,
         )
 
+    maximise = True  # the validation objective, NDCG@100
+    objective = OBJECTIVE
+
     def describe(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def context(self, split: RankingSplit, ratings: pd.DataFrame, seed: int) -> Context:
+        """What the entries see: training and validation users only, no test user."""
+        train = ratings[ratings[USER_COL].isin(split.train_users)]
+        return Context(seed, self, dataclasses.replace(split, test=None), train, {})
+
+    def fit(self, model, ctx: Context, uses_validation: bool = True):
+        return _fit(model, ctx.split, ctx.train)
+
+    def validate(self, model, ctx: Context, uses_validation: bool = True) -> float:
+        return validation_score(model, ctx.split)
+
+    def refit(self, make, model, ctx: Context, uses_validation: bool = True):
+        """Held-out users are new people: the model fitted on the training users is final."""
+        return model, {}
+
+    def test(self, name: str, f: Fitted, split: RankingSplit, seed: int, exp: Experiment):
+        """The test users, scored once: liked movies in, targets read by the metrics only."""
+        te = split.test
+        scores = _score(f.model, te.history)
+        u = per_user_metrics(scores, te.targets, te.history, exp.metrics)
+        u.insert(0, "user", te.users)
+        u.insert(0, "model", name)
+        u.insert(0, "seed", seed)
+        run = {
+            "seed": seed,
+            "model": name,
+            f"val_{OBJECTIVE}": f.val,
+            "coverage@10": _coverage(scores, te.history, 10),
+            "fit_s": f.fit_s,
+            "foldin_ms": _foldin_ms(f.model, te.history) if exp.time_foldin else np.nan,
+            **f.extra,
+        }
+        curves = []
+        if exp.curve_ns:
+            curve = newuser_curve.new_user_curve(
+                {name: lambda h, m=f.model: _score(m, h)}, te, exp.curve_ns, seed, rest=True
+            )
+            curves = [{"seed": seed, **row} for row in curve.to_dict("records")]
+        return u, run, curves, None
+
+    @staticmethod
+    def summary(users: pd.DataFrame) -> pd.DataFrame:
+        """(seed, model) rows: the test users' mean of every metric."""
+        return users.drop(columns="user").groupby(["seed", "model"], sort=False).mean()
+
+
+@dataclass(frozen=True)
+class RandomRatings:
+    """The rating protocol (``data.splits.protocol_split``): a random 10% of the ratings
+    as test, another 10% as validation. A model that learns from validation (epochs,
+    blend weights) is fitted on training with it, then refitted on training + validation
+    with what it chose; any other model is fitted once on training + validation. The
+    test ratings are predicted once: RMSE and MAE, overall and per user."""
+
+    name: str = "random_ratings"
+    maximise = False  # the validation objective, RMSE
+    objective = "rmse"
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+    def split(self, ratings: pd.DataFrame, seed: int):
+        from recsys_utils.data.splits import protocol_split
+
+        return protocol_split(ratings, seed)
+
+    def context(self, split, ratings: pd.DataFrame, seed: int) -> Context:
+        """What the entries see: the training and validation ratings, no test rating."""
+        return Context(seed, self, dataclasses.replace(split, test=None), split.train, {})
+
+    @staticmethod
+    def _full(ctx: Context) -> pd.DataFrame:
+        return pd.concat([ctx.split.train, ctx.split.valid], ignore_index=True)
+
+    def fit(self, model, ctx: Context, uses_validation: bool = True):
+        if uses_validation:
+            return _fit_ratings(model, ctx.split.train, ctx.split.valid)
+        return _fit_ratings(model, self._full(ctx))
+
+    def validate(self, model, ctx: Context, uses_validation: bool = True) -> float:
+        """Validation RMSE; NaN for a model that was fitted on the validation ratings."""
+        if not uses_validation:
+            return float("nan")
+        valid = ctx.split.valid
+        return rmse(valid[RATING_COL].to_numpy(), _predict(model, valid))
+
+    def refit(self, make, model, ctx: Context, uses_validation: bool = True):
+        """The chosen model again on training + validation, with what validation chose."""
+        full = self._full(ctx)
+        if not uses_validation:
+            return model, {"n_fit": len(full)}
+        params = _selected(model)
+        t = time.perf_counter()
+        final = _fit_ratings(make(**params), full)
+        return final, {"chosen": params, "refit_s": time.perf_counter() - t, "n_fit": len(full)}
+
+    def test(self, name: str, f: Fitted, split, seed: int, exp: Experiment):
+        test = split.test
+        t = time.perf_counter()
+        pred = _predict(f.model, test)
+        predict_s = time.perf_counter() - t
+        err = pred - test[RATING_COL].to_numpy()
+        per = pd.DataFrame({"user": test[USER_COL].to_numpy(), "se": err**2, "ae": np.abs(err)})
+        g = per.groupby("user", sort=True)
+        u = pd.DataFrame(
+            {"n": g.size(), "rmse": np.sqrt(g["se"].mean()), "mae": g["ae"].mean()}
+        ).reset_index()
+        u.insert(0, "model", name)
+        u.insert(0, "seed", seed)
+        run = {
+            "seed": seed,
+            "model": name,
+            "val_rmse": f.val,
+            "rmse": rmse(test[RATING_COL].to_numpy(), pred),
+            "mae": mae(test[RATING_COL].to_numpy(), pred),
+            "fit_s": f.fit_s,
+            "predict_s": predict_s,
+            **f.extra,
+        }
+        return u, run, [], pred
+
+    @staticmethod
+    def summary(users: pd.DataFrame) -> pd.DataFrame:
+        """(seed, model) rows: RMSE and MAE over every test rating (users weighted by n)."""
+        w = users.assign(sse=users["n"] * users["rmse"] ** 2, sae=users["n"] * users["mae"])
+        g = w.groupby(["seed", "model"], sort=False)[["n", "sse", "sae"]].sum()
+        return pd.DataFrame(
+            {"rmse": np.sqrt(g["sse"] / g["n"]), "mae": g["sae"] / g["n"], "n_test": g["n"]}
+        )
 
 
 # --- entries: models with their grids ----------------------------------------------------
@@ -191,8 +339,9 @@ class Context:
     users) and the entries fitted before it."""
 
     seed: int
-    split: RankingSplit
-    train: pd.DataFrame  # the training users' ratings
+    protocol: Any
+    split: Any  # the protocol's split without its test part
+    train: pd.DataFrame  # the training ratings
     fitted: dict[str, Fitted]
 
 
@@ -220,6 +369,7 @@ class Grid:
     then: Sequence[dict] = ()
     apply: Callable[[Any, dict], None] | None = None
     needs: Callable[[Context], dict | None] | None = None
+    uses_validation: bool = True
 
     def run(self, ctx: Context) -> Fitted | None:
         base = dict(self.fixed)
@@ -230,30 +380,40 @@ class Grid:
             base.update(extra)
         if self.seeded:
             base["seed"] = ctx.seed + self.seed_offset
+        proto, points = ctx.protocol, grid_points(self.grid)
+        if not self.uses_validation and len(points) * max(len(self.then), 1) > 1:
+            raise ValueError(f"{self.name}: a grid needs a model fitted without validation")
         best, candidates = None, []
-        for point in grid_points(self.grid):
+        for point in points:
             params = {**base, **point}
             t = time.perf_counter()
-            model = _fit(self.make(**params), ctx.split, ctx.train)
+            model = proto.fit(self.make(**params), ctx, self.uses_validation)
             fit_s = time.perf_counter() - t
             for setting in self.then or [{}]:
                 if setting:
                     self.apply(model, setting)
-                v = validation_score(model, ctx.split)
+                v = proto.validate(model, ctx, self.uses_validation)
                 candidates.append(({**params, **setting}, v))
-                if best is None or v > best[2]:
+                if best is None or _better(v, best[2], proto.maximise):
                     best = (model, setting, v, fit_s, {**params, **setting})
         model, setting, v, fit_s, params = best
         if setting:
             self.apply(model, setting)
-        extra = {}
+        model, refit = proto.refit(self.make, model, ctx, self.uses_validation)
+        params = refit.pop("chosen", params)
+        extra = refit
         log = _epochs(model)
         if log is not None and "val_ndcg@100" in log:
             scored = log.dropna(subset=["val_ndcg@100"])
             top = scored.loc[scored["val_ndcg@100"].idxmax()]
             params["best_epoch"] = int(top["epoch"])
-            extra = {"epochs_run": len(log), "best_epoch_val": float(top["val_ndcg@100"])}
+            extra |= {"epochs_run": len(log), "best_epoch_val": float(top["val_ndcg@100"])}
         return Fitted(model, params, v, fit_s, candidates, extra)
+
+
+def _better(a: float, b: float, maximise: bool) -> bool:
+    """``a`` beats ``b`` on the validation objective (NaN never does; equals never do)."""
+    return a > b if maximise else a < b
 
 
 @dataclass
@@ -265,7 +425,8 @@ class Best:
 
     def run(self, ctx: Context) -> Fitted:
         options = [n for n in self.among if n in ctx.fitted]
-        pick = max(options, key=lambda n: ctx.fitted[n].val)  # first of equals wins
+        sign = 1 if ctx.protocol.maximise else -1
+        pick = max(options, key=lambda n: sign * ctx.fitted[n].val)  # first of equals wins
         f = ctx.fitted[pick]
         candidates = [({"variant": n}, ctx.fitted[n].val) for n in options]
         return Fitted(f.model, {"variant": pick, **f.params}, f.val, f.fit_s, candidates, f.extra)
@@ -354,22 +515,23 @@ class Experiment:
         users, runs, curves = [], [], []
         for seed in self.seeds:
             split = self.protocol.split(ratings, seed)
-            res.stats[seed] = dict(split.stats)
-            # the entries see training and validation users only: no test user exists there
-            train = ratings[ratings[USER_COL].isin(split.train_users)]
-            ctx = Context(seed, dataclasses.replace(split, test=None), train, {})
+            res.stats[seed] = dict(getattr(split, "stats", None) or split.sizes())
+            # the entries see no test user and no test rating: the context has none
+            ctx = self.protocol.context(split, ratings, seed)
             for entry in self.models:
                 f = entry.run(ctx)
                 if f is None:
                     continue
                 ctx.fitted[entry.name] = f
-                u, r, c = self._test(entry.name, f, split, seed)
+                u, r, c, pred = self.protocol.test(entry.name, f, split, seed, self)
                 users.append(u)
                 runs.append(r)
                 curves += c
+                if pred is not None:
+                    res.predictions[(seed, entry.name)] = pred
                 if self.log is not None:
-                    m = u[list(self.metrics)].mean()
-                    figures = " ".join(f"{k} {v:.4f}" for k, v in m.items())
+                    shown = [m for m in (*self.metrics, "rmse", "mae") if m in u]
+                    figures = " ".join(f"{m} {r.get(m, u[m].mean()):.4f}" for m in shown)
                     self.log(f"seed {seed} {entry.name}: {figures} val {f.val:.4f} {f.params}")
             res.models[seed] = {n: f.model for n, f in ctx.fitted.items()}
             res.params[seed] = {n: f.params for n, f in ctx.fitted.items()}
@@ -382,31 +544,6 @@ class Experiment:
         res.runs = pd.DataFrame(runs)
         res.curves = pd.DataFrame(curves)
         return res
-
-    def _test(self, name: str, f: Fitted, split: RankingSplit, seed: int):
-        """The test users, scored once: liked movies in, targets read by the metrics only."""
-        te = split.test
-        scores = _score(f.model, te.history)
-        u = per_user_metrics(scores, te.targets, te.history, self.metrics)
-        u.insert(0, "user", te.users)
-        u.insert(0, "model", name)
-        u.insert(0, "seed", seed)
-        run = {
-            "seed": seed,
-            "model": name,
-            f"val_{OBJECTIVE}": f.val,
-            "coverage@10": _coverage(scores, te.history, 10),
-            "fit_s": f.fit_s,
-            "foldin_ms": _foldin_ms(f.model, te.history) if self.time_foldin else np.nan,
-            **f.extra,
-        }
-        curves = []
-        if self.curve_ns:
-            curve = newuser_curve.new_user_curve(
-                {name: lambda h, m=f.model: _score(m, h)}, te, self.curve_ns, seed, rest=True
-            )
-            curves = [{"seed": seed, **row} for row in curve.to_dict("records")]
-        return u, run, curves
 
 
 def _foldin_ms(model, liked: sp.csr_matrix, n_users: int = 50) -> float:
@@ -434,11 +571,17 @@ class Result:
     curves: pd.DataFrame = field(default_factory=pd.DataFrame)
     stats: dict = field(default_factory=dict)  # seed -> split counts
     unsaved: list = field(default_factory=list)  # "seed/name" of models not restored
+    predictions: dict = field(default_factory=dict)  # (seed, name) -> test predictions
 
     def table(self) -> pd.DataFrame:
-        """One row per (seed, model): the users' mean of every metric beside ``runs``."""
-        means = self.users.drop(columns="user").groupby(["seed", "model"], sort=False).mean()
-        return means.reset_index().merge(self.runs, on=["seed", "model"], how="left")
+        """One row per (seed, model): the protocol's summary of the user rows (means of
+        ranking metrics; RMSE and MAE over every rating) beside ``runs``."""
+        protocol = _PROTOCOLS.get(self.protocol.get("name"), StrongGeneralisation)
+        summary = protocol.summary(self.users).reset_index()
+        runs = self.runs.drop(
+            columns=[c for c in summary if c in self.runs and c not in ("seed", "model")]
+        )
+        return summary.merge(runs, on=["seed", "model"], how="left")
 
     def model(self, name: str, seed: int | None = None):
         """A fitted model of the run (default: the first seed)."""
@@ -461,7 +604,7 @@ class Result:
                     continue
                 if id(m) in stems:  # the same object under two names ("ours(val-chosen)")
                     saved[str(seed)][name] = stems[id(m)]
-                elif getattr(m, "name", None) in MODELS:
+                elif MODELS.get(getattr(m, "name", None)) is type(m):  # registered: savable
                     stem = f"models/seed{seed}/m{len(saved[str(seed)])}"
                     checkpoints.save(m, folder / stem)
                     saved[str(seed)][name] = stems[id(m)] = stem
@@ -508,6 +651,9 @@ class Result:
                     res.unsaved.append(f"{seed}/{name}")
             res.models[seed] = models
         return res
+
+
+_PROTOCOLS = {"strong_generalisation": StrongGeneralisation, "random_ratings": RandomRatings}
 
 
 def _plain(value):

@@ -87,16 +87,17 @@ def entries():
 
 
 @dataclasses.dataclass(frozen=True)
-class Planted:
+class Planted(ex.StrongGeneralisation):
     """The protocol, with every test user's targets replaced by a planted signal: five
     movies they did not like, the last in the catalogue's order or the most popular."""
 
-    inner: ex.StrongGeneralisation = PROTOCOL
+    n_test: int = PROTOCOL.n_test
+    n_valid: int = PROTOCOL.n_valid
     name: str = "planted"
     popular: bool = False
 
     def split(self, ratings, seed):
-        s = self.inner.split(ratings, seed)
+        s = super().split(ratings, seed)
         te, n = s.test, s.n_items
         order = np.argsort(-np.asarray(s.train.sum(0)).ravel(), kind="stable")
         order = order if self.popular else np.arange(n)[::-1]
@@ -111,9 +112,6 @@ class Planted:
         )
         assert (planted != te.targets).nnz  # the signal does change the targets
         return dataclasses.replace(s, test=HeldOut(te.users, te.history, planted))
-
-    def describe(self):
-        return {"name": self.name}
 
 
 def _run(protocol, seeds=(0,)):
