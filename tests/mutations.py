@@ -2,7 +2,7 @@
 and the test named beside it is run there; it must fail.
 
     .venv/bin/python tests/mutations.py            # all of them
-    .venv/bin/python tests/mutations.py curve_no_threshold bench_surprise_sees_test
+    .venv/bin/python tests/mutations.py curve_no_threshold bench_peers_see_test
 
 Each mutation is (name, file, old text, new text, the test that must fail). The script
 prints one line per mutation, ``CAUGHT`` or ``MISSED``, and exits 1 if any is missed or
@@ -147,13 +147,6 @@ MUTATIONS = [
         "np.array([*c, k - sum(c)]) / k",
         "np.array([*c, k - sum(c) + 1]) / k",
         T_EXP + "test_blend_weights_sum_to_one_and_the_blend_is_their_sum_of_z_scores",
-    ),
-    (
-        "experiment_metric_at_the_largest_cutoff",
-        "recsys_utils/metrics/ranking.py",
-        "PER_USER[base](hits[:, :k], n, k)",
-        "PER_USER[base](hits, n, k)",
-        T_EXP + "test_each_metric_is_the_one_metric_function_at_its_own_cutoff",
     ),
     (
         "metrics_report_at_the_largest_cutoff",

@@ -36,6 +36,7 @@ import dataclasses
 import itertools
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -511,7 +512,9 @@ class Experiment:
         self.curve_ns, self.time_foldin, self.log = tuple(curve_ns), time_foldin, log
 
     def run(self, ratings: pd.DataFrame) -> Result:
-        res = Result(protocol=self.protocol.describe(), seeds=list(self.seeds))
+        res = Result(
+            protocol=self.protocol.describe(), seeds=list(self.seeds), run_id=uuid.uuid4().hex[:12]
+        )
         users, runs, curves = [], [], []
         for seed in self.seeds:
             split = self.protocol.split(ratings, seed)
@@ -563,6 +566,7 @@ class Result:
 
     protocol: dict
     seeds: list
+    run_id: str = ""  # names this run wherever its figures are quoted
     models: dict = field(default_factory=dict)  # seed -> name -> fitted model
     params: dict = field(default_factory=dict)  # seed -> name -> chosen parameters
     candidates: list = field(default_factory=list)  # {seed, model, params, val}
@@ -582,6 +586,34 @@ class Result:
             columns=[c for c in summary if c in self.runs and c not in ("seed", "model")]
         )
         return summary.merge(runs, on=["seed", "model"], how="left")
+
+    def quote(self, models=None, metrics=None, curve_metrics=("ndcg@10", "recall@20")) -> list:
+        """This run's figures as records a notebook keeps (``record_figures``) and a test
+        compares across notebooks: {model, protocol, run, metric, value}, the mean over
+        seeds of the table (``metrics``, default every metric column) and of the new-user
+        curve ("ndcg@10 n=5", ...)."""
+        table = self.table()
+        names = list(dict.fromkeys(table["model"])) if models is None else list(models)
+        means = table.groupby("model", sort=False).mean(numeric_only=True)
+        cols = [c for c in means if c != "seed"] if metrics is None else list(metrics)
+        protocol, out = self.protocol.get("name", "?"), []
+        for m in names:
+            out += [
+                {"model": m, "protocol": protocol, "run": self.run_id, "metric": c,
+                 "value": float(means.loc[m, c])}
+                for c in cols
+                if c in means and pd.notna(means.loc[m, c]) and not c.endswith(("_s", "_ms"))
+            ]  # fmt: skip
+        if len(self.curves):
+            curve = self.curves.groupby(["model", "n"], sort=False).mean(numeric_only=True)
+            for (m, n), row in curve.iterrows():
+                if m in names:
+                    out += [
+                        {"model": m, "protocol": f"{protocol}, new user given n",
+                         "run": self.run_id, "metric": f"{c} n={n}", "value": float(row[c])}
+                        for c in curve_metrics
+                    ]  # fmt: skip
+        return out
 
     def model(self, name: str, seed: int | None = None):
         """A fitted model of the run (default: the first seed)."""
@@ -611,6 +643,7 @@ class Result:
         meta = {
             "protocol": self.protocol,
             "seeds": self.seeds,
+            "run_id": self.run_id,
             "params": {str(s): p for s, p in self.params.items()},
             "candidates": self.candidates,
             "stats": {str(s): v for s, v in self.stats.items()},
@@ -631,7 +664,7 @@ class Result:
         folder = Path(folder)
         meta = json.loads((folder / "result.json").read_text())
         seeds = [int(s) for s in meta["seeds"]]
-        res = cls(protocol=meta["protocol"], seeds=seeds)
+        res = cls(protocol=meta["protocol"], seeds=seeds, run_id=meta.get("run_id", ""))
         res.params = {int(s): p for s, p in meta["params"].items()}
         res.candidates = meta["candidates"]
         res.stats = {int(s): v for s, v in meta["stats"].items()}

@@ -257,6 +257,13 @@ def test_a_result_saves_and_loads_back(runs, tmp_path):
     a.save(tmp_path / "run")
     b = ex.Result.load(tmp_path / "run")
     assert b.params == a.params and b.candidates == a.candidates and b.seeds == a.seeds
+    assert b.run_id == a.run_id and len(a.run_id) == 12
+    assert b.quote() == a.quote()  # what notebooks quote is what the run holds
+    quoted = {(q["model"], q["metric"]): q["value"] for q in a.quote()}
+    assert quoted[("ease", "ndcg@10")] == pytest.approx(
+        a.users.query("model == 'ease'")["ndcg@10"].mean()
+    )
+    assert ("ease", "ndcg@10 n=5") in quoted and ("ease", "fit_s") not in quoted
     pd.testing.assert_frame_equal(a.users, b.users)
     pd.testing.assert_frame_equal(a.runs, b.runs)
     # not a registered model, its blend (and "best(any)" where it chose it)
