@@ -190,7 +190,7 @@ def _mean_interval(x: np.ndarray, method: str, confidence: float, seed: int):
         return mean, mean, mean
     if method == "t":
         half = sps.t.ppf(0.5 + confidence / 2, n - 1) * np.std(x, ddof=1) / math.sqrt(n)
-        return mean, mean - half, mean + half
+        return mean, float(mean - half), float(mean + half)
     if method == "bootstrap":
         res = sps.bootstrap(
             (x,), np.mean, confidence_level=confidence, n_resamples=4999, method="BCa",

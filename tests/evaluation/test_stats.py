@@ -67,6 +67,7 @@ def test_t_interval_by_hand_on_five_users():
     iv = interval(five_users(), "base", "ndcg@100")
     assert iv.mean == pytest.approx(0.30)
     assert (iv.low, iv.high) == pytest.approx((0.30 - T_975_DF4 * se, 0.30 + T_975_DF4 * se))
+    assert type(iv.low) is float and type(iv.high) is float  # plain floats: JSON-ready
 
 
 def test_the_bootstrap_interval_holds_the_mean_and_is_near_the_t_interval():
