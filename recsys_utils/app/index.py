@@ -232,7 +232,7 @@ table.figs td{{border-top:1px solid #eee;padding:.15em .4em}}table.figs td:last-
 .failed{{color:#b00;font-weight:bold}}dt{{font-weight:bold;margin-top:.4em}}dd{{margin-left:1.5em}}
 .headline{{font-size:1.1em}}.headline li{{margin:.4em 0}}.headtable table,.cardtable table{{border-collapse:collapse;font-size:.9em}}
 .headtable td,.headtable th,.cardtable td,.cardtable th{{border-top:1px solid #eee;padding:.15em .5em}}
-.cardtable{{overflow-x:auto}}a.term{{color:inherit;text-decoration:underline dotted}}</style></head>
+.cardtable,.headtable{{overflow-x:auto}}a.term{{color:inherit;text-decoration:underline dotted}}</style></head>
 <body>{body}
 <h2 id="glossary">Glossary</h2>{glossary_html()}
 </body></html>
