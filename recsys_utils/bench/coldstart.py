@@ -36,7 +36,7 @@ from recsys_utils.models.base import Queries
 from recsys_utils.models.content import ContentKNN, GenrePopularity
 
 GRIDS = {
-    "content_knn": [{"k": None}, {"k": 20}],
+    "content_knn": [{"k": None}, {"k": 20}, {"k": None, "kinds": ("genre", "year", "genome")}],
     "genre_popularity": [{"alpha": 1.0}, {"alpha": 20.0}],
     "lightfm": [
         {"no_components": 32, "epochs": 20, "identity": False},

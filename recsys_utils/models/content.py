@@ -9,7 +9,8 @@ flagged ``no_features`` gets no content score (0 in kNN, its genres' nothing in 
 Content kNN (cosine on the feature vectors):
     s(u, i) = sum of the ``k`` largest cos(x_i, x_j) over the movies j that u liked
     (all of them when ``k`` is None), x = the feature row with each kind of feature scaled
-    to unit norm (``MovieFeatures.normalised``), then to unit norm as a whole.
+    to unit norm (``MovieFeatures.normalised``), only the ``kinds`` asked for (all by
+    default), then to unit norm as a whole.
 
 Popularity within genre:
     s(u, i) = pop(i) * mean over the genres g of i of lift_u(g),
@@ -26,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_utils.data.features import MovieFeatures
+from recsys_utils.data.features import KINDS, MovieFeatures
 from recsys_utils.models.base import (
     Capabilities,
     Queries,
@@ -124,11 +125,24 @@ class ContentKNN(FeatureRanker):
 
     name = "content_knn"
 
-    def __init__(self, features: MovieFeatures, k: int | None = None, threshold: float = 4.0):
-        super().__init__(features, threshold, k=k)
+    def __init__(
+        self,
+        features: MovieFeatures,
+        k: int | None = None,
+        kinds: tuple[str, ...] | None = None,
+        threshold: float = 4.0,
+    ):
+        if kinds is not None:
+            kinds = tuple(kinds)
+            unknown = set(kinds) - set(KINDS)
+            if unknown:
+                raise ValueError(f"unknown feature kinds {sorted(unknown)}; known: {KINDS}")
+        super().__init__(features, threshold, k=k, kinds=kinds)
 
     def _fit_features(self) -> None:
         X = self.features.normalised().astype(np.float64)
+        if self.params["kinds"] is not None:  # only these kinds enter the cosine
+            X = X[:, np.flatnonzero(np.isin(self.features.kinds, self.params["kinds"]))]
         norms = np.sqrt(np.asarray(X.multiply(X).sum(1)).ravel())
         norms[self.features.no_features | (norms == 0)] = np.inf  # no description: no score
         unit = sp.csr_matrix(sp.diags(1.0 / norms) @ X, dtype=np.float32)

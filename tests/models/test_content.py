@@ -51,6 +51,11 @@ def test_content_knn_by_hand(features, train):
     np.testing.assert_allclose(m.score(Query.new({1: 5.0, 3: 1.0})), m.score(Query.known(10)))
     both = m.score_movies(Queries.known([10, 20]), [6])
     np.testing.assert_allclose(both, [[1.0], [R2]])
+    # without the genres, only movie 5's year is left, and it has no features: all zero
+    none = ContentKNN(features, kinds=("year",)).fit(train)
+    np.testing.assert_allclose(none.score(Query.known(20)), [0, 0, 0])
+    with pytest.raises(ValueError, match="unknown feature kinds"):
+        ContentKNN(features, kinds=("cast",))
 
 
 def test_genre_popularity_by_hand(features, train):
@@ -72,6 +77,6 @@ def test_genre_popularity_by_hand(features, train):
 
 def test_params_are_plain_and_features_are_not_among_them(features, train):
     m = ContentKNN(features, k=5)
-    assert m.get_params() == {"threshold": 4.0, "k": 5}
+    assert m.get_params() == {"threshold": 4.0, "k": 5, "kinds": None}
     assert GenrePopularity(features).get_params() == {"threshold": 4.0, "alpha": 5.0}
     assert m.capabilities.scores_new_people and not m.capabilities.predicts_ratings
