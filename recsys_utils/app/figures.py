@@ -201,7 +201,9 @@ def record_figures(figures: Mapping[str, Any], table: Any = None, headline: bool
 
     Args:
         figures: name -> value; numbers, strings, lists, dicts (numpy scalars are converted).
-            ``findings`` (a sentence or a list of them) is what the report closes with.
+            ``findings`` (a sentence or a list of them) is what the report closes with;
+            ``takeaway`` (one sentence, its comparison through ``evaluation.stats.verdict``)
+            is what ``reports/index.html`` opens with.
         table: the one tidy table shown under the findings (a DataFrame, Series or dict).
         headline: show that table at the top of ``reports/index.html`` too.
     """

@@ -369,7 +369,7 @@ def verdict(comparison: Paired, *, a: str | None = None, b: str | None = None) -
     iv = f"[{c.low:.{dec}f}, {c.high:.{dec}f}]"
     word = verdict_word(c)
     if word == "on par":
-        head = f"{a} and {b} are on par on {c.metric}: a - b = {c.diff:+.{dec}f} {iv}"
+        head = f"{a} and {b} are on par on {c.metric}: {a} - {b} = {c.diff:+.{dec}f} {iv}"
     else:  # "by" a gap and its interval, both as positive numbers
         lo, hi = (c.low, c.high) if c.diff > 0 else (-c.high, -c.low)
         head = f"{a} is {word} of {b} on {c.metric} by {abs(c.diff):.{dec}f} [{lo:.{dec}f}, {hi:.{dec}f}]"
