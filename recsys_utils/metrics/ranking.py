@@ -200,7 +200,7 @@ def parse_metric(name: str) -> tuple[str, int]:
 def _as_targets(targets, n_rows: int, n_items: int) -> sp.csr_matrix:
     """A sparse target matrix, or one array of item indices per row, as 0/1 CSR."""
     if sp.issparse(targets):
-        t = sp.csr_matrix(targets)
+        t = sp.csr_matrix(targets, copy=True)
     else:
         rows = np.repeat(np.arange(len(targets)), [len(r) for r in targets])
         cols = np.concatenate([np.asarray(r, dtype=np.int64) for r in targets] or [[]])
@@ -243,8 +243,8 @@ def per_user_from_top(top, targets, metrics: Sequence[str], n_items: int | None 
         if n_items is None:
             most = max([top.max(initial=-1), *(np.max(r, initial=-1) for r in targets)])
             n_items = int(most) + 1
-        targets = _as_targets(targets, top.shape[0], n_items)
-    n = np.diff(sp.csr_matrix(targets).indptr) if top.shape[0] else np.zeros(0, int)
+    targets = _as_targets(targets, top.shape[0], n_items or 0)
+    n = np.diff(targets.indptr)  # targets a user (stored non-zeros, duplicates summed)
     hits = hits_of(top[:, :width], targets)
     out = {}
     for name, (base, k) in zip(metrics, parsed, strict=True):

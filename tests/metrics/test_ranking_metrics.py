@@ -165,6 +165,16 @@ def test_bad_names_and_shapes_are_refused():
         top_k(S, 2, csr([[1, 0]]))
 
 
+def test_stored_zeros_and_duplicate_targets_count_once_or_not_at_all():
+    # user 0: item 1 stored twice, item 2 stored as an explicit 0 -> one target, {1}
+    t = sp.csr_matrix(
+        (np.array([1.0, 1.0, 0.0]), (np.array([0, 0, 0]), np.array([1, 1, 2]))), (1, 4)
+    )
+    s = np.array([[1.0, 3, 4, 2]])  # ranking 2, 1, 3, 0
+    assert recall_full_at_k(s, t, None, 2)[0] == 1.0  # 1 hit / 1 target
+    assert ndcg_at_k(s, t, None, 2)[0] == pytest.approx(1 / LOG3)  # the hit at rank 2 of 1
+
+
 def test_target_lists_and_a_target_matrix_agree():
     rng = np.random.default_rng(1)
     s = rng.normal(size=(8, 12))
