@@ -127,7 +127,7 @@ print(
 # %%
 split = splits.random_split(ratings, valid_frac=VALID_FRAC, test_frac=TEST_FRAC, seed=SEED)
 cold = splits.count_cold(split)
-splits.save_split(split, DATASET)
+splits.save_split(split, DATASET, seed=SEED)
 alternatives = {
     "random": split.sizes(),
     "temporal": splits.temporal_split(ratings, VALID_FRAC, TEST_FRAC).sizes(),

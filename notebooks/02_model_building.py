@@ -91,7 +91,7 @@ common = {"seed": SEED, "patience": PATIENCE, "progress": PROGRESS}
 
 # %%
 try:
-    split = splits.load_split(DATASET)
+    split = splits.load_split(DATASET, seed=SEED)
     split_source = "notebook 01"
 except FileNotFoundError:
     from recsys_utils.data.movielens import load_dataset

@@ -189,3 +189,25 @@ def redact_url(text) -> str:
     import re
 
     return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@", r"\1***@", str(text))
+
+
+_BIDI = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F))
+
+
+def printable(text) -> str:
+    """``text`` safe to print on a terminal line: control characters (C0, DEL, C1: escape
+    sequences, newlines, tabs) and bidirectional overrides shown escaped (``\\x1b``,
+    ``\\n``, ``\\u202e``) as data, never acted on. Other characters, accents and
+    non-Latin scripts included, are kept."""
+    import unicodedata
+
+    text = str(text)
+    if text.isprintable() and not _BIDI.intersection(text):
+        return text
+    out = []
+    for ch in text:
+        if ch in _BIDI or unicodedata.category(ch) == "Cc":
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)

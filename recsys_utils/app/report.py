@@ -48,6 +48,7 @@ __all__ = [
     "FIGURES_MIME",
     "NotebookError",
     "build_report",
+    "check_parameters",
     "declared_parameters",
     "export_html",
     "figures_bundle",

@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 
+from recsys_utils.constants import printable
+
 COMMAND_MODULES = ("data", "train", "sweep", "recommend", "bench", "report")
 
 
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ValueError, KeyError, FileNotFoundError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {printable(message)}", file=sys.stderr)  # titles in it are data
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -17,6 +17,12 @@ def register(subparsers) -> None:
     fetch = sub.add_parser("fetch", help="download, verify and extract a release (cached)")
     fetch.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
     fetch.add_argument("--force", action="store_true", help="download and extract again")
+    fetch.add_argument(
+        "--deadline", type=float, default=None, help="seconds for the whole fetch (default 3600)"
+    )
+    fetch.add_argument(
+        "--max-mb", type=float, default=None, help="the most the zip may hold (default 2048 MB)"
+    )
     fetch.set_defaults(func=_fetch)
 
     validate = sub.add_parser(
@@ -35,7 +41,11 @@ def register(subparsers) -> None:
 def _fetch(args: argparse.Namespace) -> int:
     from recsys_utils.data.download import fetch
 
-    print(fetch(args.dataset, force=args.force))
+    for flag, value in (("--deadline", args.deadline), ("--max-mb", args.max_mb)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{flag} must be a number above 0, got {value}")
+    max_bytes = None if args.max_mb is None else int(args.max_mb * (1 << 20))
+    print(fetch(args.dataset, force=args.force, deadline=args.deadline, max_bytes=max_bytes))
     return 0
 
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
-from recsys_utils.constants import ITEM_COL, SCORE_COL, TITLE_COL
+from recsys_utils.constants import ITEM_COL, SCORE_COL, TITLE_COL, printable
 
 SIMILAR_MIN_RATINGS = 20
+# characters json.dumps(ensure_ascii=False) leaves raw that a terminal may act on
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def register(subparsers) -> None:
@@ -130,14 +133,16 @@ def load_movies(model):
 
 def _print(frame, value_col: str, as_json: bool, heading: str = "") -> None:
     if as_json:
-        print(json.dumps(json.loads(frame.to_json(orient="records")), ensure_ascii=False, indent=1))
+        text = json.dumps(json.loads(frame.to_json(orient="records")), ensure_ascii=False, indent=1)
+        print(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))  # DEL, C1, bidi
         return
     if heading:
         print(heading)
     because = "because" in frame
     for rank, row in enumerate(frame.itertuples(index=False), start=1):
-        title = getattr(row, TITLE_COL, "") if TITLE_COL in frame else ""
-        why = f"  <- {row.because}" if because and row.because else ""
+        # titles come from the data: escaped, so one row per movie and no terminal codes
+        title = printable(getattr(row, TITLE_COL, "")) if TITLE_COL in frame else ""
+        why = f"  <- {printable(row.because)}" if because and row.because else ""
         print(
             f"{rank:>3}  {getattr(row, value_col):7.3f}  {getattr(row, ITEM_COL):>7}  {title}{why}"
         )

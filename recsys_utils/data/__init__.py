@@ -34,6 +34,7 @@ _EXPORTS = {
     "KINDS": "features",
     "MAX_DOWNLOAD_BYTES": "download",
     "MAX_MD5_BYTES": "download",
+    "MD5_DEADLINE_S": "download",
     "MAX_RATIO": "archive",
     "MAX_TOTAL_BYTES": "archive",
     "MIN_TAG_USERS": "features",

@@ -44,6 +44,7 @@ from recsys_utils.data.validation import DataError
 MAX_DOWNLOAD_BYTES = 2 << 30  # the largest release zip (ml-32m) is about 240 MB
 MAX_MD5_BYTES = 4096  # an md5 file is one line
 DEADLINE_S = 3600.0  # one fetch, all attempts together
+MD5_DEADLINE_S = 60.0  # the .md5 (one line): a server that drips it is given up soon
 _HEX = r"(?P<hex>[0-9a-fA-F]{32})"
 _MD5_FORMS = (
     re.compile(rf"^MD5\s*\(\s*(?P<name>.*?)\s*\)\s*=\s*{_HEX}$", re.IGNORECASE),  # GroupLens, BSD
@@ -68,6 +69,7 @@ def fetch(
     progress: bool = True,
     backoff: float = 1.0,
     deadline: float | None = None,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download, verify and extract a MovieLens release; return its extracted folder.
 
@@ -80,7 +82,9 @@ def fetch(
         timeout: seconds per network operation.
         progress: show a tqdm progress bar while downloading.
         backoff: first wait between attempts, doubled each time.
-        deadline: seconds for the whole fetch, all attempts (default ``DEADLINE_S``).
+        deadline: seconds for the whole fetch, all attempts (default ``DEADLINE_S``); the
+            ``.md5`` gets at most ``MD5_DEADLINE_S`` of it.
+        max_bytes: the most the zip may hold (default ``MAX_DOWNLOAD_BYTES``).
 
     Returns:
         ``raw_dir()/name/spec.folder``. When it holds the release's data files and
@@ -88,7 +92,8 @@ def fetch(
 
     Raises:
         DataError: missing mirror, HTTP error, md5 mismatch, bad or unsafe zip, a
-        download over its size cap or past its deadline.
+        download over its size cap or past its deadline, a folder that cannot be written
+        (read-only, no permission, a full disk: the message names the path).
     """
     spec = get_spec(name)
     home = raw_dir() / name
@@ -96,13 +101,27 @@ def fetch(
     required = (spec.ratings_file, spec.movies_file)
     if _complete(target, required) and not force:
         return target
+    try:
+        cap = MAX_DOWNLOAD_BYTES if max_bytes is None else int(max_bytes)
+        return _fetch_locked(name, home, target, required, mirror, force, retries, timeout,
+                             progress, backoff, deadline, cap)  # fmt: skip
+    except OSError as err:  # a read-only folder, no permission, a full disk
+        path = err.filename or home
+        raise DataError(f"{path}: cannot write ({err.strerror or err})") from None
+
+
+def _fetch_locked(name, home, target, required, mirror, force, retries, timeout, progress,
+                  backoff, deadline, cap) -> Path:  # fmt: skip
+    spec = get_spec(name)
     home.mkdir(parents=True, exist_ok=True)
     with _fetch_lock(raw_dir() / f".{name}.lock"):
         if _complete(target, required) and not force:
             return target  # another process fetched it while this one waited
         _remove_stale(home)
         deadline_at = time.monotonic() + (DEADLINE_S if deadline is None else deadline)
-        zip_path = _download(name, home, mirror, retries, timeout, backoff, progress, deadline_at)
+        zip_path = _download(
+            name, home, mirror, retries, timeout, backoff, progress, deadline_at, cap
+        )
         folder = safe_extract(
             zip_path, home, spec.folder, replace=force or target.exists(), required=required
         )
@@ -141,17 +160,22 @@ def _remove_stale(home: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _download(name, home, mirror, retries, timeout, backoff, progress, deadline_at) -> Path:
+def _download(
+    name, home, mirror, retries, timeout, backoff, progress, deadline_at, cap=MAX_DOWNLOAD_BYTES
+) -> Path:
     """The verified zip: downloaded into ``home``, or the mirror folder's own file."""
     base = mirror or os.environ.get(MIRROR_ENV) or GROUPLENS_URL
     zip_name = f"{name}.zip"
     if re.match(r"^https?://", base):
         url = f"{base.rstrip('/')}/{zip_name}"
         args = (retries, timeout, backoff, deadline_at)
-        md5_text = _get(url + ".md5", None, *args, progress=False, cap=MAX_MD5_BYTES)
+        md5_by = min(deadline_at, time.monotonic() + MD5_DEADLINE_S)
+        md5_text = _get(
+            url + ".md5", None, retries, timeout, backoff, md5_by, progress=False, cap=MAX_MD5_BYTES
+        )
         md5_text = md5_text.decode("utf-8", "replace")
         zip_path = home / zip_name
-        _get(url, zip_path, *args, progress=progress, cap=MAX_DOWNLOAD_BYTES)
+        _get(url, zip_path, *args, progress=progress, cap=cap)
     else:
         folder = Path(base)
         if not folder.is_dir():
@@ -167,8 +191,8 @@ def _download(name, home, mirror, retries, timeout, backoff, progress, deadline_
         if len(raw) > MAX_MD5_BYTES:
             raise DataError(f"{md5_path}: more than {MAX_MD5_BYTES:,} bytes; not an md5 file")
         md5_text = raw.decode("utf-8", "replace")
-        if zip_path.stat().st_size > MAX_DOWNLOAD_BYTES:
-            raise DataError(f"{zip_path}: larger than {MAX_DOWNLOAD_BYTES:,} bytes; refused")
+        if zip_path.stat().st_size > cap:
+            raise DataError(f"{zip_path}: larger than {cap:,} bytes; refused")
     expected = parse_md5(md5_text, zip_name)
     actual = md5sum(zip_path)
     if actual != expected:

@@ -12,6 +12,7 @@ chunked parsing and the error messages; splitting them would spread one concern.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -279,14 +280,21 @@ def load_ratings_file(path: str | Path, spec: DatasetSpec | str | None = None) -
 
 # --- the parquet cache ------------------------------------------------------------
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write atomically: a temp file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically: a temp file in the same folder, then rename.
+
+    A folder that cannot be written (read-only, no permission, a full disk) is a one-line
+    ``DataError`` naming the path; the temp file is removed.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(tmp, index=False)
         os.replace(tmp, path)
+    except OSError as err:
+        raise DataError(f"{err.filename or path}: cannot write ({err.strerror or err})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def read_movies_parquet(path: Path) -> pd.DataFrame:

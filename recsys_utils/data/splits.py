@@ -8,7 +8,9 @@ gives the same split on any machine (numpy ``Generator(PCG64(seed))``).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,40 +134,83 @@ def count_cold(split: Split) -> dict[str, int]:
     return {p: int(cold_mask(split.train, getattr(split, p)).sum()) for p in ("valid", "test")}
 
 
-def save_split(split: Split, name: str) -> None:
-    """Store the three parts as parquet and the train id maps as JSON in ``processed_dir()/name``.
-
-    Each file is written to a temp name and renamed, so a reader never sees half a file.
-    """
-    from recsys_utils.data.movielens import (
-        write_parquet,  # data imports download; keep splits light
-    )
-
+def split_path(name: str, seed: int | None = None) -> Path:
+    """The one file that holds a saved split: the latest of ``name``, or that of ``seed``."""
     folder = processed_dir() / name
-    for part in _PARTS:
-        write_parquet(getattr(split, part), folder / f"{part}.parquet")
+    return folder / ("split.parquet" if seed is None else f"split-seed{int(seed)}.parquet")
+
+
+def save_split(split: Split, name: str, seed: int | None = None) -> Path:
+    """Store the three parts and the train id maps in one parquet file under ``processed_dir()/name``.
+
+    One file (a ``part`` column; the id maps in its metadata) written to a temp name and
+    renamed: a reader sees the whole split of one writer, never parts of two. With
+    ``seed``, the split is kept as ``split-seed<seed>.parquet`` too, so two runs with
+    different seeds at once each read back their own (``load_split(name, seed)``).
+    Returns the file ``load_split(name)`` reads. A folder that cannot be written is a
+    one-line ``DataError`` naming it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recsys_utils.data.validation import DataError
+
+    parts = [getattr(split, p).assign(part=np.int8(k)) for k, p in enumerate(_PARTS)]
+    table = pa.Table.from_pandas(pd.concat(parts, ignore_index=True), preserve_index=False)
     maps = {
         "user_ids": IdMap.from_values(split.train[USER_COL]).to_list(),
         "item_ids": IdMap.from_values(split.train[ITEM_COL]).to_list(),
     }
-    tmp = folder / ".id_maps.json.tmp"
-    tmp.write_text(json.dumps(maps))
-    tmp.replace(folder / "id_maps.json")
+    meta = {**(table.schema.metadata or {}), _MAPS_KEY: json.dumps(maps).encode()}
+    table = table.replace_schema_metadata(meta)
+    targets = [split_path(name)] + ([split_path(name, seed)] if seed is not None else [])
+    folder = targets[0].parent
+    tmp = folder / f".split.{os.getpid()}.{id(split)}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, tmp)
+        for target in targets[1:]:
+            os.link(tmp, target.with_name(target.name + f".{os.getpid()}.tmp"))
+            os.replace(target.with_name(target.name + f".{os.getpid()}.tmp"), target)
+        os.replace(tmp, targets[0])
+    except OSError as err:
+        raise DataError(
+            f"{err.filename or folder}: cannot write the split ({err.strerror or err})"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        for target in targets[1:]:
+            target.with_name(target.name + f".{os.getpid()}.tmp").unlink(missing_ok=True)
+    return targets[0]
 
 
-def load_split(name: str) -> Split:
-    """The split saved by ``save_split(split, name)``."""
-    folder = processed_dir() / name
-    missing = [p for p in _PARTS if not (folder / f"{p}.parquet").is_file()]
-    if missing:
+_MAPS_KEY = b"recsys.id_maps"
+
+
+def load_split(name: str, seed: int | None = None) -> Split:
+    """The split saved by ``save_split(split, name[, seed])``: the latest, or ``seed``'s."""
+    path = split_path(name, seed)
+    if not path.is_file():
         raise FileNotFoundError(
-            f"{folder}: no saved split ({', '.join(missing)} missing); "
-            "run notebook 01_data_cleaning first"
+            f"{path}: no saved split; run notebook 01_data_cleaning first"
+            + (f" with SEED = {seed}" if seed is not None else "")
         )
-    return Split(*(pd.read_parquet(folder / f"{p}.parquet") for p in _PARTS))
+    with path.open("rb") as fh:  # one open: a rename by a writer cannot switch files midway
+        table = pd.read_parquet(fh)
+    parts = (
+        table[table["part"] == k].drop(columns="part").reset_index(drop=True)
+        for k in range(len(_PARTS))
+    )
+    return Split(*parts)
 
 
-def load_id_maps(name: str) -> tuple[IdMap, IdMap]:
-    """The (user, movie) id maps of the train part saved by ``save_split``."""
-    maps = json.loads((processed_dir() / name / "id_maps.json").read_text())
+def load_id_maps(name: str, seed: int | None = None) -> tuple[IdMap, IdMap]:
+    """The (user, movie) id maps of the train part saved with the split (same file)."""
+    import pyarrow.parquet as pq
+
+    path = split_path(name, seed)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no saved split; run notebook 01_data_cleaning first")
+    with path.open("rb") as fh:
+        maps = json.loads(pq.read_schema(fh).metadata[_MAPS_KEY])
     return IdMap.from_list(maps["user_ids"]), IdMap.from_list(maps["item_ids"])

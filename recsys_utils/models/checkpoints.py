@@ -127,7 +127,10 @@ def save(
     from safetensors.numpy import save as st_save
 
     sidecar = _sidecar(path)
-    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CheckpointError(f"{sidecar.parent}: cannot create ({err.strerror or err})") from None
     if dataset is not None and dataset_checksum is None:
         from recsys_utils.data.movielens import dataset_checksum as checksum_of
 
@@ -151,12 +154,17 @@ def save(
         "sha256": digest,
         "tables": sorted(arrays),
     }
-    with _save_lock(sidecar):  # weights, then sidecar, then cleanup: one save at a time
-        _atomic_write(weights, blob)
-        _atomic_write(sidecar, json.dumps(meta, indent=1, default=float).encode())
-        for old in sidecar.parent.glob(f"{sidecar.stem}-*.safetensors"):
-            if old.name != weights.name:  # the sidecar just written names ``weights``
-                old.unlink(missing_ok=True)
+    try:
+        with _save_lock(sidecar):  # weights, then sidecar, then cleanup: one save at a time
+            _atomic_write(weights, blob)
+            _atomic_write(sidecar, json.dumps(meta, indent=1, default=float).encode())
+            for old in sidecar.parent.glob(f"{sidecar.stem}-*.safetensors"):
+                if old.name != weights.name:  # the sidecar just written names ``weights``
+                    old.unlink(missing_ok=True)
+    except OSError as err:  # a read-only folder, no permission, a full disk: one line
+        raise CheckpointError(
+            f"{err.filename or sidecar}: cannot write the checkpoint ({err.strerror or err})"
+        ) from None
     return sidecar
 
 
