@@ -85,7 +85,8 @@ def _add_scale(sub) -> None:
     scale.add_argument(
         "--optimizer",
         default="sparse_adam",
-        help="a TrainConfig optimizer (sparse_adam, sparse_sgd, adamw, ...)",
+        help="a TrainConfig optimizer (sparse_adam, sparse_sgd, adamw, ...); pooled_softmax "
+        "too (adamw: its default dense update)",
     )
     scale.add_argument(
         "--surprise-ratings",
@@ -133,6 +134,7 @@ def _scale(args: argparse.Namespace) -> int:
             dim=args.dim or 200,
             batch_size=args.batch or 1024,
             n_batches=args.n_batches or None,
+            optimizer=args.optimizer,
             device=args.device,
             num_threads=args.threads,
             seed=args.seed,

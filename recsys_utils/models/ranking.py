@@ -92,6 +92,7 @@ class PooledSoftmax(HistoryRecommender):
         ease_lam=200.0,
         init_scale=1.0,
         tie=False,
+        optimizer="adamw",
         seed=0,
         device="auto",
         num_threads=2,
@@ -155,130 +156,57 @@ class PooledSoftmax(HistoryRecommender):
 
     def fit_matrix(self, X, valid_history=None, valid_targets=None):
         import torch
-        from tqdm.auto import tqdm
 
-        from recsys_utils.training.loop import resolve_device
+        from recsys_utils.training.loop import TrainConfig, fit, resolve_device
+        from recsys_utils.training.pooled import PooledStep
         from recsys_utils.training.ranking_net import PooledNet
 
         p = self.params
-        if p["num_threads"]:
-            torch.set_num_threads(p["num_threads"])
         dev = resolve_device(p["device"])
         torch.manual_seed(p["seed"])
-        rng = np.random.default_rng(p["seed"])
         X = X.tocsr().astype(np.float32)
-        n_users, n_items = X.shape
-        counts = np.asarray(X.sum(0)).ravel()
-        w = np.maximum(counts, 1.0) ** (-p["freq_beta"])
+        w = np.maximum(np.asarray(X.sum(0)).ravel(), 1.0) ** (-p["freq_beta"])
         self.item_w_ = w / w.mean()
-        logq = np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0))
-        q = np.exp(logq) / np.exp(logq).sum()
-        lq = torch.from_numpy(logq.astype(np.float32)).to(dev)
         t0 = time.perf_counter()  # fit time includes the EASE solve and SVD of init="ease"
-        net = PooledNet(n_items, p["dim"], p["hidden"], tie=p["tie"])
+        net = PooledNet(X.shape[1], p["dim"], p["hidden"], tie=p["tie"])
         if p["init"] != "normal":
             self._ease_init(X, net)
         net = net.to(dev)
-        opt = torch.optim.AdamW(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
-        has_valid = valid_history is not None and valid_targets is not None
-        history, best, best_state, best_epoch, epoch = [], -1.0, None, 0, 0
-        on_epoch = getattr(self, "on_epoch", None)
 
-        def tensor(a, dtype):
-            return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)).to(dev)
-
-        if has_valid and p["init"] != "normal":  # epoch 0: the initial tables may be best
+        def validate(net):
             self._export(net)
-            best = report(
-                self.score_history(valid_history), valid_targets, valid_history, ("ndcg@100",)
-            )["ndcg@100"]
-            best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
-            history.append(
-                {
-                    "epoch": 0,
-                    "loss": float("nan"),
-                    "seconds": time.perf_counter() - t0,
-                    "val_ndcg@100": best,
-                }
-            )
-        bar = tqdm(
-            range(1, p["max_epochs"] + 1),
-            desc=type(self).__name__,
-            unit="epoch",
-            disable=not p["progress"],
-            leave=False,
+            scores = self.score_history(valid_history)
+            ndcg = report(scores, valid_targets, valid_history, ("ndcg@100",))["ndcg@100"]
+            return {"val_ndcg@100": ndcg}
+
+        has_valid = valid_history is not None and valid_targets is not None
+        step = PooledStep(
+            X,
+            self._row_weights,
+            **{k: p[k] for k in ("batch_size", "dropout", "target", "loss", "n_negatives")},
+            device=dev,
+            validate=validate if has_valid else None,
+            validate_at_start=p["init"] != "normal",  # the initial tables may be best
         )
-        for epoch in bar:
-            t_epoch = time.perf_counter()
-            net.train()
-            order = rng.permutation(n_users)
-            tot, nb = torch.zeros((), device=dev), 0
-            for s in range(0, n_users, p["batch_size"]):
-                B = X[order[s : s + p["batch_size"]]]
-                if B.nnz == 0:
-                    continue
-                keep = (rng.random(B.nnz) >= p["dropout"]).astype(np.float64)
-                wts = self._row_weights(B.indptr, B.indices, keep)
-                seg = np.repeat(np.arange(B.shape[0]), np.diff(B.indptr))
-                inp = keep > 0
-                offs = np.concatenate(
-                    [[0], np.cumsum(np.bincount(seg[inp], minlength=B.shape[0]))[:-1]]
-                )
-                tmask = ~inp if p["target"] == "dropped" else np.ones(B.nnz, bool)
-                t_rows = tensor(seg[tmask], np.int64)
-                t_cols = tensor(B.indices[tmask], np.int64)
-                z = net.user(
-                    tensor(B.indices[inp], np.int64),
-                    tensor(offs, np.int64),
-                    tensor(wts[inp], np.float32),
-                )
-                if p["loss"] == "full":
-                    lsm = torch.log_softmax(z @ net.out_weight().T + net.out_bias, 1)
-                    loss = -lsm[t_rows, t_cols].sum() / B.shape[0]
-                else:  # sampled softmax, negatives shared by the batch, log-Q corrected
-                    neg = tensor(rng.choice(n_items, p["n_negatives"] or 2048, p=q), np.int64)
-                    out = net.out_weight()
-                    pos = (z[t_rows] * out[t_cols]).sum(1) + net.out_bias[t_cols] - lq[t_cols]
-                    negl = z @ out[neg].T + net.out_bias[neg] - lq[neg]
-                    # log(sum_neg e^l + e^pos) per positive, from one logsumexp per user
-                    lse = torch.logaddexp(torch.logsumexp(negl, 1)[t_rows], pos)
-                    loss = (lse - pos).sum() / B.shape[0]
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                tot, nb = tot + loss.detach(), nb + 1
-            rec = {
-                "epoch": epoch,
-                "loss": float(tot) / max(nb, 1),
-                "seconds": time.perf_counter() - t_epoch,
-            }
-            if has_valid and (epoch % p["eval_every"] == 0 or epoch == p["max_epochs"]):
-                self._export(net)
-                v = report(
-                    self.score_history(valid_history), valid_targets, valid_history, ("ndcg@100",)
-                )["ndcg@100"]
-                rec["val_ndcg@100"] = v
-                if v > best:
-                    best, best_epoch = v, epoch
-                    best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
-                bar.set_postfix(val_ndcg100=f"{v:.4f}", refresh=False)
-            history.append(rec)
-            if on_epoch is not None:
-                on_epoch(rec)
-            if (
-                has_valid
-                and p["patience"] is not None
-                and epoch >= p["min_epochs"]
-                and epoch - best_epoch >= p["patience"]
-            ):
-                break
-        bar.close()
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        cfg = TrainConfig(
+            epochs=max(1, p["max_epochs"]),
+            **{k: p[k] for k in ("batch_size", "lr", "weight_decay", "optimizer", "patience")},
+            **{k: p[k] for k in ("min_epochs", "eval_every", "seed", "progress")},
+            num_threads=p["num_threads"] or None,
+        )
+        if p["max_epochs"] > 0:
+            hist = fit(
+                net, step, cfg, on_epoch=getattr(self, "on_epoch", None), desc=type(self).__name__
+            )
+        else:  # the starting tables (a refit at the best epoch 0)
+            hist = pd.DataFrame(columns=["epoch", "loss", "val_ndcg@100", "lr", "seconds"])
+            hist.attrs.update(best_epoch=None, best=None)
         self._export(net)
-        self.history_ = pd.DataFrame(history)
-        self.best_epoch_ = best_epoch if has_valid and best_state is not None else epoch
-        self.best_val_ndcg100_ = float(best)
+        self.history_ = hist
+        best_epoch = hist.attrs["best_epoch"]
+        last = int(hist["epoch"].iloc[-1]) if len(hist) else 0
+        self.best_epoch_ = best_epoch if best_epoch is not None else last
+        self.best_val_ndcg100_ = float(hist.attrs["best"]) if best_epoch is not None else -1.0
         self.fit_seconds_ = time.perf_counter() - t0
         self.device_ = str(dev)
         return self

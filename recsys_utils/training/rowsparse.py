@@ -28,6 +28,7 @@ optimiser exactly.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -91,6 +92,9 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         lr: learning rate.
         weight_decay: decoupled decay (Adam) or coupled L2 (SGD, Adagrad) on the rows used.
         betas, eps: Adam's and Adagrad's constants.
+        tables: names of the parameters updated row by row (any shape; rows are the first
+            dimension), gathered with ``gather_rows``; default: the ``nn.Embedding``
+            tables, named ``user...`` or ``item...``, gathered with ``gather``.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        tables: tuple[str, ...] | None = None,
     ):
         kind = kind.removeprefix("sparse_")
         if kind not in ("adam", "adagrad", "sgd"):
@@ -109,7 +114,10 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         self.net, self.kind, self.betas, self.eps = net, kind, betas, eps
         self.sides: dict[str, str] = {}
         self.tables: dict[str, nn.Parameter] = {}
-        for name, module in net.named_modules():
+        params = dict(net.named_parameters())
+        for name in tables or ():
+            self.tables[name] = params[name]
+        for name, module in () if tables else net.named_modules():
             if isinstance(module, nn.Embedding):
                 side = (
                     "user"
@@ -140,6 +148,7 @@ class RowSparseOptimizer(torch.optim.Optimizer):
             else:
                 self.dense = torch.optim.SGD(dense, lr=lr, weight_decay=weight_decay)
         self._rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._powers = (np.ones(1, np.float32), np.ones(1, np.float32))  # Adam's b**k
 
     def gather(self, users: torch.Tensor, items: torch.Tensor):
         """Gather the batch's rows; return ``(view, user positions, item positions)``."""
@@ -152,6 +161,16 @@ class RowSparseOptimizer(torch.optim.Optimizer):
             rows[name] = leaf
             self._rows[name] = (idx, leaf)
         return BatchView(self.net, rows), u_pos, i_pos
+
+    def gather_rows(self, rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Leaf copies of the rows ``rows[name]`` (distinct indices) of each table named;
+        the net runs on them in place of its tables, and ``step`` writes them back."""
+        leaves, self._rows = {}, {}
+        for name, idx in rows.items():
+            leaf = self.tables[name].detach().index_select(0, idx).requires_grad_(True)
+            leaves[name] = leaf
+            self._rows[name] = (idx, leaf)
+        return leaves
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -169,7 +188,12 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         return None
 
     def _update(self, name, weight, idx, rows, grad, lr, wd):
+        from recsys_utils.training import row_kernels  # numba: imported where it may be used
+
         state = self.state[weight]
+        if row_kernels.usable(weight, grad) and weight.is_contiguous():
+            self._update_compiled(state, weight, idx, grad, lr, wd)
+            return
         if self.kind == "sgd":
             if wd:
                 grad = grad + wd * rows
@@ -187,7 +211,9 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         if "m" not in state:
             state["m"] = torch.zeros_like(weight)
             state["v"] = torch.zeros_like(weight)
-            state["t"] = torch.zeros(weight.shape[0], 1, device=weight.device)
+            state["t"] = torch.zeros(
+                weight.shape[0], *[1] * (weight.dim() - 1), device=weight.device
+            )
         b1, b2 = self.betas
         m = state["m"].index_select(0, idx).lerp_(grad, 1 - b1)  # b1 m + (1 - b1) g
         v = state["v"].index_select(0, idx).mul_(b2).addcmul_(grad, grad, value=1 - b2)
@@ -200,3 +226,37 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         if wd:
             rows.mul_(1 - lr * wd)
         weight.index_copy_(0, idx, rows.addcdiv_(m, denom, value=-1.0))
+
+    def _update_compiled(self, state, weight, idx, grad, lr, wd):
+        """The same update as the torch path above, one compiled pass per row
+        (``row_kernels.update_rows``)."""
+        n = weight.shape[0]
+        if self.kind == "adam" and "m" not in state:
+            state["m"], state["v"] = torch.zeros_like(weight), torch.zeros_like(weight)
+            state["t"] = torch.zeros(n, *[1] * (weight.dim() - 1))
+        if self.kind == "adagrad" and "sum" not in state:
+            state["sum"] = torch.zeros_like(weight)
+        dummy = np.zeros((1, 1), np.float32)
+        m = state.get("m", state.get("sum"))
+        m = dummy if m is None else m.numpy().reshape(n, -1)
+        v = state["v"].numpy().reshape(n, -1) if "v" in state else dummy
+        t = state["t"].numpy().reshape(n, 1) if "t" in state else dummy
+        if self.kind == "adam":
+            top = int(t.max()) + 2  # b**k for every step count a row can reach now
+            if top > len(self._powers[0]):
+                k = np.arange(2 * top, dtype=np.float32)
+                self._powers = tuple(np.float32(b) ** k for b in self.betas)
+        kind = {"sgd": 0, "adagrad": 1, "adam": 2}[self.kind]
+        hyper = (kind, np.float32(lr), np.float32(wd), np.float32(self.eps))
+        from recsys_utils.training import row_kernels
+
+        row_kernels.update_rows(
+            idx.numpy(),
+            weight.detach().numpy().reshape(n, -1),
+            grad.contiguous().numpy().reshape(len(idx), -1),
+            m,
+            v,
+            t,
+            *self._powers,
+            hyper,
+        )
