@@ -133,6 +133,11 @@ def test_train_a_ranking_model_applies_every_flag_and_prints_ranking_figures(
     assert metrics["valid_ndcg@100"] == pytest.approx(log["val_ndcg@100"].max())
     assert f"NDCG@100 {metrics['test_ndcg@100']:.4f}" in test
     assert 0 < metrics["test_recall@20"] <= 1 and metrics["protocol"] == "strong_generalisation"
+    # the checkpoint serves a new person
+    argv = ["recommend", "--checkpoint", str(out.with_suffix(".json")), "--ratings", "1:5,2:5"]
+    assert main([*argv, "--k", "3"]) == 0
+    heading, *rows = capsys.readouterr().out.splitlines()
+    assert "liked 2 of your 2 movies" in heading and len(rows) == 3
 
 
 def test_train_a_rating_model_applies_every_flag_and_prints_rmse(small_data, tmp_path, capsys):
