@@ -8,6 +8,17 @@ and read the resulting HTML from the ``*_html`` widgets, with no browser. Every 
 and every piece of typed text goes through ``html.escape``: a title containing
 ``<script>`` shows as text.
 
+A banner on top says what the reader is looking at (``BANNER``): live in Jupyter or
+Voila, the lists recompute; in an exported HTML page (``make report``) nothing does, the
+page shows the app as the notebook left it. The exported page draws the widgets with
+the ipywidgets HTML manager, which puts each view in a ``div.widget-subarea`` just
+before the ``<script type="application/vnd.jupyter.widget-view+json">`` holding its
+state; a CSS rule keyed on that pair swaps the banner to its snapshot sentence. Where
+that rule cannot apply (an old browser, another renderer), the banner's default
+sentence names both cases. Every column says what it holds, and the value shown first
+is the one the list is ordered by. No widget uses an icon: the exported page embeds no
+icon font, so an icon would show as a missing-glyph box.
+
 Length: over 300 lines because the app is one class whose three tabs share state
 (the model, the folded user, the search); its logic lives in ``recommend``.
 """
@@ -34,6 +45,29 @@ from recsys_utils.constants import (
 from recsys_utils.recommend.explain import because_you_liked
 
 MAX_MATCHES = 20
+ORDER_COL = "ordered_by"  # the value a list is ordered by, where it is not the model's own
+LIVE_COMMAND = "make demo"
+SNAPSHOT_TEXT = (
+    "This is a snapshot of the app as the notebook ran: the controls do not recompute "
+    f"here. Run it live with {LIVE_COMMAND}."
+)
+EITHER_TEXT = (
+    f"Live in Jupyter or Voila ({LIVE_COMMAND}): change a control and the lists recompute. "
+    "In an exported HTML page this is a snapshot of the app as the notebook ran: the "
+    "controls do not recompute there."
+)
+_STATIC_VIEW = '.widget-subarea:has(+ script[type="application/vnd.jupyter.widget-view+json"])'
+BANNER = f"""<style>
+.recsys-banner {{padding: 4px 8px; margin-bottom: 6px; border-left: 4px solid #b36b00;
+  background: #fff4e0; color: #222; line-height: 1.4;}}
+.recsys-banner .recsys-snapshot {{display: none;}}
+{_STATIC_VIEW} .recsys-banner .recsys-snapshot {{display: block;}}
+{_STATIC_VIEW} .recsys-banner .recsys-either {{display: none;}}
+</style>
+<div class="recsys-banner">
+<div class="recsys-snapshot"><b>{html.escape(SNAPSHOT_TEXT)}</b></div>
+<div class="recsys-either">{html.escape(EITHER_TEXT)}</div>
+</div>"""
 
 
 def html_table(frame: pd.DataFrame, columns: dict[str, str], floats: str = "{:.2f}") -> str:
@@ -132,7 +166,7 @@ class RecommenderApp:
         self.search = widgets.Text(placeholder="part of a title", description="search")
         self.search_note = widgets.HTML()
         self.matches = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="60%"))
-        self.add_button = widgets.Button(description="Add", icon="plus")
+        self.add_button = widgets.Button(description="+ Add")  # no icon: no font offline
         self.clear_button = widgets.Button(description="Clear ratings")
         self.rated_box = widgets.VBox()
         self.sliders: dict[int, widgets.FloatSlider] = {}
@@ -172,7 +206,10 @@ class RecommenderApp:
             ],
             titles=("Existing user", "New user", "Movie"),
         )
-        self.widget = widgets.VBox([widgets.HBox([self.min_ratings, self.novelty]), self.tabs])
+        self.banner = widgets.HTML(BANNER)
+        self.widget = widgets.VBox(
+            [self.banner, widgets.HBox([self.min_ratings, self.novelty]), self.tabs]
+        )
 
         self.user_id.observe(lambda _: self.show_user(), names="value")
         self.search.observe(
@@ -236,7 +273,7 @@ class RecommenderApp:
             recs = self.model.recommend(user, k=self.k, min_ratings=self.min_ratings.value)
             self.user_recs_html.value = html_table(
                 embeddings.with_titles(recs, self.movies),
-                {TITLE_COL: "title", self._value_col(recs): self._value_label()},
+                {TITLE_COL: "title", self._value_col(recs): f"{self._value_label()}, best first"},
             )
         except (ValueError, KeyError) as err:
             self.user_recs_html.value = message(str(err))
@@ -304,19 +341,30 @@ class RecommenderApp:
             closest = liked[np.argmax(self._unit[rec_idx] @ self._unit[liked].T, axis=1)]
             recs["because"] = self.titles.reindex(self.model.item_map.decode(closest)).to_numpy()
             why = "closest movie you liked"
-        self.new_recs_html.value = html_table(
-            recs, {TITLE_COL: "title", self._value_col(recs): self._value_label(), "because": why}
-        )
+        columns = {TITLE_COL: "title", self._value_col(recs): f"{self._value_label()}, best first"}
+        novelty = float(self.novelty.value)
+        if novelty > 0:  # the list is ordered by the novelty-adjusted value: show it first
+            scores = recommend.score_folded(self.model, user, rec_idx)
+            counts = np.asarray(self.model.item_counts_)[rec_idx]
+            recs[ORDER_COL] = recommend.novelty_ranking(scores, counts, novelty)
+            columns = {
+                TITLE_COL: "title",
+                ORDER_COL: f"{self._value_label()} − {novelty:g} × log(1 + ratings), best first",
+                self._value_col(recs): self._value_label(),
+            }
+        self.new_recs_html.value = html_table(recs, {**columns, "because": why})
 
     def _value_col(self, recs: pd.DataFrame) -> str:
         return PREDICTION_COL if PREDICTION_COL in recs else SCORE_COL
 
     def _value_label(self) -> str:
-        return "score" if self.ranking else "predicted"
+        """What the lists show: a ranking model's score, a rating model's predicted rating."""
+        return "score" if self.ranking else "predicted rating"
 
     # --- tab 3 ------------------------------------------------------------------------------
     def show_neighbours(self) -> None:
-        """Nearest movies of the selected one (cosine on the movie embeddings)."""
+        """Nearest movies of the selected one: for a ranking model, its score for a person
+        who liked only that movie; for a rating model, cosine on the movie embeddings."""
         item = self.movie_matches.value
         if item is None:
             self.neighbours_html.value = ""
@@ -329,8 +377,16 @@ class RecommenderApp:
             self.neighbours_html.value = message(str(err))
             return
         title = html.escape(str(self.titles.get(item, item)))
-        self.neighbours_html.value = f"<b>Closest to {title}</b>" + html_table(
-            near, {TITLE_COL: "title", embeddings.SIMILARITY_COL: "cosine"}
+        if self.ranking:  # similar_movies scores a person who liked only this movie
+            label = "score (people who liked it also liked), best first"
+            how = "the model's score for a person who liked only this movie"
+        else:
+            label = "cosine similarity, best first"
+            how = "cosine between the movie vectors"
+        self.neighbours_html.value = (
+            f"<b>Closest to {title}</b>"
+            + message(f"ranked by {how}")
+            + html_table(near, {TITLE_COL: "title", embeddings.SIMILARITY_COL: label})
         )
 
     def refresh(self) -> None:

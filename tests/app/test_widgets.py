@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html as html_lib
+import re
+
+import ipywidgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -215,6 +219,143 @@ def test_the_app_on_a_ranking_model_explains_by_liked_movies_and_ignores_low_rat
     assert "rate one you liked" in app.new_recs_html.value
     app.add_movie(10, 5.0)  # Toy Story: liked by users 1 and 3, with movies 40 and 20
     page = app.new_recs_html.value
-    assert "<th>because you liked</th>" in page and "<th>score</th>" in page
+    assert "<th>because you liked</th>" in page and "<th>score, best first</th>" in page
     assert "<td>Toy Story (1995) (100%)</td>" in page  # the one liked movie, its share
     assert "Amélie" not in page  # given (if disliked), so never recommended
+
+
+# --- what the page says it is, and what each column holds -----------------------------------
+def table_columns(page: str) -> dict[str, list[str]]:
+    """The one table in ``page`` as {header: cell texts, top to bottom}, unescaped."""
+    heads = [html_lib.unescape(h) for h in re.findall(r"<th>(.*?)</th>", page)]
+    rows = [
+        [html_lib.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(<td>.*?)</tr>", page)
+    ]
+    assert rows and all(len(r) == len(heads) for r in rows), page
+    return {h: [r[j] for r in rows] for j, h in enumerate(heads)}
+
+
+def list_order_values(page: str) -> list[float]:
+    """The values of the one column that says the list is in its order ("best first")."""
+    cols = table_columns(page)
+    first = [h for h in cols if h.endswith(", best first")]
+    assert len(first) == 1, f"not one 'best first' column: {list(cols)}"
+    return [float(v) for v in cols[first[0]]]
+
+
+def non_increasing(values) -> bool:
+    return all(a >= b for a, b in zip(values, values[1:], strict=False))
+
+
+@pytest.fixture
+def ranking_app(movies):
+    from recsys_utils.models import make_model
+
+    model = make_model("ease", lam=1.0, threshold=4.0).fit(RATINGS)
+    return widgets.RecommenderApp(model, movies, RATINGS, k=3)
+
+
+def test_the_banner_says_snapshot_or_live_and_how_to_run_it_live(app):
+    assert app.widget.children[0] is app.banner  # on top of the app, above the controls
+    banner = app.banner.value
+    snapshot = (
+        "This is a snapshot of the app as the notebook ran: the controls do not recompute "
+        "here. Run it live with make demo."
+    )
+    assert snapshot in html_lib.unescape(banner)
+    either = html_lib.unescape(re.search(r'class="recsys-either">(.*?)</div>', banner).group(1))
+    assert "Live in Jupyter or Voila (make demo)" in either and "exported HTML page" in either
+    # the snapshot sentence is hidden unless the view is the HTML manager's static one,
+    # which sits just before its state script; then the two-case sentence is hidden
+    static_view = '.widget-subarea:has(+ script[type="application/vnd.jupyter.widget-view+json"])'
+    assert ".recsys-banner .recsys-snapshot {display: none;}" in banner
+    assert f"{static_view} .recsys-banner .recsys-snapshot {{display: block;}}" in banner
+    assert f"{static_view} .recsys-banner .recsys-either {{display: none;}}" in banner
+
+
+def test_every_value_column_says_what_it_holds(app, ranking_app):
+    app.add_movie(10, 5.0)
+    app.movie_search.value = "toy story"
+    assert list(table_columns(app.user_recs_html.value)) == [
+        "title",
+        "predicted rating, best first",
+    ]
+    assert list(table_columns(app.new_recs_html.value)) == [
+        "title",
+        "predicted rating, best first",
+        "closest movie you liked",
+    ]
+    assert list(table_columns(app.neighbours_html.value)) == [
+        "title",
+        "cosine similarity, best first",
+    ]
+
+    ranking_app.add_movie(10, 5.0)
+    ranking_app.movie_search.value = "toy story"
+    assert list(table_columns(ranking_app.user_recs_html.value)) == ["title", "score, best first"]
+    assert list(table_columns(ranking_app.new_recs_html.value)) == [
+        "title",
+        "score, best first",
+        "because you liked",
+    ]
+    near = ranking_app.neighbours_html.value
+    # similar_movies ranks by the score of a person who liked only this movie: not a cosine
+    assert list(table_columns(near)) == [
+        "title",
+        "score (people who liked it also liked), best first",
+    ]
+    assert "cosine" not in near and "liked only this movie" in near
+
+
+@pytest.mark.parametrize("which", ["rating model", "ranking model"])
+def test_the_values_shown_are_in_the_order_of_the_list(which, app, ranking_app):
+    app = app if which == "rating model" else ranking_app
+    app.k = 4
+    app.add_movie(10, 5.0)
+    app.add_movie(20, 4.0)
+    app.movie_search.value = "toy story"
+    for page in (app.user_recs_html.value, app.new_recs_html.value, app.neighbours_html.value):
+        values = list_order_values(page)
+        assert len(values) >= 2 and non_increasing(values), page
+    app.novelty.value = 0.5  # the list is now ordered by score - 0.5 x log(1 + ratings)
+    page = app.new_recs_html.value
+    cols = table_columns(page)
+    label = "score" if which == "ranking model" else "predicted rating"
+    assert list(cols)[:3] == ["title", f"{label} − 0.5 × log(1 + ratings), best first", label]
+    assert non_increasing(list_order_values(page)), page
+    user = recommend.fold_in(app.model, app.new_user_ratings())
+    scores = recommend.score_folded(app.model, user)
+    counts = np.log1p(app.model.item_counts_)
+    shown = app.model.item_map.encode(
+        app.catalogue.set_index("title").loc[cols["title"], "item_id"].to_numpy()
+    )
+    expected = [f"{v:.2f}" for v in scores[shown] - 0.5 * counts[shown]]
+    assert cols[f"{label} − 0.5 × log(1 + ratings), best first"] == expected
+
+
+def test_the_model_values_alone_would_be_out_of_order_with_novelty(app):
+    """Why the ordered-by column exists: on this fixture novelty reorders the list, so the
+    model's own values (shown beside it) are not in list order, and a table showing only
+    them would fail the check above."""
+    app.k = 3
+    app.add_movie(20, 5.0)  # MF's 4.52, 3.84, 3.74 becomes 4.52, 3.74, 3.84 (Toy Soldiers
+    app.novelty.value = 0.5  # has 1 rating, Tom & Jerry 2)
+    cols = table_columns(app.new_recs_html.value)
+    assert cols["predicted rating"] == ["4.52", "3.74", "3.84"]
+    assert not non_increasing([float(v) for v in cols["predicted rating"]])
+
+
+def walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from walk(child)
+
+
+def test_no_widget_needs_the_icon_font(app):
+    """The exported page embeds no font-awesome: an icon name would draw a missing glyph."""
+    app.add_movie(10, 5.0)  # its row adds a remove button
+    buttons = [w for w in walk(app.widget) if isinstance(w, ipywidgets.Button)]
+    assert app.add_button in buttons and len(buttons) >= 3
+    assert [(b.description, b.icon) for b in buttons if b.icon] == []
+    assert "Add" in app.add_button.description
