@@ -12,12 +12,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import table
+from helpers import folder_state, table, written_between
 
-from recsys_utils.constants import DATA_DIR_ENV
+from recsys_utils.constants import DATA_DIR_ENV, REPORTS_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 MIRROR = REPO.parent / "shared" / "data" / "movielens"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reports_left_alone():
+    """Nothing under the real ``reports/`` is created or changed by the test suite: what
+    ``make report`` publishes holds no test output (tests write under ``tmp_path``).
+    Checked when the session ends; a breach is an error at the last test's teardown."""
+    before = folder_state(REPORTS_DIR)
+    yield
+    written = written_between(before, folder_state(REPORTS_DIR))
+    assert not written, (
+        f"the tests wrote under {REPORTS_DIR}: {written[:10]}; write under tmp_path instead "
+        "(or was `make report` running at the same time?)"
+    )
 
 
 @pytest.fixture

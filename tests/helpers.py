@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -58,3 +60,22 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``folder``: relative path -> (size, mtime in ns), a
+    folder as (-1, 0); {} when ``folder`` does not exist."""
+    if not folder.is_dir():
+        return {}
+    state = {}
+    for path in folder.rglob("*"):
+        st = path.stat()
+        state[path.relative_to(folder).as_posix()] = (
+            (-1, 0) if path.is_dir() else (st.st_size, st.st_mtime_ns)
+        )
+    return state
+
+
+def written_between(before: dict, after: dict) -> list[str]:
+    """The paths created or changed from one ``folder_state`` to the next, sorted."""
+    return sorted(p for p, s in after.items() if before.get(p) != s)

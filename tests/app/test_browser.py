@@ -1,7 +1,9 @@
 """Headless Chromium opens the exported HTML, offline, and sees it rendered.
 
 Checked on each page: a title, at least one figure (an embedded image or a plotly plot
-drawn by its JavaScript), and no error cell. Screenshots go to ``reports/screenshots/``.
+drawn by its JavaScript), and no error cell. Screenshots go to the session's temporary
+folder (``screenshots/`` under pytest's base temp; ``--basetemp DIR`` keeps them where you
+choose), never to ``reports/``: what ``make report`` publishes holds no test images.
 Without Chromium the tests skip (``apt-get install chromium`` enables them), except
 under ``CI=true``, where they fail.
 """
@@ -19,10 +21,8 @@ import pytest
 from test_notebooks import discovered
 
 from recsys_utils.app import report
-from recsys_utils.constants import REPORTS_DIR
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = REPORTS_DIR / "screenshots"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -44,6 +44,12 @@ ERROR_CELL = re.compile(
 
 
 @pytest.fixture(scope="session")
+def screenshots(tmp_path_factory) -> Path:
+    """Where this session's screenshots go: a temporary folder, never ``reports/``."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="session")
 def browser() -> str:
     """The Chromium executable; skip (fail under CI=true) without one."""
     path = shutil.which("chromium") or (
@@ -57,10 +63,8 @@ def browser() -> str:
     return path
 
 
-def render(browser: str, html_path: Path, name: str, profile: Path) -> str:
-    """Open ``html_path`` headless; the DOM after its scripts ran. Screenshot saved."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOTS / f"{name}.png"
+def render(browser: str, html_path: Path, shot: Path, profile: Path) -> str:
+    """Open ``html_path`` headless; the DOM after its scripts ran. Screenshot saved as ``shot``."""
     result = subprocess.run(
         [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
          "--dump-dom", html_path.resolve().as_uri()],
@@ -154,8 +158,8 @@ def test_problems_flags_broken_pages():
     ]
 
 
-def test_tiny_report_renders_offline(browser, tiny_report, tmp_path):
-    dom = render(browser, tiny_report.html_path, "tiny_report", tmp_path / "profile")
+def test_tiny_report_renders_offline(browser, tiny_report, screenshots, tmp_path):
+    dom = render(browser, tiny_report.html_path, screenshots / "tiny_report.png", tmp_path / "p")
     assert problems(dom) == []
     assert "<title>Tiny report</title>" in dom
     assert re.search(r'<svg[^>]*class="main-svg"', dom), "plotly did not draw offline"
@@ -166,20 +170,20 @@ def test_tiny_report_renders_offline(browser, tiny_report, tmp_path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", discovered())
-def test_notebook_report_renders(browser, name, notebook_runs, tmp_path):
+def test_notebook_report_renders(browser, name, notebook_runs, screenshots, tmp_path):
     html_path = notebook_runs.reports_dir / f"{name}.html"
     if not html_path.is_file():
         pytest.fail(f"no HTML report for {name}: {notebook_runs.errors.get(name, 'not run')}")
-    dom = render(browser, html_path, name, tmp_path / "profile")
+    dom = render(browser, html_path, screenshots / f"{name}.png", tmp_path / "profile")
     assert problems(dom) == [], f"{name}: {problems(dom)}"
     assert reading_problems(dom) == [], f"{name}: {reading_problems(dom)}"
     assert '<a href="index.html">' in dom, f"{name}: no link back to the index"
 
 
 @pytest.mark.notebook
-def test_report_index_reads_in_a_minute(browser, notebook_runs, tmp_path):
+def test_report_index_reads_in_a_minute(browser, notebook_runs, screenshots, tmp_path):
     index = notebook_runs.reports_dir / "index.html"
-    dom = render(browser, index, "index", tmp_path / "profile")
+    dom = render(browser, index, screenshots / "index.png", tmp_path / "profile")
     text = visible_text(dom)
     assert "what this run found" in dom.lower()
     headline = re.search(r'<ul class="headline">(.*?)</ul>', dom, re.S).group(1)

@@ -2,8 +2,8 @@
 
 The test starts ``python -m recsys_utils.app.serve`` on a free port of 127.0.0.1 with a
 small checkpoint, types a title into the new-user search, adds the movie, changes its
-rating and sees the recommendation list change each time; a screenshot goes to
-``reports/screenshots/app_live.png``. Ctrl-C (SIGINT) then stops the server cleanly.
+rating and sees the recommendation list change each time; a screenshot goes to the
+test's temporary folder (never ``reports/``). Ctrl-C (SIGINT) then stops the server cleanly.
 Without Chromium, chromedriver or selenium the test skips, except under ``CI=true``,
 where it fails.
 """
@@ -21,7 +21,7 @@ import time
 import pytest
 from helpers import default_sigint
 
-from recsys_utils.constants import DATA_DIR_ENV, REPORTS_DIR
+from recsys_utils.constants import DATA_DIR_ENV
 
 pytestmark = pytest.mark.browser
 SEARCH = "input[placeholder='part of a title']"
@@ -108,7 +108,9 @@ def server(small_checkpoint, data_home, mirror_dir, tmp_path):
         proc.wait()
 
 
-def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(driver, server):
+def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(
+    driver, server, tmp_path
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
@@ -118,6 +120,8 @@ def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(dri
     wait = WebDriverWait(driver, 120)
     driver.get(url)
     search = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, SEARCH)))
+    banner = driver.find_element(By.CSS_SELECTOR, ".recsys-banner").text  # visible text only
+    assert "Live in Jupyter or Voila" in banner and "This is a snapshot" not in banner
 
     def recommendations() -> str:
         box = driver.find_elements(
@@ -154,9 +158,7 @@ def test_the_live_app_recommends_and_reacts_to_a_rating_then_stops_on_ctrl_c(dri
     third = changes_from(second)
     assert "Toy Story (1995)" not in third and "Shining, The (1980)" in third
 
-    shots = REPORTS_DIR / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    assert driver.save_screenshot(str(shots / "app_live.png"))
+    assert driver.save_screenshot(str(tmp_path / "app_live.png"))
 
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
     assert proc.wait(timeout=30) == 0
