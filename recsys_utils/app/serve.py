@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from recsys_utils.constants import DEFAULT_DATASET
+from recsys_utils.constants import DEFAULT_DATASET, get_spec
 from recsys_utils.models.recipes import DEFAULT_CHECKPOINT as DEFAULT_STEM
 from recsys_utils.models.recipes import ensure_checkpoint
 
@@ -173,6 +173,9 @@ def serve(
     allow_hosts: tuple[str, ...] = (),
 ):
     """Train the checkpoint if needed, check it, then serve the app until Ctrl-C (or SIGTERM)."""
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--port must be 1 to 65535, got {port}")
+    get_spec(dataset)  # an unknown data set: one line listing the known ones
     if max_sessions < 1:
         raise ValueError(f"--max-sessions must be at least 1, got {max_sessions}")
     if not idle_timeout >= 1:

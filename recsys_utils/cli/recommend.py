@@ -153,6 +153,15 @@ def _describe(model, args) -> str:
     return f"{type(model).__name__} ({name})"
 
 
+def _bounded(args: argparse.Namespace, model) -> None:
+    """Refuse ``--k`` past the movies the model knows before anything is allocated (k
+    columns were: 7 TiB for 10**12) and a negative ``--min-ratings``."""
+    if args.min_ratings < 0:
+        raise ValueError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
+    if args.k > len(model.item_map):
+        raise ValueError(f"--k {args.k} exceeds the {len(model.item_map):,} movies the model knows")
+
+
 def _recommend(args: argparse.Namespace) -> int:
     from recsys_utils import recommend
     from recsys_utils.recommend.explain import because_you_liked
@@ -160,6 +169,7 @@ def _recommend(args: argparse.Namespace) -> int:
 
     pairs = parse_pairs(args.ratings)
     model = load_model(args)
+    _bounded(args, model)
     if not recommend.can_fold_in(model):  # never a fold-in that scores unlike the model
         raise recommend.FoldInError(
             f"{_describe(model, args)} cannot fold in a new user; give --model ranking, mf, "
@@ -196,6 +206,7 @@ def _similar(args: argparse.Namespace) -> int:
     from recsys_utils import embeddings
 
     model = load_model(args)
+    _bounded(args, model)
     movies = load_movies(model)
     out = embeddings.similar_movies(
         model, args.movie, k=args.k, min_ratings=args.min_ratings, movies=movies

@@ -98,6 +98,11 @@ def parse_ratings(ratings) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"ratings must be (integer movie id, number) pairs: {err}") from None
     if not (np.isfinite(raw_ids) & (raw_ids == np.round(raw_ids))).all():
         raise ValueError(f"movie ids must be whole numbers, got {[m for m, _ in pairs][:5]}")
+    if (np.abs(raw_ids) >= 2.0**63).any():  # past int64: no movie's id (the cast would wrap)
+        raise ValueError(
+            f"unknown movie ids {[m for m, _ in pairs if abs(float(m)) >= 2.0**63][:5]}: "
+            "not in the model's training data"
+        )
     ids = raw_ids.astype(np.int64)
     if not np.isfinite(values).all():
         raise ValueError(f"rating for movie {ids[~np.isfinite(values)][0]} is not a finite number")
