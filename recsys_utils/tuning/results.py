@@ -99,6 +99,27 @@ def trial_summary(results: pd.DataFrame, objective=("val_rmse", "minimize")) -> 
     )
 
 
+def _write_atomically(results, folder) -> None:
+    """``results.csv`` and ``results.parquet``, each to a temp name then renamed; a folder
+    that cannot be written (read-only, full) is one line naming the path, no temp left."""
+    import os
+
+    for name, write in (("results.csv", results.to_csv), ("results.parquet", results.to_parquet)):
+        path = folder / name
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write(tmp, index=False)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise ValueError(
+                f"{err.filename or path}: cannot write the sweep's results ({err.strerror or err})"
+            ) from None
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
 def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> SweepResult:
     """Write the study's tidy table under ``study_dir(study_name)``; the best COMPLETE point.
 
@@ -110,9 +131,7 @@ def save_results(study, cfg: SweepConfig, study_name: str, seconds: float) -> Sw
     """
     results = results_table(study, cfg)
     folder = study_dir(study_name)
-    folder.mkdir(parents=True, exist_ok=True)
-    results.to_csv(folder / "results.csv", index=False)
-    results.to_parquet(folder / "results.parquet", index=False)
+    _write_atomically(results, folder)
     summary = trial_summary(results, cfg.objective)
     done = summary[summary["state"] == "COMPLETE"]
     best_params = best_value = None

@@ -131,3 +131,16 @@ def test_a_new_or_optuna_database_is_a_study_store(data_home, ratings_file, tmp_
     check_study_store(url)  # Optuna's own tables only: accepted again
     result = sweeps.run_sweep(config(ratings_file), storage=url, verbose=False)
     assert result.complete
+
+
+def test_a_results_folder_that_cannot_be_written_is_one_line(
+    data_home, ratings_file, tmp_path, capsys
+):
+    (data_home / "sweeps").write_text("a file where the sweeps folder should be")
+    code = main(
+        ["sweep", "--model", "bias", "--grid", "reg_item=5", "--dataset", str(ratings_file),
+         "--storage", f"sqlite:///{tmp_path / 'store.db'}", "--quiet"]
+    )  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "cannot write the sweep's results" in err and "sweeps" in err
