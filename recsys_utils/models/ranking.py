@@ -64,7 +64,10 @@ class PooledSoftmax(HistoryRecommender):
     ``eval_every`` epochs; early stopping after ``patience`` epochs without a better one,
     never before ``min_epochs`` (validation NDCG often dips for the first ten or so epochs,
     while the tables leave popularity, before it climbs: a short patience would otherwise
-    stop there). History ``seconds`` are per epoch, as in ``training.loop``.
+    stop there). History ``seconds`` are per epoch, as in ``training.loop``, which runs
+    the epochs (``training.pooled`` is the step). ``optimizer``: "adamw" updates every
+    row of both tables each batch; "sparse_adam" only the rows a batch touches (lazy
+    Adam, the faster one at scale: ``bench scale --model pooled_softmax``).
     ``device``: "auto" (CUDA where available), "cpu", "cuda"...; the tables are exported
     to numpy for scoring either way. ``progress``: a tqdm bar over epochs. An
     ``on_epoch`` attribute (callable) gets each history row, as the torch models do.
@@ -199,7 +202,7 @@ class PooledSoftmax(HistoryRecommender):
                 net, step, cfg, on_epoch=getattr(self, "on_epoch", None), desc=type(self).__name__
             )
         else:  # the starting tables (a refit at the best epoch 0)
-            hist = pd.DataFrame(columns=["epoch", "loss", "val_ndcg@100", "lr", "seconds"])
+            hist = pd.DataFrame(columns=["epoch", step.loss_column, *step.columns, "lr", "seconds"])
             hist.attrs.update(best_epoch=None, best=None)
         self._export(net)
         self.history_ = hist

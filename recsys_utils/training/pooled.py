@@ -94,6 +94,7 @@ class PooledStep(Step):
         self.device = torch.device(device)
         self._validate = validate
         self.has_validation = validate is not None
+        self.columns = self.columns if self.has_validation else ()  # no NaN-only column
         self.validate_at_start = validate_at_start
         logq = log_q(np.asarray(self.X.sum(0)).ravel())
         self.q = np.exp(logq) / np.exp(logq).sum()

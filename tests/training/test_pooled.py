@@ -206,3 +206,23 @@ def test_compiled_row_update_equals_the_torch_one(kind, monkeypatch):
             opt.step()
     for (name, a), b in zip(nets[0].named_parameters(), nets[1].parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_the_ranking_model_through_the_loop_refits_at_epoch_zero_and_logs_no_empty_column():
+    """PooledSoftmax's history comes from ``loop.fit``; without validation it has no
+    all-NaN validation column (the experiment reads one only when it was scored), and a
+    refit at a best epoch of 0 (EASE-initialised) keeps the starting tables."""
+    from recsys_utils.models.ranking import PooledSoftmax
+
+    X = positives(n_users=40, n_items=15)
+    kw = dict(dim=4, batch_size=8, num_threads=1)
+    m = PooledSoftmax(**kw, max_epochs=2).fit_matrix(X)
+    assert list(m.history_.columns) == ["epoch", "loss", "lr", "seconds"]
+    assert m.history_["epoch"].tolist() == [1, 2] and m.best_epoch_ == 2
+    start = PooledSoftmax(**kw, max_epochs=0, init="ease").fit_matrix(X)
+    again = PooledSoftmax(**kw, max_epochs=0, init="ease").fit_matrix(X)
+    assert len(start.history_) == 0 and start.best_epoch_ == 0
+    np.testing.assert_array_equal(start.W_in_, again.W_in_)
+    valid = PooledSoftmax(**kw, max_epochs=3, eval_every=2, patience=None)
+    valid.fit_matrix(X[:30], X[30:], X[30:])
+    assert valid.history_["val_ndcg@100"].notna().tolist() == [False, True, True]
