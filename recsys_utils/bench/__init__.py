@@ -29,6 +29,7 @@ _EXPORTS = {
     "EASE_EXACT_MAX_USERS": "ranking",
     "EASE_GRID": "ranking",
     "GRIDS": "coldstart",
+    "HYBRID_TRAIN": "coldstart",
     "LIGHTFM_MISSING": "coldstart",
     "LightFMScorer": "coldstart",
     "NEW_USER_NS": "ranking",

@@ -8,7 +8,8 @@ movies: (a) among themselves, (b) in the whole catalogue. Means and 95% t-interv
 over users (``evaluation.stats``), pooled over seeds; paired differences against content
 kNN on the same users.
 
-Models: content kNN and popularity within genre (``models.content``), and LightFM 1.17
+Models: content kNN and popularity within genre (``models.content``), our hybrid
+(``models.hybrid``: the pooled-softmax model with feature-built movie vectors), and LightFM 1.17
 (WARP loss, item features = the same feature table, with or without an identity block),
 which runs only when installed: it is not in the lock (see pyproject.toml's ``lightfm``
 extra for how it installs).
@@ -34,10 +35,19 @@ from recsys_utils.evaluation.coldstart import (
 from recsys_utils.evaluation.stats import compare_table
 from recsys_utils.models.base import Queries
 from recsys_utils.models.content import ContentKNN, GenrePopularity
+from recsys_utils.models.hybrid import HybridPooled
 
+# the hybrid's training budget: fixed epochs (no validation users here; the grid's
+# points are chosen on the validation movies like every other model's)
+HYBRID_TRAIN = {"dim": 200, "lr": 3e-3, "batch_size": 128, "max_epochs": 80}
 GRIDS = {
     "content_knn": [{"k": None}, {"k": 20}, {"k": None, "kinds": ("genre", "year", "genome")}],
     "genre_popularity": [{"alpha": 1.0}, {"alpha": 20.0}],
+    "hybrid_pooled": [
+        {**HYBRID_TRAIN, "id_dropout": 0.5},
+        {**HYBRID_TRAIN, "id_dropout": 0.9},
+        {**HYBRID_TRAIN, "use_id": False},
+    ],
     "lightfm": [
         {"no_components": 32, "epochs": 20, "identity": False},
         {"no_components": 64, "epochs": 40, "identity": False},
@@ -122,7 +132,8 @@ def _fit(name: str, features: MovieFeatures, params: dict, train: pd.DataFrame, 
     """The fitted model as a cold-start scorer ``(users, items) -> scores``."""
     if name == "lightfm":
         return LightFMScorer(features, seed=seed, **params).fit(train)
-    cls = {"content_knn": ContentKNN, "genre_popularity": GenrePopularity}[name]
+    cls = {"content_knn": ContentKNN, "genre_popularity": GenrePopularity,
+           "hybrid_pooled": HybridPooled}[name]  # fmt: skip
     model = cls(features, **params).fit(train)
     return lambda users, items: model.score_movies(Queries.known(users), items)
 

@@ -14,6 +14,7 @@ Modules:
     content: Rankers from what a movie is (``data.features``): content kNN and popularity within genre.
     ranking: Our ranking model on implicit feedback: a new user needs no gradient step.
     recipes: Recipes: the models the app and commands serve, their settings, how each is trained or loaded.
+    hybrid: The hybrid embedding model: movie vectors from features plus their own id vector.
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -22,12 +23,12 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "APP_MODELS": "recipes",
     "BiasOnly": "baselines",
     "Blend": "blend",
     "Capabilities": "base",
     "CapabilityError": "base",
     "CheckpointError": "checkpoints",
-    "APP_MODELS": "recipes",
     "CollabFNet": "torch_models",
     "ContentKNN": "content",
     "DEFAULT_BLEND": "blend",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "GenreRules": "rules",
     "GlobalMean": "baselines",
     "HistoryRecommender": "history",
+    "HybridPooled": "hybrid",
     "ImplicitMF": "torch_models",
     "MF": "torch_models",
     "MODELS": "registry",
@@ -59,8 +61,8 @@ _EXPORTS = {
     "check_out_path": "checkpoints",
     "damped_biases": "base",
     "dual_tables": "ease",
-    "ensure_checkpoint": "recipes",
     "ease_weights": "ease",
+    "ensure_checkpoint": "recipes",
     "fit_early_stopped": "fitting",
     "gram": "ease",
     "latest": "checkpoints",

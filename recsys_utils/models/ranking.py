@@ -162,7 +162,6 @@ class PooledSoftmax(HistoryRecommender):
 
         from recsys_utils.training.loop import TrainConfig, fit, resolve_device
         from recsys_utils.training.pooled import PooledStep
-        from recsys_utils.training.ranking_net import PooledNet
 
         p = self.params
         dev = resolve_device(p["device"])
@@ -171,7 +170,7 @@ class PooledSoftmax(HistoryRecommender):
         w = np.maximum(np.asarray(X.sum(0)).ravel(), 1.0) ** (-p["freq_beta"])
         self.item_w_ = w / w.mean()
         t0 = time.perf_counter()  # fit time includes the EASE solve and SVD of init="ease"
-        net = PooledNet(X.shape[1], p["dim"], p["hidden"], tie=p["tie"])
+        net = self._net(X.shape[1])
         if p["init"] != "normal":
             self._ease_init(X, net)
         net = net.to(dev)
@@ -213,6 +212,13 @@ class PooledSoftmax(HistoryRecommender):
         self.fit_seconds_ = time.perf_counter() - t0
         self.device_ = str(dev)
         return self
+
+    def _net(self, n_items: int):
+        """The torch net trained for ``n_items`` movies (a subclass may build another)."""
+        from recsys_utils.training.ranking_net import PooledNet
+
+        p = self.params
+        return PooledNet(n_items, p["dim"], p["hidden"], tie=p["tie"])
 
     def _export(self, net):
         """numpy copies for fold-in and scoring (no autograd, no dropout); these are

@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "recsys_utils.models.ease",
     "recsys_utils.models.ranking",
     "recsys_utils.models.content",
+    "recsys_utils.models.hybrid",
 )
 
 _CLASSES: dict[str, type] = {}

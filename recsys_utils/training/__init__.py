@@ -2,11 +2,12 @@
 
 Modules:
     fused_mf: A fused CPU step for matrix factorisation with the row-sparse optimisers.
+    hybrid_net: The net of ``models.hybrid.HybridPooled``: PooledNet with feature-built movie rows.
     loop: The epoch loop every torch model shares: ``fit(net, step, cfg)``.
     memory: Memory estimates made before allocating, so an absurd size fails fast and clearly.
     mf_kernels: The compiled loops behind ``fused_mf``: one MF minibatch step in five passes, and a
-    pooled: The ranking model's step for ``loop.fit``: batches of users, their loss, validation.
     nets: The torch modules behind the embedding models: forward(users, items) -> ratings.
+    pooled: The ranking model's step for ``loop.fit``: batches of users, their loss, validation.
     ranking_net: The net of ``models.ranking.PooledSoftmax``: embedding bag in, item table out.
     row_kernels: Compiled row loops for the row-sparse steps (optimiser rows, the ranking net's bag and softmax).
     rowsparse: Row-sparse optimisation: each step reads and writes only the embedding rows a batch uses.
@@ -25,6 +26,7 @@ _EXPORTS = {
     "COPIES_BY_OPTIMIZER": "memory",
     "CollabFNet": "nets",
     "HISTORY_COLUMNS": "loop",
+    "HybridNet": "hybrid_net",
     "ImplicitMFNet": "nets",
     "MFNet": "nets",
     "MFStep": "fused_mf",
