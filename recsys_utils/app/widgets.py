@@ -53,8 +53,7 @@ SNAPSHOT_TEXT = (
 )
 EITHER_TEXT = (
     f"Live in Jupyter or Voila ({LIVE_COMMAND}): change a control and the lists recompute. "
-    "In an exported HTML page this is a snapshot of the app as the notebook ran: the "
-    "controls do not recompute there."
+    "In an exported HTML page it is a snapshot: the controls do nothing there."
 )
 _STATIC_VIEW = '.widget-subarea:has(+ script[type="application/vnd.jupyter.widget-view+json"])'
 BANNER = f"""<style>

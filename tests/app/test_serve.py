@@ -11,7 +11,6 @@ where it fails.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,31 +24,6 @@ from recsys_utils.constants import DATA_DIR_ENV
 
 pytestmark = pytest.mark.browser
 SEARCH = "input[placeholder='part of a title']"
-
-
-def _need(what: str):
-    message = f"{what} not found: the live-app browser test needs it"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: it must run)")
-    pytest.skip(message)
-
-
-@pytest.fixture
-def driver():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _need("selenium")
-    chromium = shutil.which("chromium") or _need("chromium")
-    chromedriver = shutil.which("chromedriver") or _need("chromedriver")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1800"):
-        opts.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(chromedriver), options=opts)
-    yield browser
-    browser.quit()
 
 
 def _free_port() -> int:

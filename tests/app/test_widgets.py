@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from pathlib import Path
 
 import ipywidgets
 import numpy as np
@@ -359,3 +360,47 @@ def test_no_widget_needs_the_icon_font(app):
     assert app.add_button in buttons and len(buttons) >= 3
     assert [(b.description, b.icon) for b in buttons if b.icon] == []
     assert "Add" in app.add_button.description
+
+
+def exported_page(app, folder) -> Path:
+    """``app`` as the reports export it: a notebook whose one output is the app, with the
+    widget state saved as papermill saves it, through ``report.export_html``."""
+    import nbformat
+    from ipywidgets.embed import dependency_state
+
+    from recsys_utils.app import report
+
+    view = {"version_major": 2, "version_minor": 0, "model_id": app.widget.model_id}
+    cell = nbformat.v4.new_code_cell("display(app)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/plain": "app", "application/vnd.jupyter.widget-view+json": view},
+        )
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# The app"), cell])
+    state = {
+        "version_major": 2,
+        "version_minor": 0,
+        "state": dependency_state(app.widget, drop_defaults=True),  # the app's widgets only
+    }
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": state}
+    nbformat.write(nb, str(folder / "app.ipynb"))
+    return report.export_html(folder / "app.ipynb", folder / "app.html")
+
+
+@pytest.mark.browser
+def test_the_exported_page_says_it_is_a_snapshot(app, driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from recsys_utils.app import report
+
+    if not (report.REQUIRE_JS.is_file() and report.WIDGETS_JS.is_file()):
+        pytest.skip("no local widget scripts (make setup fetches them): the page needs a CDN")
+    driver.get(exported_page(app, tmp_path).as_uri())
+    banner = WebDriverWait(driver, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".recsys-banner")
+    )[0]
+    assert banner.text == widgets.SNAPSHOT_TEXT  # visible text only: the two-case one is hidden
+    assert "Live in Jupyter" not in banner.text
