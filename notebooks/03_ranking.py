@@ -67,7 +67,7 @@ from recsys_utils.constants import checkpoint_dir, data_dir, shown_path
 from recsys_utils.data.movielens import load_dataset
 from recsys_utils.evaluation.experiment import StrongGeneralisation
 from recsys_utils.metrics import report
-from recsys_utils.models import checkpoints
+from recsys_utils.models import Queries, checkpoints, people_table
 
 # this run's grids go to the bench as arguments (its module constants are defaults only)
 variants = {name: {"patience": PATIENCE, **kw} for name, kw in OURS_VARIANTS.items()}
@@ -329,7 +329,8 @@ lam0 = result.params[SEEDS[0]]["ease"]["lam"]
 W_in, W_out = dual_tables(split0.train, lam0)
 H0 = split0.test.history
 via_tables = np.asarray((H0 @ W_in) @ W_out.T)
-via_ease = EASE(lam=lam0).fit_matrix(split0.train).score_history(H0)
+liked_table = people_table(split0.train * 5.0, split0.train_users, split0.items)  # 5.0: liked
+via_ease = EASE(lam=lam0).fit(liked_table).score(Queries.from_matrix(H0 * 5.0))
 unseen = H0.toarray() == 0
 dual_gap = float(np.abs(via_tables[unseen] - via_ease[unseen]).max() / np.abs(via_ease).max())
 print(
@@ -386,13 +387,13 @@ final = model0
 
 
 def split_scores(model, history: sp.csr_matrix) -> np.ndarray:
-    """A contract-fitted model's scores for split-space history rows, in split columns."""
+    """A contract-fitted model's scores for split-space rows of liked movies, in split columns."""
     cols = model.item_map.encode(split0.items)
     to_model = sp.csr_matrix(
         (np.ones(cols.size, np.float32), (np.arange(cols.size), cols)),
         shape=(cols.size, len(model.item_map)),
     )
-    return model.score_history(history @ to_model)[:, cols]
+    return model.score(Queries.from_matrix(history @ to_model * 5.0))[:, cols]
 
 
 final_test = report(

@@ -67,7 +67,14 @@ from recsys_utils.bench.personalisation import mean_pairwise_jaccard
 from recsys_utils.constants import ITEM_COL, TITLE_COL
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
-from recsys_utils.models import checkpoints, fit_early_stopped, make_model, recipes
+from recsys_utils.models import (
+    Queries,
+    checkpoints,
+    fit_early_stopped,
+    make_model,
+    people_table,
+    recipes,
+)
 from recsys_utils.recommend.explain import because_you_liked
 
 dataset = data.load_dataset(DATASET)
@@ -85,7 +92,7 @@ def top_for(model, given: dict, k: int = K) -> pd.DataFrame:
     """A new person's top-k (titles, and for the ranking model the movies behind each)."""
     user = recommend.fold_in(model, given)
     out = recommend.recommend_new_user(model, user, k=k, min_ratings=MIN_RATINGS, movies=movies)
-    if recommend.is_ranking(model):
+    if not model.capabilities.predicts_ratings:
         items = model.item_map.encode(out[ITEM_COL].to_numpy())
         out["because you liked"] = because_you_liked(
             model, recommend.liked_indices(model, user), items, titles
@@ -191,7 +198,16 @@ split = strong_generalization_split(
     ratings, n_test=CURVE_TEST_USERS, n_valid=CURVE_VALID_USERS, seed=CURVE_SEED
 )
 curve_ranking = make_model("pooled_softmax", seed=CURVE_SEED, progress=False, **RANKING_PARAMS)
-curve_ranking.fit_matrix(split.train, split.valid.history, split.valid.targets)
+va = split.valid  # liked movies as ratings of 5.0; validation people: given, then targets
+curve_ranking.fit(
+    people_table(split.train * 5.0, split.train_users, split.items),
+    pd.concat(
+        [
+            people_table(va.history * 5.0, va.users, split.items, given=True),
+            people_table(va.targets * 5.0, va.users, split.items, given=False),
+        ]
+    ),
+)
 curve_mf = fit_early_stopped(
     "mf", newuser_curve.training_ratings(ratings, split), seed=CURVE_SEED, epochs=MF_EPOCHS
 )
@@ -216,7 +232,7 @@ display(
     )
 )
 scorers = {
-    "ranking model": curve_ranking.score_history,
+    "ranking model": lambda liked: curve_ranking.score(Queries.from_matrix(liked * 5.0)),
     "MF fold-in": newuser_curve.rating_model_scorer(
         curve_mf, ratings, split.test, split.items, reg=fold_in_reg
     ),

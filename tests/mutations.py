@@ -59,7 +59,7 @@ MUTATIONS = [
     ),
     (
         "fold_in_reg_1e6",
-        "recsys_utils/recommend/foldin.py",
+        "recsys_utils/models/_foldin.py",
         "FOLD_IN_REG = 1.0\n",
         "FOLD_IN_REG = 1e6\n",
         T_CURVE,
@@ -113,9 +113,9 @@ MUTATIONS = [
     (
         "implicit_mf_folded_as_mf",
         "recsys_utils/models/torch_models.py",
-        "    def fold_in_linear(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:\n"
+        "    def fold_in_linear(self, rated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:\n"
         '        """As the net scores',
-        "    def _unused(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:\n"
+        "    def _unused(self, rated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:\n"
         '        """As the net scores',
         "tests/recommend/test_foldin_scorers.py",
     ),

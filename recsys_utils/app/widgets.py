@@ -135,7 +135,7 @@ class RecommenderApp:
         self._user_ids, self._user_start = np.unique(users, return_index=True)
         self._user_end = np.append(self._user_start[1:], len(users))
         lo, hi = model.rating_scale
-        self.ranking = recommend.is_ranking(model)
+        self.ranking = not model.capabilities.predicts_ratings
         self._unit = (
             None if self.ranking else embeddings.normalize_rows(embeddings.extract(model).item)
         )

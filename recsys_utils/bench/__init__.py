@@ -6,7 +6,6 @@ Modules:
     peers: Benchmarks. ``bench_peers``: our models against Surprise on one fixed protocol.
     personalisation: Do two different new users get different lists? ``bench personalisation``.
     ranking: Ranking bench: the table's entries for ``evaluation.experiment``, and its report.
-    ranking_peers: The ranking bench's peers on the history API (``fit_matrix`` / ``score_history``):
     scale: Scale benchmark: MF throughput and memory on synthetic ratings, Surprise for reference,
 
 Public names below are loaded from their module on first use, so importing
@@ -16,11 +15,9 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
-    "ALS": "ranking_peers",
     "ALS_GRID": "ranking",
     "BENCH_COLUMNS": "peers",
     "BLEND_STEP": "ranking",
-    "BPR": "ranking_peers",
     "BPR_FOLD_GRID": "ranking",
     "BPR_GRID": "ranking",
     "BPR_THREADS": "ranking",
@@ -40,7 +37,6 @@ _EXPORTS = {
     "OURS_VARIANTS": "ranking",
     "PROTOCOL": "ranking",
     "PROTOCOL_NOTE": "peers",
-    "Popularity": "ranking_peers",
     "SLOW_PEERS": "peers",
     "SurprisePeer": "peers",
     "bench_catalogue": "scale",

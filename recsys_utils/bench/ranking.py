@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.bench.peers import to_markdown
-from recsys_utils.bench.ranking_peers import ALS, BPR, Popularity
 from recsys_utils.evaluation.experiment import (
     NEW_USER_NS,
     Best,
@@ -44,7 +43,10 @@ from recsys_utils.evaluation.experiment import (
     StrongGeneralisation,
 )
 from recsys_utils.metrics import top_k
+from recsys_utils.models.base import Queries
+from recsys_utils.models.baselines import Popularity
 from recsys_utils.models.ease import EASE
+from recsys_utils.models.implicit_peers import ALS, BPR
 from recsys_utils.models.ranking import PooledSoftmax
 
 # Defaults only: pass other grids to ``entries`` / ``run`` (read-only, so none is overwritten)
@@ -80,10 +82,8 @@ BLEND_STEP = 0.1
 
 def _set_fold(model, setting: dict) -> None:
     """BPR's fold-in for new people, tried on the fitted model without refitting."""
-    model.fold, model.fold_reg, model.fold_alpha = (
-        setting["fold"],
-        setting["fold_reg"],
-        setting["fold_alpha"],
+    model.params.update(
+        fold=setting["fold"], fold_reg=setting["fold_reg"], fold_alpha=setting["fold_alpha"]
     )
 
 
@@ -205,7 +205,7 @@ def cornac_agreement(split, lam, ease):
     cm = cornac.models.EASE(lamb=lam, posB=False, verbose=False).fit(ds)
     order = np.array([ds.iid_map[str(j)] for j in range(split.n_items)])  # ours -> cornac
     Bc = cm.B[np.ix_(order, order)]
-    s_ours = ease.score_history(split.test.history)
+    s_ours = ease.score(Queries.from_matrix(split.test.history * 5.0))  # 5.0: liked
     s_cornac = np.asarray(split.test.history @ Bc)
     same = float(
         (top_k(s_ours, 20, split.test.history) == top_k(s_cornac, 20, split.test.history)).mean()

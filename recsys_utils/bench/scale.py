@@ -268,6 +268,7 @@ def bench_pooled_softmax(
     optimiser built, the compiled loops loaded: a fixed second or two that 20 batches
     do not amortise).
     """
+    from recsys_utils.models.base import people_table
     from recsys_utils.models.ranking import PooledSoftmax
 
     cfg = synthetic_config(n_ratings, seed=seed)
@@ -292,7 +293,7 @@ def bench_pooled_softmax(
         seed=seed,
         device=device,
         num_threads=num_threads or 0,
-    ).fit_matrix(sub)
+    ).fit(people_table(sub * 5.0, np.arange(sub.shape[0]), np.arange(sub.shape[1])))
     epoch_s = float(model.history_["seconds"].iloc[-1])
     rate = sub.nnz / epoch_s
     out = {

@@ -165,14 +165,14 @@ def _bounded(args: argparse.Namespace, model) -> None:
 def _recommend(args: argparse.Namespace) -> int:
     from recsys_utils import recommend
     from recsys_utils.recommend.explain import because_you_liked
-    from recsys_utils.recommend.foldin import is_ranking, liked_indices
+    from recsys_utils.recommend.foldin import liked_indices, liked_threshold
 
     pairs = parse_pairs(args.ratings)
     model = load_model(args)
     _bounded(args, model)
-    if not recommend.can_fold_in(model):  # never a fold-in that scores unlike the model
+    if not model.capabilities.scores_new_people:  # declared on the model's class
         raise recommend.FoldInError(
-            f"{_describe(model, args)} cannot fold in a new user; give --model ranking, mf, "
+            f"{_describe(model, args)} cannot score a new person; give --model ranking, mf, "
             "collabfnet or a baseline's checkpoint"
         )
     movies = load_movies(model)
@@ -181,7 +181,7 @@ def _recommend(args: argparse.Namespace) -> int:
     out = recommend.recommend_new_user(
         model, user, k=args.k, min_ratings=args.min_ratings, movies=movies, novelty=args.novelty
     )
-    if is_ranking(model):
+    if not model.capabilities.predicts_ratings:
         liked = liked_indices(model, user)
         titles = movies.set_index(ITEM_COL)[TITLE_COL] if movies is not None else None
         items = model.item_map.encode(out[ITEM_COL].to_numpy())
@@ -194,7 +194,7 @@ def _recommend(args: argparse.Namespace) -> int:
         )
         heading = (
             f"{_describe(model, args)}: liked {len(liked)} of your {len(pairs)} movies "
-            f"(rated {model.params['threshold']:g} or more); {order}"
+            f"(rated {liked_threshold(model):g} or more); {order}"
         )
         _print(out, SCORE_COL, args.json, heading)
     else:
@@ -213,7 +213,7 @@ def _similar(args: argparse.Namespace) -> int:
     )
     how = (
         "what it recommends to a person who liked only this movie"
-        if callable(getattr(model, "score_liked", None))
+        if not model.capabilities.predicts_ratings
         else "cosine of the movie vectors"
     )
     _print(

@@ -40,74 +40,37 @@ class Embeddings:
     mu: float | None = None
 
 
-def _weights(module) -> np.ndarray:
-    return module.weight.detach().cpu().numpy().astype(np.float64)
-
-
 def extract(model) -> Embeddings:
-    """The embeddings and biases of a fitted torch model (MF, CollabFNet or alike).
+    """The embeddings and biases of a fitted model with learned vectors (MF, CollabFNet,
+    ImplicitMF, the pooled ranking model: whatever its ``embedding_tables`` gives).
 
     Raises:
-        ValueError: the model has no net with ``user_emb`` and ``item_emb`` (a baseline,
-            or a model not fitted yet).
+        ValueError: the model has no embedding tables (a baseline, a blend, the rules, or
+            a model not fitted yet).
 
-    The arrays are read-only and cached on the model until its weights change.
+    The arrays are read-only and cached on the model until its tables change.
     """
-    if hasattr(model, "W_out_") and callable(getattr(model, "fold_in", None)):
-        return _pooled_tables(model)
-    net = getattr(model, "net", None)
-    if net is None or not hasattr(net, "user_emb") or not hasattr(net, "item_emb"):
+    got = model.embedding_tables()
+    if got is None:
         raise ValueError(
-            f"{type(model).__name__} has no embedding tables: need a fitted "
-            "torch model whose net has user_emb and item_emb (MF, CollabFNet)"
+            f"{type(model).__name__} has no embedding tables: need a fitted model with "
+            "learned vectors (MF, CollabFNet, ImplicitMF, the ranking model)"
         )
-    # torch bumps a tensor's _version on every in-place update (optimiser step,
-    # load_state_dict): the cached copy is reused only while the weights are unchanged.
-    version = tuple((p.data_ptr(), p._version) for p in net.parameters())
-    cached = getattr(model, "_emb_cache", None)
+    version, tables = got
+    cached = model.__dict__.get("_emb_cache")
     if (
         cached is not None
         and cached[0] == version
         and cached[1].item_ids.size == len(model.item_map)
     ):
         return cached[1]
-    has_bias = hasattr(net, "user_bias") and hasattr(net, "item_bias")
-    mu = getattr(net, "mu", None)
     emb = Embeddings(
-        user=_weights(net.user_emb),
-        item=_weights(net.item_emb),
-        user_bias=_weights(net.user_bias)[:, 0] if has_bias else None,
-        item_bias=_weights(net.item_bias)[:, 0] if has_bias else None,
-        user_ids=model.user_map.ids.copy(),
-        item_ids=model.item_map.ids.copy(),
-        mu=float(mu.detach()) if mu is not None else None,
+        **tables, user_ids=model.user_map.ids.copy(), item_ids=model.item_map.ids.copy()
     )
     for arr in (emb.user, emb.item, emb.user_bias, emb.item_bias, emb.user_ids, emb.item_ids):
         if arr is not None:
             arr.setflags(write=False)  # shared through the cache: read-only
     model._emb_cache = (version, emb)
-    return emb
-
-
-def _pooled_tables(model) -> Embeddings:
-    """The pooled-embedding ranking model's tables: each movie's output vector o_i (what
-    a user vector is scored against) and bias c_i; a training user's vector is the pooling
-    of the movies they liked (``model.fold_in``)."""
-    cached = getattr(model, "_emb_cache", None)
-    if cached is not None and cached[0] is model.W_out_:
-        return cached[1]
-    emb = Embeddings(
-        user=np.asarray(model.fold_in(model.liked()), dtype=np.float64),
-        item=np.asarray(model.W_out_, dtype=np.float64),
-        user_bias=None,
-        item_bias=np.asarray(model.b_out_, dtype=np.float64),
-        user_ids=model.user_map.ids.copy(),
-        item_ids=model.item_map.ids.copy(),
-        mu=None,
-    )
-    for arr in (emb.user, emb.item, emb.item_bias, emb.user_ids, emb.item_ids):
-        arr.setflags(write=False)
-    model._emb_cache = (model.W_out_, emb)
     return emb
 
 
@@ -166,8 +129,8 @@ def nearest(
 def similar_movies(
     model, movie_id: int, k: int = 10, min_ratings: int = 0, movies: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Movies "more like this" one: for a ranking model scored from liked movies
-    (``score_liked``), what it would recommend to a person who liked only ``movie_id``
+    """Movies "more like this" one: for a model that only ranks (it declares no
+    ``predicts_ratings``), what it would recommend to a person who liked only ``movie_id``
     (people who liked it also liked, in the model's own terms; ``similarity`` is that
     score); for the rating models, the closest embeddings by cosine.
 
@@ -179,8 +142,11 @@ def similar_movies(
         DataFrame item_id, similarity (and title), best first.
     """
     idx = model.item_map.index(movie_id, "movie")
-    if callable(getattr(model, "score_liked", None)):
-        scores = np.asarray(model.score_liked(np.array([idx])), dtype=np.float64)
+    if not model.capabilities.predicts_ratings:
+        from recsys_utils.models.base import Query
+
+        liked_only = Query.new({movie_id: float(model.rating_scale[1])})
+        scores = np.asarray(model.score(liked_only), dtype=np.float64)
         mask = np.asarray(model.item_counts_) >= min_ratings
         mask[idx] = False
         if k > int(mask.sum()):

@@ -50,7 +50,7 @@ from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.evaluation import newuser_curve
 from recsys_utils.evaluation.ranking_protocol import RankingSplit, strong_generalization_split
 from recsys_utils.metrics import coverage_at_k, mae, per_user, rmse
-from recsys_utils.models.base import Recommender
+from recsys_utils.models.blend import ZScoreBlend, zscore
 
 METRICS = ("ndcg@100", "recall@20", "recall@50", "ndcg@10", "hr@10")
 OBJECTIVE = "ndcg@100"  # every choice maximises the validation users' mean of this
@@ -58,43 +58,37 @@ NEW_USER_NS = (1, 2, 5, 10, 20)
 
 
 # --- the two adapters: the only places a model is touched ------------------------------
+LIKED = 5.0  # the rating a 0/1 "liked" cell is given to a model (>= its threshold)
+
+
 def _fit(model, split: RankingSplit, train: pd.DataFrame):
-    """Fit on the training users' positives; validation users steer early stopping.
+    """``model.fit`` on the training users' ratings of the split's movies; the validation
+    users as held-out people (their liked movies given, their targets scored) steer it.
 
-    ``train`` is the training users' ratings: a package model gets from it what its
-    contract keeps beside the weights (id maps, liked and rated movies, the fallback
-    biases), so the fitted model is the one saved and served."""
-    model.fit_matrix(split.train, split.valid.history, split.valid.targets)
-    if isinstance(model, Recommender):
-        _contract_state(model, split, train)
-    return model
+    ``train`` is the training users' ratings: the model keeps what its contract keeps
+    (id maps, liked and rated movies, the fallback biases), so the fitted model is the one
+    saved and served. Its movie index is the split's (every split movie has a positive)."""
+    from recsys_utils.models.base import people_table
 
-
-def _contract_state(model, split: RankingSplit, train: pd.DataFrame) -> None:
-    """What ``Recommender.fit`` sets, for a model fitted on the split's matrix."""
-    from recsys_utils.data.encoding import IdMap
-    from recsys_utils.models.base import FALLBACK_DAMPING, damped_biases
-
-    model.user_map, model.item_map = IdMap(split.train_users), IdMap(split.items)
-    u, i = model.user_map.encode(train[USER_COL]), model.item_map.encode(train[ITEM_COL])
-    keep = (u >= 0) & (i >= 0)
-    u, i, r = u[keep], i[keep], train[RATING_COL].to_numpy(np.float64)[keep]
-    model.rating_scale = model.rating_scale or (float(r.min()), float(r.max()))
-    n_users, n_items = split.train.shape
-    model.global_mean_, model.fallback_user_bias_, model.fallback_item_bias_ = damped_biases(
-        u, i, r, n_users, n_items, FALLBACK_DAMPING, FALLBACK_DAMPING
+    va = split.valid
+    mine = train[train[USER_COL].isin(split.train_users) & train[ITEM_COL].isin(split.items)]
+    valid = pd.concat(
+        [
+            people_table(va.history * LIKED, va.users, split.items, given=True),
+            people_table(va.targets * LIKED, va.users, split.items, given=False),
+        ]
     )
-    order = np.lexsort((i, u))
-    model.seen_indptr_ = np.concatenate([[0], np.cumsum(np.bincount(u, minlength=n_users))])
-    model.seen_indices_ = i[order].astype(np.int32)
-    model.item_counts_ = np.bincount(i, minlength=n_items)
-    model.liked_indptr_ = split.train.indptr.astype(np.int64)
-    model.liked_indices_ = split.train.indices.astype(np.int64)
+    model.fit(mine, valid)
+    if not np.array_equal(model.item_map.ids, split.items):
+        raise ValueError("the model's movies differ from the split's: scores would not align")
+    return model
 
 
 def _score(model, liked: sp.csr_matrix) -> np.ndarray:
     """(n, n_items) scores for new people given as 0/1 rows of liked movies."""
-    return model.score_history(liked)
+    from recsys_utils.models.base import Queries
+
+    return model.score(Queries.from_matrix(liked * LIKED))
 
 
 def _fit_ratings(model, train: pd.DataFrame, valid: pd.DataFrame | None = None):
@@ -433,22 +427,7 @@ class Best:
         return Fitted(f.model, {"variant": pick, **f.params}, f.val, f.fit_s, candidates, f.extra)
 
 
-def zscore(s: np.ndarray) -> np.ndarray:
-    return (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-12)
-
-
-class ZBlend:
-    """sum_m w_m z(model_m): members' per-user z-scores, weights summing to 1."""
-
-    def __init__(self, members: Sequence, weights: Sequence[float]):
-        self.members, self.weights = list(members), [float(w) for w in weights]
-
-    def score_history(self, liked):
-        return sum(
-            w * zscore(_score(m, liked))
-            for m, w in zip(self.members, self.weights, strict=True)
-            if w
-        )
+ZBlend = ZScoreBlend  # sum_m w_m z(model_m): members' per-user z-scores (models.blend)
 
 
 @dataclass

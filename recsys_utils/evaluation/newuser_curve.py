@@ -7,8 +7,8 @@ permutation of their history (the movies they liked, rated >= 4) and scored on t
 changes). Any model takes part through a *scorer*: a function from an n-movie history
 matrix to a score matrix over the split's catalogue.
 
-- a ranking model fitted on the split's matrix scores the history itself
-  (``score_history``);
+- a ranking model scores the liked movies as a new person's query
+  (``model.score(Queries.from_matrix(liked * 5.0))``);
 - a rating model (MF, bias-only, ...) fitted on the training users' ratings folds each
   user in (``recommend.fold_in``) from their own ratings of those n movies, then scores
   the catalogue with its own scorer (``rating_model_scorer``);

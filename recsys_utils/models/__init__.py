@@ -5,12 +5,13 @@ Modules:
     registry: The registry of models by name: ``register`` (a class decorator), ``MODELS``, ``make_model``.
     baselines: The baselines: the global mean, bias-only ridge, and popularity.
     torch_models: The torch embedding models: the contract's ``Recommender`` trained by ``training.train``.
-    blend: A linear blend of embedding models, its weights fitted on the validation split.
+    blend: Two blends: ``Blend`` (ratings) and ``ZScoreBlend`` (rankings).
     rules: A rules-based recommender: a user's favourite genres, then the best-rated movies in them.
     checkpoints: Checkpoints: safetensors weights plus a JSON sidecar, written atomically.
     ease: EASE^R (Steck 2019): closed-form item-item linear autoencoder on liked movies.
     fitting: Fitting a registry model with early stopping on a random holdout of its ratings.
-    history: The contract of rankers scored from the movies a person liked: ``HistoryRecommender``.
+    liked: Rankers scored from the movies a person liked: ``LikedRecommender``.
+    implicit_peers: The ``implicit`` library's iALS and BPR on the contract.
     content: Rankers from what a movie is (``data.features``): content kNN and popularity within genre.
     ranking: Our ranking model on implicit feedback: a new user needs no gradient step.
     recipes: Recipes: the models the app and commands serve, their settings, how each is trained or loaded.
@@ -23,7 +24,9 @@ the package imports nothing heavy (torch, numba, umap, optuna).
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
+    "ALS": "implicit_peers",
     "APP_MODELS": "recipes",
+    "BPR": "implicit_peers",
     "BiasOnly": "baselines",
     "Blend": "blend",
     "Capabilities": "base",
@@ -35,15 +38,19 @@ _EXPORTS = {
     "DEFAULT_CHECKPOINT": "recipes",
     "EASE": "ease",
     "FALLBACK_DAMPING": "base",
+    "FOLD_IN_BIAS_REG": "_foldin",
     "FOLD_IN_OPTIONS": "base",
+    "FOLD_IN_REG": "_foldin",
+    "FOLD_IN_REG_GRID": "_foldin",
     "FORMAT_VERSION": "checkpoints",
     "FeatureRanker": "content",
+    "GIVEN_COL": "base",
     "GenrePopularity": "content",
     "GenreRules": "rules",
     "GlobalMean": "baselines",
-    "HistoryRecommender": "history",
     "HybridPooled": "hybrid",
     "ImplicitMF": "torch_models",
+    "LikedRecommender": "liked",
     "MF": "torch_models",
     "MODELS": "registry",
     "MODEL_MODULES": "registry",
@@ -56,7 +63,8 @@ _EXPORTS = {
     "SMALL_MF": "fitting",
     "TUNED": "recipes",
     "TorchRecommender": "torch_models",
-    "binary_csr": "history",
+    "ZScoreBlend": "blend",
+    "binary_csr": "liked",
     "check_items": "checkpoints",
     "check_out_path": "checkpoints",
     "damped_biases": "base",
@@ -73,12 +81,14 @@ _EXPORTS = {
     "make_model": "registry",
     "mf_from_factors": "recipes",
     "novelty_ranking": "base",
+    "people_table": "base",
     "randomized_svd": "ranking",
     "read_meta": "checkpoints",
     "register": "registry",
     "require": "base",
     "save": "checkpoints",
     "untrained": "recipes",
+    "zscore": "blend",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -36,6 +36,9 @@ FALLBACK_DAMPING = 10.0
 # its fold-in has (the factor models: all; the rest: none) and ignores the others.
 FOLD_IN_OPTIONS = ("reg", "bias_reg", "prior", "steps", "lr")
 OBJECTIVES = ("val_rmse", "val_ndcg@100")
+# In ``fit``'s ``valid``: for held-out people (users not in ``train``), True marks the
+# ratings they give (the query), False the ones scored (the targets).
+GIVEN_COL = "given"
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,8 @@ class Recommender:
 
     name: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    _valid_people = None  # (given, targets) ratings of held-out people, during fit only
+    net = None  # the torch module of a model that has one (checkpoints save its state)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -265,12 +270,17 @@ class Recommender:
         )
         self.seen_indices_ = i[order].astype(np.int32)
         self.item_counts_ = np.bincount(i, minlength=len(self.item_map))
-        valid_enc = None
+        valid_enc, self._valid_people = None, None
         if valid is not None and len(valid):
             vu, vi, vr = self._encode(valid)
+            if GIVEN_COL in valid:  # held-out people: their query and their targets
+                self._valid_people = self._people_pair(valid, vu, vi, vr)
             keep = (vu >= 0) & (vi >= 0)  # cold pairs cannot guide training
             valid_enc = (vu[keep], vi[keep], vr[keep])
-        self._fit(u, i, r, valid_enc)
+        try:
+            self._fit(u, i, r, valid_enc)
+        finally:
+            self._valid_people = None
         return self
 
     def score(self, queries: Queries | Query, **fold_kw) -> np.ndarray:
@@ -296,6 +306,16 @@ class Recommender:
             out = self._score_new(q.ratings_matrix(self.item_map), **fold_kw)
         out = np.asarray(out)
         return out[0] if single else out
+
+    def person_parameters(self, queries: Queries | Query, **fold_kw):
+        """New people's own parameters as the fold-in fits them: (biases (n,), vectors
+        (n, d)), or (float, (d,)) for one ``Query``; a model whose fold-in fits none gives
+        zeros and empty vectors. What ``recommend.explain`` reads for a new person."""
+        single = isinstance(queries, Query)
+        q = queries.queries() if single else queries
+        require(self, "scores_new_people")
+        b, P = self._fold_parameters(q.ratings_matrix(self.item_map), **fold_kw)
+        return (float(b[0]), P[0]) if single else (b, P)
 
     def predict(self, users, items) -> np.ndarray:
         """Predicted ratings for (user, item) pairs of raw ids, clipped to the scale."""
@@ -358,6 +378,18 @@ class Recommender:
             out[PREDICTION_COL] = np.clip(scores[top], *self.rating_scale)
         return out
 
+    def build_net(self, n_users: int, n_items: int, mu: float = 0.0):
+        """The model's torch module, built empty for a checkpoint to fill; None for a
+        model without one (its fitted arrays are all it needs)."""
+        return None
+
+    def embedding_tables(self) -> tuple | None:
+        """(version, tables) of a model with learned vectors, else None: ``tables`` holds
+        numpy ``user`` (n_users, d), ``item`` (n_items, d), ``user_bias``, ``item_bias``
+        ((n,) or None) and ``mu`` (float or None); ``version`` changes when they do.
+        ``embeddings.extract`` reads this."""
+        return None
+
     def seen_items(self, user_index: int) -> np.ndarray:
         """Item indices the user rated in training."""
         return self.seen_indices_[self.seen_indptr_[user_index] : self.seen_indptr_[user_index + 1]]
@@ -370,6 +402,32 @@ class Recommender:
     def _score_new(self, R: sp.csr_matrix, **fold_kw) -> np.ndarray:
         """Scores for new people given as ratings over the item index, (n, n_items)."""
         raise NotImplementedError(f"{type(self).__name__} has no fold-in for new people yet")
+
+    def _fold_parameters(self, R: sp.csr_matrix, **fold_kw):
+        """(biases, vectors) of new people; none by default."""
+        return np.zeros(R.shape[0]), np.zeros((R.shape[0], 0))
+
+    def _constant_rows(self, R: sp.csr_matrix) -> np.ndarray:
+        """For models whose scores do not depend on the person: every row the same."""
+        row = np.asarray(self.score_items(np.zeros(1, dtype=np.int64))[0], dtype=np.float64)
+        return np.broadcast_to(row, (R.shape[0], row.size)).copy()
+
+    def _people_pair(self, valid, vu, vi, vr):
+        """(given, targets) ratings matrices of the held-out people in ``valid`` (users not
+        in training), rows in order of first appearance; None when there are none."""
+        new = (vu < 0) & (vi >= 0)
+        if not new.any():
+            return None
+        users = valid[USER_COL].to_numpy()[new]
+        _, first, rows = np.unique(users, return_index=True, return_inverse=True)
+        rows = np.argsort(np.argsort(first))[rows]  # number people by first appearance
+        given = valid[GIVEN_COL].to_numpy(dtype=bool)[new]
+        shape = (len(first), len(self.item_map))
+
+        def matrix(sel):
+            return sp.csr_matrix((vr[new][sel], (rows[sel], vi[new][sel])), shape=shape)
+
+        return matrix(given), matrix(~given)
 
     def _user_indices(self, users) -> np.ndarray:
         idx = self.user_map.encode(np.asarray(users))
@@ -405,6 +463,25 @@ class Recommender:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def people_table(R, users, items, given: bool | None = None) -> pd.DataFrame:
+    """A tidy ratings table (user_id, item_id, rating[, given]) from a ratings matrix whose
+    rows are ``users`` and columns ``items`` (raw ids); what ``fit`` reads, e.g. a 0/1
+    matrix of liked movies times 5.0, and held-out people with ``given`` True (their
+    query) or False (their targets)."""
+    R = sp.csr_matrix(R)
+    rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
+    out = pd.DataFrame(
+        {
+            USER_COL: np.asarray(users)[rows],
+            ITEM_COL: np.asarray(items)[R.indices],
+            RATING_COL: R.data.astype(np.float64),
+        }
+    )
+    if given is not None:
+        out[GIVEN_COL] = bool(given)
+    return out
 
 
 def liked_matrix(R: sp.csr_matrix, threshold: float) -> sp.csr_matrix:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys_utils.models._foldin import check_regs, person_rows
 from recsys_utils.models.base import Capabilities, Recommender, damped_biases
 from recsys_utils.models.registry import register
 
@@ -26,6 +27,10 @@ class GlobalMean(Recommender):
 
     def score_items(self, user_indices):
         return np.full((len(user_indices), len(self.item_map)), self.mu_)
+
+    def _score_new(self, R, **fold_kw):
+        """Nothing to fit: the mean, whoever asks."""
+        return self._constant_rows(R)
 
 
 @register
@@ -60,6 +65,22 @@ class BiasOnly(Recommender):
     def score_items(self, user_indices):
         return self.mu_ + self.b_u_[user_indices][:, None] + self.b_i_[None, :]
 
+    def _fold_parameters(self, R, bias_reg=None, reg=0.0, **fold_kw):
+        """b = sum_j (r_j - mu - b_j) / (bias_reg + n), bias_reg its own reg_user by default."""
+        bias_reg = self.params["reg_user"] if bias_reg is None else bias_reg
+        check_regs(reg, bias_reg)
+        b = np.array(
+            [
+                np.sum(v - self.mu_ - self.b_i_[idx]) / (bias_reg + len(idx)) if len(idx) else 0.0
+                for idx, v in person_rows(R)
+            ]
+        )
+        return b, np.zeros((R.shape[0], 0))
+
+    def _score_new(self, R, **fold_kw):
+        b, _ = self._fold_parameters(R, **fold_kw)
+        return self.mu_ + b[:, None] + self.b_i_[None, :]
+
 
 @register
 class Popularity(Recommender):
@@ -77,3 +98,7 @@ class Popularity(Recommender):
     def score_items(self, user_indices):
         counts = self.item_counts_.astype(np.float64)
         return np.broadcast_to(counts, (len(user_indices), counts.size)).copy()
+
+    def _score_new(self, R, **fold_kw):
+        """Nothing to fit: the training counts, whoever asks."""
+        return self._constant_rows(R)

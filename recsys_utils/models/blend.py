@@ -1,16 +1,20 @@
-"""A linear blend of embedding models, its weights fitted on the validation split.
+"""Two blends, named for what they add: ``Blend`` (ratings) and ``ZScoreBlend`` (rankings).
 
-Registered in ``models.MODELS`` as ``"blend"``, so ``make_model``, the CLI and
-checkpoints know it; members are built through that registry (imported when needed,
-since ``models`` imports this module).
+``Blend`` is a linear blend of the rating predictions of embedding models, its weights
+fitted on the validation split; registered in ``models.MODELS`` as ``"blend"``, so
+``make_model``, the CLI and checkpoints know it; members are built through that registry
+(imported when needed, since ``models`` imports this module). ``ZScoreBlend`` adds the
+per-person z-scores of fitted ranking models with given weights (chosen on validation
+people by whoever builds it: ``bench.ranking``, the experiment).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from recsys_utils.models.base import Capabilities, Recommender
+from recsys_utils.models.base import Capabilities, Queries, Recommender
 from recsys_utils.models.recipes import TUNED
 from recsys_utils.models.registry import register
 from recsys_utils.models.torch_models import TorchRecommender
@@ -137,6 +141,14 @@ class Blend(Recommender):
         x = np.column_stack([np.ones(len(vr)), *self._member_preds(vu, vi)])
         self.weights_ = np.linalg.lstsq(x, vr, rcond=None)[0]
 
+    def _score_new(self, R, **fold_kw):
+        """Each member's own fold-in, clipped and weighted as ``score_items``."""
+        scores = [
+            np.clip(m.score(Queries.from_matrix(R), **fold_kw), *self.rating_scale)
+            for m in self.members_
+        ]
+        return self.weights_[0] + sum(w * s for w, s in zip(self.weights_[1:], scores, strict=True))
+
     def _member_preds(self, u, i) -> list[np.ndarray]:
         return [np.clip(m._predict_idx(u, i), *self.rating_scale) for m in self.members_]
 
@@ -160,3 +172,47 @@ class Blend(Recommender):
             ],
             "weights": self.weights_.tolist(),
         }
+
+
+def zscore(s: np.ndarray) -> np.ndarray:
+    """Each row standardised: (s - row mean) / row std."""
+    return (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-12)
+
+
+class ZScoreBlend(Recommender):
+    """sum_m w_m z(score_m): fitted models' per-person z-scores, weighted.
+
+    Built from members already fitted on the same training table (it shares their id maps
+    and counts); a member with weight 0 is not scored. Ranks only (``predict`` is the
+    fallback). New people are scored by each member's own fold-in.
+
+    Args:
+        members: fitted models.
+        weights: one per member (they usually sum to 1; the caller chooses them on
+            validation people).
+    """
+
+    name = "zscore_blend"
+    capabilities = Capabilities(predicts_ratings=False)
+
+    def __init__(self, members, weights):
+        members, weights = list(members), [float(w) for w in weights]
+        if not members or len(members) != len(weights):
+            raise ValueError(f"need one weight per member: {len(members)} vs {len(weights)}")
+        super().__init__(rating_scale=members[0].rating_scale, weights=weights)
+        self.members_ = members
+        for attr in _SHARED_FIT:
+            setattr(self, attr, getattr(members[0], attr))
+
+    def _mix(self, score) -> np.ndarray:
+        pairs = zip(self.members_, self.params["weights"], strict=True)
+        return sum(w * zscore(np.asarray(score(m))) for m, w in pairs if w)
+
+    def score_items(self, user_indices):
+        return self._mix(lambda m: m.score_items(user_indices))
+
+    def _score_new(self, R: sp.csr_matrix, **fold_kw):
+        return self._mix(lambda m: m.score(Queries.from_matrix(R), **fold_kw))
+
+    def _predict_idx(self, u, i):
+        return self.global_mean_ + self.fallback_user_bias_[u] + self.fallback_item_bias_[i]

@@ -102,7 +102,7 @@ def _model_state(model) -> tuple[dict[str, np.ndarray], dict]:
             arrays[f"attr.{name}"] = value
         elif isinstance(value, (int, float, np.integer, np.floating)):
             scalars[name] = float(value) if isinstance(value, (float, np.floating)) else int(value)
-    if getattr(model, "net", None) is not None:
+    if model.net is not None:
         for name, tensor in model.net.state_dict().items():
             arrays[f"net.{name}"] = tensor.detach().cpu().numpy()
     return {k: np.ascontiguousarray(v) for k, v in arrays.items()}, scalars
@@ -326,7 +326,6 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
     from safetensors.numpy import load as st_load
 
     from recsys_utils.models.registry import MODELS
-    from recsys_utils.models.torch_models import TorchRecommender
     from recsys_utils.training.loop import device_available
 
     sidecar = _sidecar(path)
@@ -367,13 +366,13 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
         if not name.isidentifier() or not name.endswith("_") or name.startswith("_"):
             raise CheckpointError(f"{sidecar}: refusing to set attribute {name!r}")
         setattr(model, name, value)
-    if isinstance(model, TorchRecommender) or hasattr(model, "build_net"):  # e.g. models.Blend
-        try:
-            model.build_net(len(model.user_map), len(model.item_map))
-        except (ValueError, TypeError, RuntimeError) as err:
-            raise CheckpointError(
-                f"{sidecar}: cannot build {meta['model']} for these id maps: {err}"
-            ) from None
+    try:
+        net = model.build_net(len(model.user_map), len(model.item_map))
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{sidecar}: cannot build {meta['model']} for these id maps: {err}"
+        ) from None
+    if net is not None:  # a model with a torch module: TorchRecommender, Blend
         state = {
             k[4:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("net.")
         }

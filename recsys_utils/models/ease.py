@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys_utils.models.history import HistoryRecommender
+from recsys_utils.models.liked import LikedRecommender
 from recsys_utils.models.registry import register
 
 
@@ -43,14 +43,14 @@ def dual_tables(X: sp.csr_matrix, lam: float) -> tuple[np.ndarray, np.ndarray]:
     """EASE for a new user as a pooled embedding model of ``n_users`` dimensions.
 
     With P = (X^T X + lambda I)^-1 and Woodbury, P = (I - X^T M X) / lambda for
-    M = (X X^T + lambda I)^-1, so a history row h scores every movie it does not hold as
+    M = (X X^T + lambda I)^-1, so a row h of liked movies scores every movie it does not hold as
 
         s_i = (h X^T) . (M X)_{:, i} / (lambda P_ii),  P_ii = (1 - X_{:, i}^T M X_{:, i}) / lambda:
 
     the sum over the liked movies of an input vector W_in[j] = X_{:, j} (who liked j) dotted
     with an output vector W_out[i]. Returns (W_in, W_out), each (n_items, n_users): on data
     with fewer users than movies EASE is, for new users, an embedding model of that rank
-    (the movies in h score differently, but the history is never recommended)."""
+    (the movies in h score differently, but liked movies are never recommended)."""
     Xd = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
     A = Xd @ Xd.T
     A[np.diag_indices_from(A)] += lam
@@ -60,7 +60,7 @@ def dual_tables(X: sp.csr_matrix, lam: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register
-class EASE(HistoryRecommender):
+class EASE(LikedRecommender):
     """EASE^R; ``lam`` the ridge weight (chosen on validation users in bench.ranking)."""
 
     name = "ease"
@@ -68,9 +68,8 @@ class EASE(HistoryRecommender):
     def __init__(self, rating_scale=None, threshold: float = 4.0, lam: float = 200.0):
         super().__init__(rating_scale, threshold, lam=float(lam))
 
-    def fit_matrix(self, X, valid_history=None, valid_targets=None, G=None):
-        self.B_ = ease_weights(gram(X) if G is None else G, self.params["lam"]).astype(np.float32)
-        return self
+    def _fit_liked(self, X, valid_liked=None, valid_targets=None):
+        self.B_ = ease_weights(gram(X), self.params["lam"]).astype(np.float32)
 
-    def score_history(self, H):
+    def _score_liked(self, H):
         return np.asarray(H @ self.B_)

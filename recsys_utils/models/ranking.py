@@ -1,6 +1,6 @@
 """Our ranking model on implicit feedback: a new user needs no gradient step.
 
-It is a ``history.HistoryRecommender`` (scores are a function of the movies a person
+It is a ``liked.LikedRecommender`` (scores are a function of the movies a person
 liked). ``PooledSoftmax`` (ours): a user is the normalised sum of input embeddings of the
 movies they like (``nn.EmbeddingBag``), optionally through one tanh layer (Mult-DAE,
 Liang et al. 2018, with the encoder written as an embedding bag); scores are a dot
@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from recsys_utils.metrics import report
 from recsys_utils.models.base import Capabilities
-from recsys_utils.models.history import HistoryRecommender
+from recsys_utils.models.liked import LikedRecommender
 from recsys_utils.models.registry import register
 
 
@@ -48,7 +48,7 @@ def randomized_svd(A: np.ndarray, k: int, seed: int = 0, oversample: int = 20, n
 
 
 @register
-class PooledSoftmax(HistoryRecommender):
+class PooledSoftmax(LikedRecommender):
     """Embedding-bag Mult-DAE. ``pool``: "sqrt" (L2-normalised input, as Mult-DAE) or
     "mean"; ``hidden``: "linear" or "tanh"; ``freq_beta`` weights an input movie by
     count^-beta before normalising; ``target``: "full" (all positives) or "dropped"
@@ -157,7 +157,7 @@ class PooledSoftmax(HistoryRecommender):
             if not self.params["tie"]:
                 net.out.weight.copy_(torch.from_numpy(W_out))
 
-    def fit_matrix(self, X, valid_history=None, valid_targets=None):
+    def _fit_liked(self, X, valid_liked=None, valid_targets=None):
         import torch
 
         from recsys_utils.training.loop import TrainConfig, fit, resolve_device
@@ -177,11 +177,11 @@ class PooledSoftmax(HistoryRecommender):
 
         def validate(net):
             self._export(net)
-            scores = self.score_history(valid_history)
-            ndcg = report(scores, valid_targets, valid_history, ("ndcg@100",))["ndcg@100"]
+            scores = self._score_liked(valid_liked)
+            ndcg = report(scores, valid_targets, valid_liked, ("ndcg@100",))["ndcg@100"]
             return {"val_ndcg@100": ndcg}
 
-        has_valid = valid_history is not None and valid_targets is not None
+        has_valid = valid_liked is not None and valid_targets is not None
         step = PooledStep(
             X,
             self._row_weights,
@@ -211,7 +211,6 @@ class PooledSoftmax(HistoryRecommender):
         self.best_val_ndcg100_ = float(hist.attrs["best"]) if best_epoch is not None else -1.0
         self.fit_seconds_ = time.perf_counter() - t0
         self.device_ = str(dev)
-        return self
 
     def _net(self, n_items: int):
         """The torch net trained for ``n_items`` movies (a subclass may build another)."""
@@ -229,7 +228,7 @@ class PooledSoftmax(HistoryRecommender):
         self.b_out_ = net.out_bias.detach().cpu().numpy().copy()
 
     def fold_in(self, H: sp.csr_matrix) -> np.ndarray:
-        """User vectors for 0/1 history rows: the pooling only, no gradient step."""
+        """User vectors for 0/1 rows of liked movies: the pooling only, no gradient step."""
         H = H.tocsr()
         w = self._row_weights(H.indptr, H.indices).astype(np.float32)
         z = np.asarray(sp.csr_matrix((w, H.indices, H.indptr), shape=H.shape) @ self.W_in_)
@@ -237,7 +236,19 @@ class PooledSoftmax(HistoryRecommender):
             z = np.tanh(z + self.b_in_)
         return z
 
-    def score_history(self, H):
+    def embedding_tables(self) -> tuple | None:
+        """Each movie's output vector o_i and bias c_i; a training user's vector is the
+        pooling of the movies they liked (``fold_in``)."""
+        tables = {
+            "user": np.asarray(self.fold_in(self.liked()), dtype=np.float64),
+            "item": np.asarray(self.W_out_, dtype=np.float64),
+            "user_bias": None,
+            "item_bias": np.asarray(self.b_out_, dtype=np.float64),
+            "mu": None,
+        }
+        return id(self.W_out_), tables
+
+    def _score_liked(self, H):
         return self.fold_in(H) @ self.W_out_.T + self.b_out_
 
     def selected_params(self) -> dict:

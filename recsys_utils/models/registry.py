@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "recsys_utils.models.ranking",
     "recsys_utils.models.content",
     "recsys_utils.models.hybrid",
+    "recsys_utils.models.implicit_peers",
 )
 
 _CLASSES: dict[str, type] = {}

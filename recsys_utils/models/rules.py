@@ -160,30 +160,51 @@ class GenreRules(Recommender):
 
     def score_items(self, user_indices: np.ndarray) -> np.ndarray:
         """The rule score of every movie for contiguous user indices: (n, n_items)."""
-        p = self.params
         users = np.asarray(user_indices, dtype=np.int64)
-        scores = self.quality_[None, :] + p["match_weight"] * (
-            self.user_genre_share_[users] @ self.item_genres_.T
-        )
-        if p["tag_weight"] > 0:
-            scores = scores + p["tag_weight"] * self._tag_cosines(users)
-        return scores - PENALTY * (self.item_counts_ < p["min_count"])[None, :]
+        liked = None
+        if self.params["tag_weight"] > 0:
+            from scipy import sparse
 
-    def _tag_cosines(self, users: np.ndarray) -> np.ndarray:
+            starts, ends = self.seen_indptr_[users], self.seen_indptr_[users + 1]
+            rows = np.repeat(np.arange(users.size), ends - starts)
+            spans = [np.arange(a, b) for a, b in zip(starts, ends, strict=True)]
+            cols = np.concatenate(spans or [[]]).astype(np.int64)
+            liked = sparse.csr_matrix(
+                (self.liked_weights_[cols], (rows, self.seen_indices_[cols])),
+                shape=(users.size, len(self.item_map)),
+            )
+        return self._rule_scores(self.user_genre_share_[users], liked)
+
+    def _score_new(self, R, **fold_kw):
+        """A new person by the same rules: genre liking sum (r - mu) over their rated
+        movies, the tag profile from those rated above mu (movies the model never saw
+        were dropped from ``R``)."""
         from scipy import sparse
 
-        n_items = len(self.item_map)
+        R = sparse.csr_matrix(R)
+        rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
+        centred = R.data - self.mu_
+        pref = np.zeros((R.shape[0], self.item_genres_.shape[1]))
+        np.add.at(pref, rows, centred[:, None] * self.item_genres_[R.indices])
+        liked = sparse.csr_matrix((np.clip(centred, 0, None), R.indices, R.indptr), shape=R.shape)
+        return self._rule_scores(self._top_shares(pref, self.params["n_genres"]), liked)
+
+    def _rule_scores(self, share: np.ndarray, liked) -> np.ndarray:
+        """quality + match_weight * genre match [+ tag_weight * tag cosine] - penalty."""
+        p = self.params
+        scores = self.quality_[None, :] + p["match_weight"] * (share @ self.item_genres_.T)
+        if p["tag_weight"] > 0:
+            scores = scores + p["tag_weight"] * self._tag_cosines(liked)
+        return scores - PENALTY * (self.item_counts_ < p["min_count"])[None, :]
+
+    def _tag_cosines(self, liked) -> np.ndarray:
+        """Cosine of each movie's tags with the profile of ``liked`` (rows: people,
+        weights r - mu of the movies they rated above mu)."""
+        from scipy import sparse
+
         items = sparse.csr_matrix(
             (self.item_terms_data_, self.item_terms_indices_, self.item_terms_indptr_),
-            shape=(n_items, self.n_terms_),
-        )
-        starts, ends = self.seen_indptr_[users], self.seen_indptr_[users + 1]
-        rows = np.repeat(np.arange(users.size), ends - starts)
-        cols = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)] or [[]])
-        cols = cols.astype(np.int64)
-        liked = sparse.csr_matrix(
-            (self.liked_weights_[cols], (rows, self.seen_indices_[cols])),
-            shape=(users.size, n_items),
+            shape=(len(self.item_map), self.n_terms_),
         )
         profile = (liked @ items).toarray()
         norms = np.linalg.norm(profile, axis=1, keepdims=True)

@@ -2,7 +2,7 @@
 
 Modules:
     explain: Why a user gets a movie: the prediction split into its parts, and the movies they
-    foldin: Recommendations for people the model has never seen: fold-in, top-N, and why.
+    foldin: Recommendations for people the model has never seen: their ratings, top-N, and why.
 
 Public names below are loaded from their module on first use, so importing
 the package imports nothing heavy (torch, numba, umap, optuna).
@@ -17,10 +17,9 @@ _EXPORTS = {
     "FoldInError": "foldin",
     "FoldedUser": "foldin",
     "because_you_liked": "explain",
-    "can_fold_in": "foldin",
     "explain": "explain",
     "fold_in": "foldin",
-    "is_ranking": "foldin",
+    "liked_threshold": "foldin",
     "liked_contributions": "explain",
     "liked_indices": "foldin",
     "parse_ratings": "foldin",
@@ -28,7 +27,6 @@ _EXPORTS = {
     "novelty_ranking": "foldin",
     "recommend_new_user": "foldin",
     "score_folded": "foldin",
-    "user_prior": "foldin",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

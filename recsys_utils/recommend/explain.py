@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, TITLE_COL, USER_COL
 from recsys_utils.embeddings.vectors import extract, normalize_rows, with_titles
+from recsys_utils.models import Queries
 from recsys_utils.recommend.foldin import FoldedUser, score_folded
 
 
-def _user_history(model, user, ratings: pd.DataFrame | None):
+def _rated_by(model, user, ratings: pd.DataFrame | None):
     """(item indices, ratings or NaN) of a known user id, or of a FoldedUser."""
     if isinstance(user, FoldedUser):
         return user.item_indices, user.ratings
@@ -65,7 +67,7 @@ def explain(
     mu = emb.mu if emb.mu is not None else float(model.global_mean_)
     b_i = float(emb.item_bias[i]) if emb.item_bias is not None else 0.0
     parts = {"mu": mu, "user_bias": b_u, "item_bias": b_i, "interaction": score - mu - b_u - b_i}
-    seen, values = _user_history(model, user, ratings)
+    seen, values = _rated_by(model, user, ratings)
     keep = seen != i  # the movie itself, if they rated it, explains nothing
     if not np.isnan(values).all():
         keep &= values >= np.nanmean(values)
@@ -97,13 +99,13 @@ def explain(
 def liked_contributions(model, liked: np.ndarray, items: np.ndarray) -> np.ndarray:
     """How much each liked movie adds to each item's score, in a ranking model's own terms.
 
-    For a model scored from liked movies (``score_liked``): contribution(h, j) =
+    For a model that ranks from the movies a person liked: contribution(h, j) =
     score_j(H) - score_j(H without h), leave one out. For EASE, score_j(H) = sum_h B_hj,
     so this is B_hj exactly; for the pooled-embedding model it is the share of the score
     that movie h's vector brings (exact up to the pooling's normalisation).
 
     Args:
-        liked: item indices of the movies the person liked (their history).
+        liked: item indices of the movies the person liked.
         items: item indices to explain.
 
     Returns:
@@ -111,17 +113,14 @@ def liked_contributions(model, liked: np.ndarray, items: np.ndarray) -> np.ndarr
     """
     liked = np.asarray(liked, dtype=np.int64)
     items = np.asarray(items, dtype=np.int64)
-    full = np.asarray(model.score_liked(liked), dtype=np.float64)[items]
-    out = np.empty((len(liked), len(items)))
-    for row in range(len(liked)):
-        rest = np.delete(liked, row)
-        without = (
-            np.asarray(model.score_liked(rest), dtype=np.float64)[items]
-            if rest.size
-            else np.zeros(len(items))
-        )
-        out[row] = full - without
-    return out
+    # row 0: all liked movies; row 1 + h: all but h (a person scored by the model's fold-in)
+    n, top = len(liked), float(model.rating_scale[1])
+    rows = np.concatenate([np.zeros(n, np.int64), np.repeat(np.arange(1, n + 1), n - 1)])
+    cols = np.concatenate([liked, *(np.delete(liked, h) for h in range(n))])
+    R = sp.csr_matrix((np.full(cols.size, top), (rows, cols)), shape=(n + 1, len(model.item_map)))
+    scores = np.asarray(model.score(Queries.from_matrix(R)), dtype=np.float64)[:, items]
+    without = np.where(np.diff(R.indptr)[1:, None] > 0, scores[1:], 0.0)
+    return scores[0][None, :] - without
 
 
 def because_you_liked(

@@ -47,13 +47,15 @@ class _Shift:
         self.ease = EASE(lam=lam)
         self.shift = 0.0
 
-    def fit_matrix(self, X, valid_history=None, valid_targets=None):
-        self.ease.fit_matrix(X)
-        self.pop_ = np.asarray(X.sum(0)).ravel()
+    rating_scale = None
+
+    def fit(self, train, valid=None):
+        self.ease.fit(train)
+        self.item_map, self.pop_ = self.ease.item_map, self.ease.item_counts_
         return self
 
-    def score_history(self, H):
-        return self.ease.score_history(H) + self.shift * self.pop_
+    def score(self, queries):
+        return self.ease.score(queries) + self.shift * self.pop_
 
 
 def _set_shift(model, setting):
@@ -170,11 +172,11 @@ def test_blend_weights_sum_to_one_and_the_blend_is_their_sum_of_z_scores(runs):
                 assert sum(c["params"]["weights"]) == pytest.approx(1.0)
         members = [a.model(m) for m in a.params[0][name]["members"]]
         expect = sum(
-            wi * ex.zscore(m.score_history(split.test.history))
+            wi * ex.zscore(ex._score(m, split.test.history))
             for wi, m in zip(w, members, strict=True)
         )
         np.testing.assert_allclose(
-            a.model(name).score_history(split.test.history), expect, rtol=1e-6, atol=1e-9
+            ex._score(a.model(name), split.test.history), expect, rtol=1e-6, atol=1e-9
         )
 
 
@@ -273,8 +275,8 @@ def test_a_result_saves_and_loads_back(runs, tmp_path):
     split = PROTOCOL.split(synthetic(), 0)
     for name in ("ease", "ours(val-chosen)", "ours-ease-init", "blend(ours,ease)"):
         np.testing.assert_allclose(
-            b.model(name).score_history(split.test.history),
-            a.model(name).score_history(split.test.history),
+            ex._score(b.model(name), split.test.history),
+            ex._score(a.model(name), split.test.history),
             rtol=1e-6,
         )
     assert b.model("ours(val-chosen)") is b.model(a.params[0]["ours(val-chosen)"]["variant"])

@@ -30,7 +30,7 @@ from recsys_utils.models import (
     TorchRecommender,
     make_model,
 )
-from recsys_utils.models.history import HistoryRecommender
+from recsys_utils.models.liked import LikedRecommender
 
 ALL = sorted(MODELS)
 TORCH = sorted(n for n, c in MODELS.items() if issubclass(c, TorchRecommender))
@@ -50,12 +50,32 @@ def side_tables() -> dict:
     return {"movies": movies, "tags": tags}
 
 
+def side_features():
+    """Content features for ids 1..199 (two genre columns and a year one, cycling)."""
+    import scipy.sparse as sp
+
+    from recsys_utils.data.features import MovieFeatures
+
+    ids = np.arange(1, 200)
+    dense = np.zeros((ids.size, 3), dtype=np.float32)
+    dense[np.arange(ids.size), ids % 3] = 1.0
+    return MovieFeatures(
+        matrix=sp.csr_matrix(dense),
+        item_ids=ids,
+        names=np.array(["genre:A", "genre:B", "year:unknown"]),
+        kinds=np.array(["genre", "genre", "year"]),
+        no_features=ids % 3 == 2,
+    )
+
+
 def fast(name: str, **over) -> dict:
     """Small, quick, deterministic settings for any registered model."""
     cls = MODELS[name]
     base = {}
     if "movies" in inspect.signature(cls.__init__).parameters:
         base |= side_tables()
+    if "features" in inspect.signature(cls.__init__).parameters:
+        base |= {"features": side_features()}
     if issubclass(cls, TorchRecommender):
         base |= {
             "epochs": 5,
@@ -68,8 +88,10 @@ def fast(name: str, **over) -> dict:
             "num_threads": 1,
         }
         base |= {key: 8 for key in ("n_factors", "emb_size") if key in cls.net_defaults}
-    if issubclass(cls, HistoryRecommender):  # ratings around 3: >= 3 gives positives
+    if issubclass(cls, LikedRecommender):  # ratings around 3: >= 3 gives positives
         base |= {"threshold": 3.0}
+    if name in ("ials", "bpr"):
+        base |= {"factors": 4, "iterations": 3}
     if name == "pooled_softmax":  # EASE init and a sampled loss, so ease_lam, init_scale
         # and n_negatives act; each default differs from the CHANGES value
         base |= {

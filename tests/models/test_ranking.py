@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from recsys_utils.models import checkpoints
+from recsys_utils.models.base import Query
 from recsys_utils.models.ranking import PooledSoftmax
 from recsys_utils.models.registry import MODELS
 
@@ -30,10 +31,11 @@ def test_new_user_list_equals_training_user_with_same_history(kw):
     user = int(m.user_map.ids[5])
     mine = r[r.user_id == user]
     liked = mine[mine.rating >= 4].item_id.tolist()
-    np.testing.assert_allclose(m.score_new_user(liked), m.score_items([5])[0], rtol=1e-6)
+    only_liked = Query.new(dict.fromkeys(liked, 5.0))
+    np.testing.assert_allclose(m.score(only_liked), m.score_items([5])[0], rtol=1e-6)
     given = dict(zip(mine.item_id, mine.rating, strict=True))  # low ratings never count
-    np.testing.assert_allclose(m.score_new_user(ratings=given), m.score_items([5])[0], rtol=1e-6)
-    new = m.recommend_new_user(ratings=given, k=5).item_id.tolist()
+    np.testing.assert_allclose(m.score(Query.new(given)), m.score_items([5])[0], rtol=1e-6)
+    new = m.recommend(Query.new(given), k=5).item_id.tolist()
     assert new == m.recommend(user, k=5).item_id.tolist()
     assert not set(new) & set(mine.item_id)
 

@@ -55,7 +55,9 @@ def test_gaussian_prior_weighs_each_coordinate_by_the_training_users_spread():
     # training users: b = +-0.2 (variance 0.04), p = +-1 (variance 1) -> W = diag(25, 1)
     # [[1 + 25, 2], [2, 4 + 1]] x = [1.5, 3] -> x = [1.5, 75] / 126
     model = one_factor_mf()
-    mean, weights = recommend.user_prior(model, "gaussian")
+    from recsys_utils.models._foldin import prior_of
+
+    mean, weights = prior_of(model.fold_in_prior_rows(), "gaussian")
     np.testing.assert_allclose(mean, [0, 0], atol=1e-7)
     np.testing.assert_allclose(weights, [25, 1], rtol=1e-5)
     user = recommend.fold_in(model, {7: 5.0}, reg=1.0, bias_reg=1.0, prior="gaussian")
@@ -386,9 +388,11 @@ class _Additive:
 
         self.b = np.asarray(b, dtype=float)
         self.item_map = IdMap.from_values(np.array([10, 20, 30]))
+        self.rating_scale = (0.5, 5.0)
 
-    def score_liked(self, liked):
-        return self.b[np.asarray(liked, dtype=int)].sum(0)
+    def score(self, queries):  # the contract's score, for new people
+        liked = queries.ratings_matrix(self.item_map) >= 4.0
+        return np.asarray(liked @ self.b)
 
 
 def test_because_you_liked_gives_each_liked_movies_share_worked_on_paper():

@@ -1,9 +1,9 @@
 """Fold-in goes through each model's own scorer: for a training user, given that user's own
-history (and fitted parameters), the fold-in path gives back ``model.score_items``.
+ratings (and fitted parameters), the fold-in path gives back ``model.score_items``.
 
-One test per model class that folds in (MF, ImplicitMF, CollabFNet, the baselines); the
-models that cannot fold in (Blend, rules) raise ``FoldInError``, a ``ValueError`` the CLI
-prints as one line.
+One test per model class (MF, ImplicitMF, CollabFNet, the baselines, the blend); a model
+whose class declares no fold-in raises ``FoldInError``, a ``ValueError`` the CLI prints
+as one line.
 """
 
 from __future__ import annotations
@@ -13,8 +13,17 @@ import pytest
 from helpers import FAST, table
 
 from recsys_utils import recommend
-from recsys_utils.models import MF, BiasOnly, CollabFNet, GlobalMean, ImplicitMF, Popularity
-from recsys_utils.recommend.foldin import FoldedUser, FoldInError
+from recsys_utils.models import (
+    MF,
+    BiasOnly,
+    Capabilities,
+    CollabFNet,
+    GlobalMean,
+    ImplicitMF,
+    Popularity,
+    Query,
+)
+from recsys_utils.recommend.foldin import FoldInError
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +45,11 @@ def _user_of(model, ratings, n_min=6):
     return raw, u
 
 
-def _trained_user(model, u):
+def _trained_scores(model, u, items=None):
     net = model.net
     vec = net.user_emb.weight[u].detach().double().numpy()
     bias = float(net.user_bias.weight[u, 0].detach()) if hasattr(net, "user_bias") else 0.0
-    hist = model.seen_items(u)
-    return FoldedUser(vec, bias, model.item_map.decode(hist), hist, np.zeros(len(hist)))
+    return model.score_parameters(model.seen_items(u), bias, vec, items)
 
 
 @pytest.mark.parametrize("cls", [MF, ImplicitMF, CollabFNet])
@@ -49,11 +57,11 @@ def test_a_training_users_own_parameters_and_history_score_as_score_items(cls, r
     model = cls(n_factors=3, **FAST) if cls is not CollabFNet else cls(emb_size=3, **FAST)
     model.fit(ratings)
     for u in range(len(model.user_map)):
-        got = recommend.score_folded(model, _trained_user(model, u))
+        got = _trained_scores(model, u)
         want = model.score_items(np.array([u]))[0]
         np.testing.assert_allclose(got, want, atol=1e-4)
         some = [0, 3, 5]
-        got_some = recommend.score_folded(model, _trained_user(model, u), some)
+        got_some = _trained_scores(model, u, some)
         np.testing.assert_allclose(got_some, want[some], atol=1e-4)
 
 
@@ -109,15 +117,25 @@ def test_user_free_baselines_fold_in_to_their_own_scores(cls, ratings):
     assert not set(top["item_id"]) & set(ratings.loc[ratings["user_id"] == raw, "item_id"])
 
 
-def test_models_without_a_fold_in_raise_a_clear_error(ratings):
+def test_a_blend_folds_in_through_its_members_and_a_declared_refusal_is_clear(ratings):
     from recsys_utils.models.blend import Blend
 
     blend = Blend(members=[["mf", {**FAST, "n_factors": 2}]]).fit(ratings)
-    assert not recommend.can_fold_in(blend)
-    with pytest.raises(FoldInError, match="Blend cannot fold in a new user"):
-        recommend.fold_in(blend, {1: 4.0})
+    member = blend.members_[0]
+    user = recommend.fold_in(blend, {1: 4.0, 2: 2.0})
+    w0, w1 = blend.weights_
+    want = w0 + w1 * np.clip(member.score(Query.new({1: 4.0, 2: 2.0})), *blend.rating_scale)
+    np.testing.assert_allclose(recommend.score_folded(blend, user), want)
+
+    class NoNewPeople(BiasOnly):
+        name = "bias_without_fold_in_for_test"
+        capabilities = Capabilities(predicts_ratings=True, scores_new_people=False)
+
+    frozen = NoNewPeople().fit(ratings)
+    with pytest.raises(FoldInError, match="does not declare scores_new_people"):
+        recommend.fold_in(frozen, {1: 4.0})
     with pytest.raises(FoldInError):
-        recommend.recommend_new_user(blend, {1: 4.0})
+        recommend.recommend_new_user(frozen, {1: 4.0})
     assert issubclass(FoldInError, ValueError)  # the CLI prints it as one line, exit 2
 
 
