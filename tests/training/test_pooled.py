@@ -214,15 +214,19 @@ def test_the_ranking_model_through_the_loop_refits_at_epoch_zero_and_logs_no_emp
     refit at a best epoch of 0 (EASE-initialised) keeps the starting tables."""
     from recsys_utils.models.ranking import PooledSoftmax
 
+    def fitted(model, *matrices):  # the model's hook on liked-movie matrices
+        model._fit_liked(*matrices)
+        return model
+
     X = positives(n_users=40, n_items=15)
     kw = dict(dim=4, batch_size=8, num_threads=1)
-    m = PooledSoftmax(**kw, max_epochs=2).fit_matrix(X)
+    m = fitted(PooledSoftmax(**kw, max_epochs=2), X)
     assert list(m.history_.columns) == ["epoch", "loss", "lr", "seconds"]
     assert m.history_["epoch"].tolist() == [1, 2] and m.best_epoch_ == 2
-    start = PooledSoftmax(**kw, max_epochs=0, init="ease").fit_matrix(X)
-    again = PooledSoftmax(**kw, max_epochs=0, init="ease").fit_matrix(X)
+    start = fitted(PooledSoftmax(**kw, max_epochs=0, init="ease"), X)
+    again = fitted(PooledSoftmax(**kw, max_epochs=0, init="ease"), X)
     assert len(start.history_) == 0 and start.best_epoch_ == 0
     np.testing.assert_array_equal(start.W_in_, again.W_in_)
     valid = PooledSoftmax(**kw, max_epochs=3, eval_every=2, patience=None)
-    valid.fit_matrix(X[:30], X[30:], X[30:])
+    fitted(valid, X[:30], X[30:], X[30:])
     assert valid.history_["val_ndcg@100"].notna().tolist() == [False, True, True]
