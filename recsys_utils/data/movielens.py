@@ -371,12 +371,20 @@ def dataset_checksum(name: str) -> str | None:
 
     Never downloads; remembered per process while the parquet cache is unchanged.
     """
+    ratings_pq = processed_dir() / name / "ratings.parquet"
+
+    def key():
+        return (str(ratings_pq), ratings_pq.stat().st_mtime_ns, ratings_pq.stat().st_size)
+
+    try:
+        if key() in _CHECKSUMS:  # the cache is fresh and already summed: no read
+            return _CHECKSUMS[key()]
+    except OSError:
+        pass
     try:
         ratings = load_dataset(name, fetch=False).ratings  # refreshes a stale cache
-        ratings_pq = processed_dir() / name / "ratings.parquet"
-        key = (str(ratings_pq), ratings_pq.stat().st_mtime_ns)
+        found = key()
     except (FileNotFoundError, KeyError, ValueError, OSError):  # unknown or not here
         return None
-    if key not in _CHECKSUMS:
-        _CHECKSUMS[key] = ratings_checksum(ratings)
-    return _CHECKSUMS[key]
+    _CHECKSUMS[found] = ratings_checksum(ratings)
+    return _CHECKSUMS[found]
