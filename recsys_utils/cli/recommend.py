@@ -16,6 +16,7 @@ neighbours are films a fan recognises.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -153,13 +154,23 @@ def _describe(model, args) -> str:
     return f"{type(model).__name__} ({name})"
 
 
-def _bounded(args: argparse.Namespace, model) -> None:
-    """Refuse ``--k`` past the movies the model knows before anything is allocated (k
-    columns were: 7 TiB for 10**12) and a negative ``--min-ratings``."""
+@contextlib.contextmanager
+def _bounded(args: argparse.Namespace, model):
+    """``--k`` past the movies the model knows is scored as one more than it knows (a k-wide
+    table was allocated first: 7 TiB for 10**12), and the refusal names the k given;
+    a negative ``--min-ratings`` is refused."""
     if args.min_ratings < 0:
         raise ValueError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
-    if args.k > len(model.item_map):
-        raise ValueError(f"--k {args.k} exceeds the {len(model.item_map):,} movies the model knows")
+    asked = args.k
+    args.k = min(asked, len(model.item_map) + 1)
+    try:
+        yield
+    except ValueError as err:
+        if args.k != asked and str(err).startswith(f"k={args.k} exceeds"):
+            raise ValueError(str(err).replace(f"k={args.k}", f"k={asked}", 1)) from None
+        raise
+    finally:
+        args.k = asked
 
 
 def _recommend(args: argparse.Namespace) -> int:
@@ -169,7 +180,6 @@ def _recommend(args: argparse.Namespace) -> int:
 
     pairs = parse_pairs(args.ratings)
     model = load_model(args)
-    _bounded(args, model)
     if not model.capabilities.scores_new_people:  # declared on the model's class
         raise recommend.FoldInError(
             f"{_describe(model, args)} cannot score a new person; give --model ranking, mf, "
@@ -178,9 +188,10 @@ def _recommend(args: argparse.Namespace) -> int:
     movies = load_movies(model)
     reg = recommend.FOLD_IN_REG if args.reg is None else args.reg
     user = recommend.fold_in(model, pairs, reg=reg)
-    out = recommend.recommend_new_user(
-        model, user, k=args.k, min_ratings=args.min_ratings, movies=movies, novelty=args.novelty
-    )
+    with _bounded(args, model):
+        out = recommend.recommend_new_user(
+            model, user, k=args.k, min_ratings=args.min_ratings, movies=movies, novelty=args.novelty
+        )
     if not model.capabilities.predicts_ratings:
         liked = liked_indices(model, user)
         titles = movies.set_index(ITEM_COL)[TITLE_COL] if movies is not None else None
@@ -206,11 +217,11 @@ def _similar(args: argparse.Namespace) -> int:
     from recsys_utils import embeddings
 
     model = load_model(args)
-    _bounded(args, model)
     movies = load_movies(model)
-    out = embeddings.similar_movies(
-        model, args.movie, k=args.k, min_ratings=args.min_ratings, movies=movies
-    )
+    with _bounded(args, model):
+        out = embeddings.similar_movies(
+            model, args.movie, k=args.k, min_ratings=args.min_ratings, movies=movies
+        )
     how = (
         "what it recommends to a person who liked only this movie"
         if not model.capabilities.predicts_ratings

@@ -21,8 +21,11 @@ def mf_checkpoint(tiny_ratings, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["recommend", "--ratings", "10:5", "--k", str(10**12)], "--k 1000000000000 exceeds the 3"),
-        (["similar", "--movie", "10", "--k", str(10**12)], "exceeds the 3 movies the model knows"),
+        (
+            ["recommend", "--ratings", "10:5", "--k", str(10**12)],
+            "k=1000000000000 exceeds the 2 eligible",
+        ),
+        (["similar", "--movie", "10", "--k", str(10**12)], "k=1000000000000 exceeds the"),
         (["recommend", "--ratings", f"{10**23}:5", "--k", "1"], f"unknown movie ids [{10**23}]"),
         (
             ["similar", "--movie", "10", "--min-ratings", "-5", "--k", "1"],

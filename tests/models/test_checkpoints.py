@@ -305,8 +305,8 @@ def test_failed_save_leaves_the_previous_checkpoint(df, tmp_path, monkeypatch, f
         real_replace(src, dst)
 
     monkeypatch.setattr(checkpoints.os, "replace", flaky)
-    with pytest.raises(OSError, match="disk full"):
-        save(BiasOnly(reg_user=50.0).fit(df), stem)
+    with pytest.raises(CheckpointError, match="cannot write the checkpoint \\(disk full\\)"):
+        save(BiasOnly(reg_user=50.0).fit(df), stem)  # one line naming the file
     monkeypatch.setattr(checkpoints.os, "replace", real_replace)
     assert_same(outputs(load(stem)), outputs(old))
     assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind

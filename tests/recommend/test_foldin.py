@@ -333,7 +333,7 @@ def test_cli_similar_table(saved_mf, known_mf, capsys):
         (["recommend", "--ratings", " , "], "--ratings is empty"),
         (["recommend", "--ratings", "10:5,777:4"], "unknown movie ids [777]"),
         (["recommend", "--ratings", "10:99"], "off the model's scale"),
-        (["recommend", "--ratings", "10:4", "--k", "12"], "k=12 exceeds the 11 eligible"),
+        (["recommend", "--ratings", "10:4", "--k", "50"], "k=50 exceeds the 11 eligible"),
         (["recommend", "--ratings", "10:4", "--novelty", "-1"], "novelty must be a finite"),
         (["recommend", "--ratings", "10:4", "--novelty", "nan"], "novelty must be a finite"),
         (["similar", "--movie", "777"], "unknown movie 777"),
