@@ -377,13 +377,16 @@ print(
 
 # %% [markdown]
 # ## A checkpoint of our model
-# That variant as the run fitted it on the first seed's training users (the held-out
-# users stay out, so later notebooks can still test on them; no second training). It is
-# saved as `data/checkpoints/ranking.json` too, for the commands that take a checkpoint;
-# we reload it and score the first seed's test users with it.
+# The run's validation-chosen model of the first seed, as the run fitted it on that
+# seed's training users (the held-out users stay out, so later notebooks can still test
+# on them; no second training). Notebooks 05 and 06, the app and the `recommend` and
+# `similar` commands read it; it is saved as `data/checkpoints/ranking.json` too, for the
+# commands that take a checkpoint. We reload it and score the first seed's test users.
 
 # %%
-final = model0
+final = result.model(ours, SEEDS[0])
+final_variant = result.params[SEEDS[0]][ours]["variant"]
+final_epochs = int(result.params[SEEDS[0]][ours]["best_epoch"])
 
 
 def split_scores(model, history: sp.csr_matrix) -> np.ndarray:
@@ -404,13 +407,15 @@ saved = checkpoints.save(
     checkpoint_dir() / "ranking",
     dataset=DATASET,
     metrics={
-        "model": ours_variant,
+        "model": ours,
+        "variant": final_variant,
+        "run_id": result.run_id,
         "protocol": "strong generalisation, positives >= threshold",
         "split_seed": SEEDS[0],
         "n_test_users": N_TEST_USERS,
         "n_valid_users": N_VALID_USERS,
         "threshold": THRESHOLD,
-        "epochs": int(model0.best_epoch_),
+        "epochs": final_epochs,
         **{f"test_{k}": float(v) for k, v in final_test.items()},
     },
 )
@@ -421,10 +426,10 @@ folded(
     "checkpoint written",
     {
         "path": shown_path(saved),
-        "variant": ours_variant,
-        "epochs": int(model0.best_epoch_),
+        "variant": final_variant,
+        "epochs": final_epochs,
         "test NDCG@100 (seed-0 users)": final_test["ndcg@100"],
-        "the run's table, same users": float(first.loc[ours_variant, "ndcg@100"]),
+        "the run's table, same users": float(first.loc[ours, "ndcg@100"]),
         "run folder": shown_path(run_dir),
         "reload identical": same,
     },
@@ -450,9 +455,10 @@ findings = [
     f"{fmt(curve_mean.loc[(ours, n_last), 'ndcg@10'])} and "
     f"{fmt(curve_mean.loc[('ease', n_last), 'ndcg@10'])} (popularity "
     f"{fmt(curve_mean.loc[('popularity', n_last), 'ndcg@10'])} at any n).",
-    f"Our model's {ours_variant} stopped at epoch {model0.best_epoch_} on the first seed; that "
-    f"fit is saved with the run ({shown_path(run_dir)}) and as {shown_path(saved)}, and "
-    f"scores test NDCG@100 {fmt(final_test['ndcg@100'])} on that seed's test users.",
+    f"On the first seed validation chose {final_variant}, stopped at epoch {final_epochs}; that "
+    f"fit is saved with the run ({shown_path(run_dir)}) and as {shown_path(saved)}, the model "
+    f"every later notebook, the app and `recommend` use, and scores test NDCG@100 "
+    f"{fmt(final_test['ndcg@100'])} on that seed's test users.",
 ]
 at_first = curves[curves["n"] == n1].groupby("model")["ndcg@10"].mean()
 first_best = at_first.idxmax()
@@ -506,6 +512,8 @@ record_figures(
         .tolist(),
         "checkpoint": shown_path(saved),
         "run_dir": shown_path(run_dir),
+        "run_id": result.run_id,
+        "quoted": result.quote(),
         "checkpoint_test_ndcg_at_100": final_test["ndcg@100"],
         "checkpoint_reload_identical": same,
         "notebook_02_mf_ndcg_at_10": nb02_ndcg10,

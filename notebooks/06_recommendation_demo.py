@@ -42,11 +42,7 @@ SEARCH_TEXT = "toy story"
 NEIGHBOUR_SEARCH = "matrix"
 EXISTING_USER = 1
 FALLBACK_EPOCHS = 25
-CURVE_SEED = 0
-CURVE_TEST_USERS = 100
-CURVE_VALID_USERS = 100
-CURVE_NS = [1, 2, 5, 10, 20]
-RANKING_PARAMS = {"max_epochs": 100, "patience": 10}
+CURVE_NS = [1, 2, 5, 10, 20]  # among the n of notebook 03's run
 MF_EPOCHS = 25
 FOLD_IN_REG_GRID = [0.3, 1.0, 3.0, 10.0]  # chosen among on validation users only
 TIMING_REPEATS = 20
@@ -64,17 +60,10 @@ from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.bench.embeddings import median_ms
 from recsys_utils.bench.personalisation import mean_pairwise_jaccard
-from recsys_utils.constants import ITEM_COL, TITLE_COL
+from recsys_utils.constants import ITEM_COL, TITLE_COL, data_dir
 from recsys_utils.evaluation import newuser_curve
-from recsys_utils.evaluation.ranking_protocol import strong_generalization_split
-from recsys_utils.models import (
-    Queries,
-    checkpoints,
-    fit_early_stopped,
-    make_model,
-    people_table,
-    recipes,
-)
+from recsys_utils.evaluation.experiment import Result, StrongGeneralisation
+from recsys_utils.models import checkpoints, fit_early_stopped, recipes
 from recsys_utils.recommend.explain import because_you_liked
 
 dataset = data.load_dataset(DATASET)
@@ -188,28 +177,21 @@ tidy(pd.Series(timings, name="milliseconds"))
 # 10, 20; a user with fewer gives all they have) and scored on the same 20% of their
 # liked movies at every n, everything they liked outside the input excluded from the
 # ranking, so only the input changes. Relevant = rated 4 stars or more. Three models,
-# all fitted on the training users only: the ranking model (trained here on them, early
-# stopping on the validation users), MF folded in from the user's own ratings of the
-# given movies (its fold-in regularisation chosen among a small grid on the validation
-# users, at n = 10, never on the test users), and popularity, which ignores the input.
+# all fitted on the training users only. The ranking model and popularity are notebook
+# 03's run (`data/runs/ranking/`, its first seed: the same split, and the same model the
+# app above serves; their curves are read from the run, not trained or measured again).
+# MF is folded in from the user's own ratings of the given movies (its fold-in
+# regularisation chosen among a small grid on the validation users, at n = 10, never on
+# the test users); popularity ignores the input.
 
 # %%
-split = strong_generalization_split(
-    ratings, n_test=CURVE_TEST_USERS, n_valid=CURVE_VALID_USERS, seed=CURVE_SEED
-)
-curve_ranking = make_model("pooled_softmax", seed=CURVE_SEED, progress=False, **RANKING_PARAMS)
-va = split.valid  # liked movies as ratings of 5.0; validation people: given, then targets
-curve_ranking.fit(
-    people_table(split.train * 5.0, split.train_users, split.items),
-    pd.concat(
-        [
-            people_table(va.history * 5.0, va.users, split.items, given=True),
-            people_table(va.targets * 5.0, va.users, split.items, given=False),
-        ]
-    ),
-)
+run = Result.load(data_dir() / "runs" / "ranking")  # notebook 03's run: run it first
+run_seed = run.seeds[0]
+protocol = StrongGeneralisation(**{k: v for k, v in run.protocol.items() if k != "name"})
+split = protocol.split(ratings, run_seed)
+ours = "ours(val-chosen)"  # the run's model of that seed, which the app serves
 curve_mf = fit_early_stopped(
-    "mf", newuser_curve.training_ratings(ratings, split), seed=CURVE_SEED, epochs=MF_EPOCHS
+    "mf", newuser_curve.training_ratings(ratings, split), seed=run_seed, epochs=MF_EPOCHS
 )
 reg_grid = {
     reg: newuser_curve.new_user_curve(
@@ -220,7 +202,7 @@ reg_grid = {
         },
         split.valid,
         ns=[10],
-        seed=CURVE_SEED,
+        seed=run_seed,
     )["ndcg@10"].iloc[0]
     for reg in FOLD_IN_REG_GRID
 }
@@ -231,14 +213,18 @@ display(
         pd.Series(reg_grid, name="validation NDCG@10 at n = 10").rename_axis("reg"),
     )
 )
-scorers = {
-    "ranking model": lambda liked: curve_ranking.score(Queries.from_matrix(liked * 5.0)),
-    "MF fold-in": newuser_curve.rating_model_scorer(
-        curve_mf, ratings, split.test, split.items, reg=fold_in_reg
-    ),
-    "popularity": newuser_curve.popularity_scorer(split),
-}
-curve = newuser_curve.new_user_curve(scorers, split.test, ns=CURVE_NS, seed=CURVE_SEED)
+mf_scorer = newuser_curve.rating_model_scorer(
+    curve_mf, ratings, split.test, split.items, reg=fold_in_reg
+)
+from_run = run.curves.query("seed == @run_seed and n in @CURVE_NS")
+curve = pd.concat(
+    [
+        from_run.query("model == @ours").assign(model="ranking model"),
+        from_run.query("model == 'popularity'"),
+        newuser_curve.new_user_curve({"MF fold-in": mf_scorer}, split.test, CURVE_NS, run_seed),
+    ],
+    ignore_index=True,
+)
 ndcg = curve.pivot(index="n", columns="model", values="ndcg@10")
 recall = curve.pivot(index="n", columns="model", values="recall@20")
 tidy(curve.pivot(index="n", columns="model", values=["ndcg@10", "recall@20"]))
@@ -308,6 +294,8 @@ report.record_figures(
         "fold_in_reg": fold_in_reg,
         "fold_in_reg_grid": {str(k): v for k, v in reg_grid.items()},
         "curve_test_users": len(split.test),
+        "run_id": run.run_id,
+        "quoted": run.quote(models=[ours, "popularity"], seeds=[run_seed]),
         "curve_valid_users": len(split.valid),
         "ndcg_at_10": {name: ndcg[name].to_dict() for name in ndcg.columns},
         "recall_at_20": {name: recall[name].to_dict() for name in recall.columns},

@@ -47,7 +47,7 @@ def check_07_seed_claims(fig: Figures) -> None:
     from recsys_utils.app.figures import format_value as fmt
 
     rules = {"rules: genres", "rules: genres + tags"}
-    embeddings = {"MF", "CollabFNet", "ranking model"}
+    embeddings = {"MF", "CollabFNet", "ranking model (07: histories in fit)"}
     contenders = {"popularity", *rules, *embeddings}
     metrics = ("ndcg_at_10", "recall_at_20", "ndcg_at_100", "coverage_at_10", "val_ndcg_at_10")
     for key in metrics:
@@ -186,6 +186,10 @@ def check_03_ranking(fig: Figures) -> None:
     assert fig["ease_dual_max_relative_difference"] < 1e-4
     assert fig["ease_exact_best_epochs"] == []  # EASE_INIT off in the smoke run
     assert any(f"{fig['ease_dual_dimensions']} dimensions" in s for s in fig["findings"])
+    # the run is saved and its figures quoted: the table's NDCG@100 is the quoted one
+    quoted = {(q["model"], q["metric"]): q["value"] for q in fig["quoted"]}
+    assert quoted[(ours, "ndcg@100")] == fig["ndcg_at_100"][ours]
+    assert {q["run"] for q in fig["quoted"]} == {fig["run_id"]}
 
 
 def check_05_embedding_space(fig: Figures) -> None:
@@ -220,7 +224,11 @@ def check_06_recommendation_demo(fig: Figures) -> None:
     )
     assert len(set(ndcg["popularity"].values())) == 1  # ignores what the user gave
     assert set(fig["curve_rises"]) == set(ndcg)
-    assert 0 < fig["curve_test_users"] <= 30
+    assert 0 < fig["curve_test_users"] <= 50  # notebook 03's run: 50 test users (smoke)
+    # the ranking model's curve is the run's, quoted from it
+    quoted = {(q["model"], q["metric"]): q["value"] for q in fig["quoted"]}
+    for n in ("1", "10"):
+        assert quoted[("ours(val-chosen)", f"ndcg@10 n={n}")] == ndcg["ranking model"][n]
 
 
 # name -> (smoke parameters injected by papermill, check of the recorded figures)
@@ -256,10 +264,7 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
     ),
     "06_recommendation_demo": (
         {
-            "CURVE_TEST_USERS": 30,
-            "CURVE_VALID_USERS": 20,
             "CURVE_NS": [1, 10],
-            "RANKING_PARAMS": {"dim": 32, "max_epochs": 2, "patience": 1},
             "MF_EPOCHS": 2,
             "FALLBACK_EPOCHS": 1,
             "TIMING_REPEATS": 2,
@@ -352,6 +357,46 @@ def test_notebook_records_expected_figures(name, request):
     figures = report.read_figures(runs.executed[name])
     assert figures, f"{name} recorded no figures: its last cell must call report.record_figures"
     NOTEBOOKS[name][1](figures)
+
+
+def quoted_conflicts(figures: dict[str, Figures]) -> tuple[list[str], int]:
+    """Figures that two notebooks quote for the same model, protocol, run and metric
+    with different values (the ``quoted`` records of ``experiment.Result.quote``), and
+    how many such figures more than one notebook quotes."""
+    first: dict[tuple, tuple[str, float]] = {}
+    conflicts, shared = [], set()
+    for name, fig in figures.items():
+        for q in fig.get("quoted", []):
+            key = (q["model"], q["protocol"], q["run"], tuple(q.get("seeds", ())), q["metric"])
+            if key in first and first[key][0] != name:
+                shared.add(key)
+                if abs(first[key][1] - q["value"]) > 1e-9:
+                    conflicts.append(
+                        f"{key}: {first[key][0]} says {first[key][1]}, {name} says {q['value']}"
+                    )
+            first.setdefault(key, (name, q["value"]))
+    return conflicts, len(shared)
+
+
+def test_quoted_conflicts_by_hand():
+    q = {"model": "ours", "protocol": "sg", "run": "r1", "metric": "ndcg@10", "value": 0.3}
+    same = {"a": {"quoted": [q]}, "b": {"quoted": [q]}}
+    assert quoted_conflicts(same) == ([], 1)
+    other = {"a": {"quoted": [q]}, "b": {"quoted": [{**q, "value": 0.31}]}}
+    assert len(quoted_conflicts(other)[0]) == 1
+    another_run = {"a": {"quoted": [q]}, "b": {"quoted": [{**q, "run": "r2", "value": 0.31}]}}
+    assert quoted_conflicts(another_run) == ([], 0)  # another run may say another thing
+
+
+@pytest.mark.notebook
+def test_no_two_notebooks_quote_different_values_for_one_figure(request):
+    """Every notebook's quoted figures of one model, protocol and run agree; and some
+    figure is quoted by more than one notebook (else this test could not fail)."""
+    runs: NotebookRuns = request.getfixturevalue("notebook_runs")
+    figures = {name: report.read_figures(path) for name, path in runs.executed.items()}
+    conflicts, shared = quoted_conflicts(figures)
+    assert conflicts == []
+    assert shared > 0
 
 
 @pytest.mark.parametrize("name", discovered())

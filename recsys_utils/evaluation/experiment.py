@@ -7,7 +7,9 @@
         BlendOf("blend(ours,ease)", ["ours(val-chosen)", "ease"]),
     ], seeds=(0, 1)).run(ratings)
 
-Per seed the protocol splits the ratings into training users and held-out validation and
+Two protocols: ``StrongGeneralisation`` (ranking for new people) and ``RandomRatings``
+(rating prediction, ``data.splits.protocol_split``, the rating bench's). Per seed the
+ranking protocol splits the ratings into training users and held-out validation and
 test users (each held-out user gives their *liked* movies as input and is scored on the
 rest, the *targets*). Entries run in order, each on the training users only:
 
@@ -22,7 +24,9 @@ their liked movies go in, their targets are used only by the metrics. ``Result``
 the fitted models per seed, the chosen parameters (plain dicts), the validation score of
 every candidate, one row per (seed, model, user) with every metric, a row per (seed,
 model) of figures that are not per user (fit seconds, fold-in ms, coverage, epochs), and
-the new-user curves; ``Result.save`` / ``Result.load`` keep it in a folder.
+the new-user curves; ``Result.save`` / ``Result.load`` keep it in a folder, and
+``Result.quote`` gives its figures as records that notebooks keep and a test compares
+(one model, protocol, run and metric: one value, whichever notebook shows it).
 
 Models are reached through two adapters only, ``_fit`` and ``_score``.
 
@@ -566,30 +570,35 @@ class Result:
         )
         return summary.merge(runs, on=["seed", "model"], how="left")
 
-    def quote(self, models=None, metrics=None, curve_metrics=("ndcg@10", "recall@20")) -> list:
+    def quote(
+        self, models=None, metrics=None, curve_metrics=("ndcg@10", "recall@20"), seeds=None
+    ) -> list:
         """This run's figures as records a notebook keeps (``record_figures``) and a test
-        compares across notebooks: {model, protocol, run, metric, value}, the mean over
-        seeds of the table (``metrics``, default every metric column) and of the new-user
-        curve ("ndcg@10 n=5", ...)."""
-        table = self.table()
+        compares across notebooks: {model, protocol, run, seeds, metric, value}, the mean
+        over ``seeds`` (default all) of the table (``metrics``, default every metric
+        column) and of the new-user curve ("ndcg@10 n=5", ...)."""
+        seeds = list(self.seeds if seeds is None else seeds)
+        table = self.table().query("seed in @seeds")
         names = list(dict.fromkeys(table["model"])) if models is None else list(models)
         means = table.groupby("model", sort=False).mean(numeric_only=True)
         cols = [c for c in means if c != "seed"] if metrics is None else list(metrics)
         protocol, out = self.protocol.get("name", "?"), []
         for m in names:
             out += [
-                {"model": m, "protocol": protocol, "run": self.run_id, "metric": c,
-                 "value": float(means.loc[m, c])}
+                {"model": m, "protocol": protocol, "run": self.run_id, "seeds": seeds,
+                 "metric": c, "value": float(means.loc[m, c])}
                 for c in cols
                 if c in means and pd.notna(means.loc[m, c]) and not c.endswith(("_s", "_ms"))
             ]  # fmt: skip
         if len(self.curves):
-            curve = self.curves.groupby(["model", "n"], sort=False).mean(numeric_only=True)
+            curves = self.curves[self.curves["seed"].isin(seeds)]
+            curve = curves.groupby(["model", "n"], sort=False).mean(numeric_only=True)
             for (m, n), row in curve.iterrows():
                 if m in names:
                     out += [
                         {"model": m, "protocol": f"{protocol}, new user given n",
-                         "run": self.run_id, "metric": f"{c} n={n}", "value": float(row[c])}
+                         "run": self.run_id, "seeds": seeds, "metric": f"{c} n={n}",
+                         "value": float(row[c])}
                         for c in curve_metrics
                     ]  # fmt: skip
         return out
