@@ -60,7 +60,6 @@ SEED_CLAIM_RMSE = 0.8
 PROGRESS = False
 
 # %%
-import time
 
 import numpy as np
 import pandas as pd
@@ -70,6 +69,7 @@ from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.constants import RELEVANCE_THRESHOLD, checkpoint_dir, shown_path
 from recsys_utils.data import splits
+from recsys_utils.evaluation.experiment import Experiment, Grid, RandomRatings
 from recsys_utils.evaluation.metrics import ranking_metrics, rating_metrics
 from recsys_utils.models import (
     MF,
@@ -108,48 +108,65 @@ print(
 
 # %% [markdown]
 # ## Train
-# Each model is fitted on the training part; the nets evaluate the validation RMSE after
-# every epoch and keep the best epoch's weights. The blend reuses the three fitted nets
-# and only fits its four numbers (intercept and weights) on the validation ratings.
+# One experiment (`evaluation.experiment`) on that split: each model is fitted on the
+# training part; the nets evaluate the validation RMSE after every epoch and keep the
+# best epoch's weights. The blend reuses the three fitted nets and only fits its four
+# numbers (intercept and weights) on the validation ratings.
 
 # %%
-models = {
-    "global mean": GlobalMean(),
-    "bias-only": BiasOnly(),
-    "popularity": Popularity(),
-    "MF": MF(
-        n_factors=MF_DIM,
-        epochs=MF_EPOCHS,
-        batch_size=BATCH_SIZE,
-        lr=LR,
-        l2=MF_L2,
-        schedule="cosine",
-        **common,
+specs = {
+    "global mean": (GlobalMean, {}),
+    "bias-only": (BiasOnly, {}),
+    "popularity": (Popularity, {}),
+    "MF": (
+        MF,
+        dict(
+            n_factors=MF_DIM,
+            epochs=MF_EPOCHS,
+            batch_size=BATCH_SIZE,
+            lr=LR,
+            l2=MF_L2,
+            schedule="cosine",
+            **common,
+        ),
     ),
-    "CollabFNet": CollabFNet(
-        emb_size=CNET_EMB,
-        n_hidden=CNET_HIDDEN,
-        dropout=CNET_DROPOUT,
-        epochs=EPOCHS,
-        batch_size=CNET_BATCH_SIZE,
-        lr=CNET_LR,
-        **common,
+    "CollabFNet": (
+        CollabFNet,
+        dict(
+            emb_size=CNET_EMB,
+            n_hidden=CNET_HIDDEN,
+            dropout=CNET_DROPOUT,
+            epochs=EPOCHS,
+            batch_size=CNET_BATCH_SIZE,
+            lr=CNET_LR,
+            **common,
+        ),
     ),
-    "ImplicitMF": ImplicitMF(
-        n_factors=IMF_DIM,
-        epochs=IMF_EPOCHS,
-        batch_size=IMF_BATCH_SIZE,
-        lr=IMF_LR,
-        l2=IMF_L2,
-        schedule="cosine",
-        **common,
+    "ImplicitMF": (
+        ImplicitMF,
+        dict(
+            n_factors=IMF_DIM,
+            epochs=IMF_EPOCHS,
+            batch_size=IMF_BATCH_SIZE,
+            lr=IMF_LR,
+            l2=IMF_L2,
+            schedule="cosine",
+            **common,
+        ),
     ),
 }
-fit_s = {}
-for name, model in models.items():
-    start = time.perf_counter()
-    model.fit(train, valid)
-    fit_s[name] = time.perf_counter() - start
+protocol = RandomRatings(valid_frac=VALID_FRAC, test_frac=TEST_FRAC, refit_with_valid=False)
+result = Experiment(
+    protocol,
+    [Grid(name, cls, fixed=kw, seeded=False) for name, (cls, kw) in specs.items()],
+    seeds=[SEED],
+    curve_ns=(),
+    log=None,
+).run(pd.concat([train, valid, test], ignore_index=True))
+# the same seeded split of the same ratings: the one notebook 01 saved
+assert result.stats[SEED] == split.sizes(), (result.stats[SEED], split.sizes())
+models = dict(result.models[SEED])
+fit_s = result.runs.set_index("model")["fit_s"].to_dict()
 print("fitted in " + ", ".join(f"{name} {fmt(s)} s" for name, s in fit_s.items()))
 
 members = [models["ImplicitMF"], models["MF"], models["CollabFNet"]]

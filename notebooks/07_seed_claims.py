@@ -238,7 +238,7 @@ rating_models = {
     ),
 }
 # another protocol than notebook 03's, so another name (the key below the table says how)
-ranking_label = "ranking model (07: histories in fit)"
+ranking_label = "ranking model (07, histories in fit)"
 contenders = {
     "popularity": make_model("popularity").fit(fit_table),
     "rules: genres": rules_model,
@@ -259,7 +259,7 @@ test_table.index.name = f"test users ({len(test_users)})"
 tidy(test_table)
 
 # %% [markdown]
-# Key: "(07: histories in fit)" marks figures of this notebook's protocol, where every
+# Key: "(07, histories in fit)" marks figures of this notebook's protocol, where every
 # contender is fitted with the held-out users' history ratings in its training table;
 # notebook 03's figures of the ranking model (its run in `data/runs/ranking/`) fold
 # held-out users in without training on them, so the two are not the same number.

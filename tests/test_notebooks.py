@@ -47,7 +47,7 @@ def check_07_seed_claims(fig: Figures) -> None:
     from recsys_utils.app.figures import format_value as fmt
 
     rules = {"rules: genres", "rules: genres + tags"}
-    embeddings = {"MF", "CollabFNet", "ranking model (07: histories in fit)"}
+    embeddings = {"MF", "CollabFNet", "ranking model (07, histories in fit)"}
     contenders = {"popularity", *rules, *embeddings}
     metrics = ("ndcg_at_10", "recall_at_20", "ndcg_at_100", "coverage_at_10", "val_ndcg_at_10")
     for key in metrics:

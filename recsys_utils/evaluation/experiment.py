@@ -218,23 +218,28 @@ class StrongGeneralisation:
 
 @dataclass(frozen=True)
 class RandomRatings:
-    """The rating protocol (``data.splits.protocol_split``): a random 10% of the ratings
-    as test, another 10% as validation. A model that learns from validation (epochs,
+    """The rating protocol (``data.splits.random_split``; by default the rating bench's
+    ``protocol_split``): a random ``test_frac`` of the ratings as test, ``valid_frac`` as
+    validation. With ``refit_with_valid`` (the bench), a model that learns from validation (epochs,
     blend weights) is fitted on training with it, then refitted on training + validation
-    with what it chose; any other model is fitted once on training + validation. The
+    with what it chose, and any other model is fitted once on training + validation;
+    without (notebook 02), every model is fitted on training, validation steering it. The
     test ratings are predicted once: RMSE and MAE, overall and per user."""
 
+    valid_frac: float = 0.1
+    test_frac: float = 0.1
+    refit_with_valid: bool = True
     name: str = "random_ratings"
     maximise = False  # the validation objective, RMSE
     objective = "rmse"
 
     def describe(self) -> dict:
-        return {"name": self.name}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def split(self, ratings: pd.DataFrame, seed: int):
-        from recsys_utils.data.splits import protocol_split
+        from recsys_utils.data.splits import random_split
 
-        return protocol_split(ratings, seed)
+        return random_split(ratings, self.valid_frac, self.test_frac, seed)
 
     def context(self, split, ratings: pd.DataFrame, seed: int) -> Context:
         """What the entries see: the training and validation ratings, no test rating."""
@@ -245,19 +250,21 @@ class RandomRatings:
         return pd.concat([ctx.split.train, ctx.split.valid], ignore_index=True)
 
     def fit(self, model, ctx: Context, uses_validation: bool = True):
-        if uses_validation:
+        if uses_validation or not self.refit_with_valid:
             return _fit_ratings(model, ctx.split.train, ctx.split.valid)
         return _fit_ratings(model, self._full(ctx))
 
     def validate(self, model, ctx: Context, uses_validation: bool = True) -> float:
         """Validation RMSE; NaN for a model that was fitted on the validation ratings."""
-        if not uses_validation:
+        if not uses_validation and self.refit_with_valid:
             return float("nan")
         valid = ctx.split.valid
         return rmse(valid[RATING_COL].to_numpy(), _predict(model, valid))
 
     def refit(self, make, model, ctx: Context, uses_validation: bool = True):
         """The chosen model again on training + validation, with what validation chose."""
+        if not self.refit_with_valid:
+            return model, {"n_fit": len(ctx.split.train)}
         full = self._full(ctx)
         if not uses_validation:
             return model, {"n_fit": len(full)}

@@ -129,3 +129,17 @@ def test_conventions_table_means_over_seeds_and_prints_the_user_count_as_a_count
     assert table.loc["m", "users_full"] == pytest.approx(67.5)
     text = bench.to_markdown(bench._counts_as_text(table).reset_index())
     assert "| m | 0.2000 | 0.4000 | 0.3000 | 0.5500 | 67.5 |" in text
+
+
+def test_bpr_on_the_bench_threads_gives_the_same_model_at_a_seed():
+    """implicit's BPR on two threads is not reproducible; the bench pins it to one."""
+    import scipy.sparse as sp
+
+    from recsys_utils.bench.ranking_peers import BPR
+
+    X = sp.csr_matrix((np.random.default_rng(0).random((80, 40)) < 0.2).astype(np.float32))
+    a, b = (
+        BPR(factors=8, iterations=20, seed=3, num_threads=bench.BPR_THREADS).fit_matrix(X)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(a.V_, b.V_)

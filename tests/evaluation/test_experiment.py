@@ -283,3 +283,25 @@ def test_a_result_saves_and_loads_back(runs, tmp_path):
     assert not list((tmp_path / "run").rglob("*.pkl"))
     # the saved model is a whole package model: it recommends to a training user
     assert len(b.model("ease").recommend(split.train_users[0], k=3)) == 3
+
+
+def test_the_rating_protocol_without_refit_fits_on_training_and_scores_validation():
+    """Notebook 02's use: every model fitted on the training part only (validation steers
+    the nets), each scored on validation; the table's RMSE is over every test rating."""
+    from recsys_utils.data.splits import random_split
+    from recsys_utils.metrics import rmse
+    from recsys_utils.models import BiasOnly
+
+    ratings = synthetic()
+    protocol = ex.RandomRatings(valid_frac=0.2, test_frac=0.1, refit_with_valid=False)
+    res = ex.Experiment(
+        protocol, [ex.Grid("bias", BiasOnly, seeded=False)], seeds=(3,), log=None
+    ).run(ratings)
+    split = random_split(ratings, 0.2, 0.1, 3)
+    run = res.runs.iloc[0]
+    assert run["n_fit"] == len(split.train) and np.isfinite(run["val_rmse"])
+    expect = BiasOnly().fit(split.train, split.valid)
+    truth = split.test["rating"].to_numpy()
+    pred = expect.predict(split.test["user_id"].to_numpy(), split.test["item_id"].to_numpy())
+    assert res.table()["rmse"].iloc[0] == pytest.approx(rmse(truth, pred))
+    assert run["rmse"] == pytest.approx(rmse(truth, pred))
