@@ -20,7 +20,6 @@ _EXPORTS = {
     "BLEND_STEP": "ranking",
     "BPR_FOLD_GRID": "ranking",
     "BPR_GRID": "ranking",
-    "BPR_THREADS": "ranking",
     "CONVENTIONS": "ranking",
     "DEFAULT_MODELS": "personalisation",
     "EASE_EXACT_MAX_USERS": "ranking",

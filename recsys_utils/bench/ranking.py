@@ -56,8 +56,6 @@ ALS_GRID = MappingProxyType(
 )
 BPR_GRID = MappingProxyType(dict(factors=(64, 128), learning_rate=(0.01, 0.05)))
 BPR_FOLD_GRID = (("mean", 0, 0),) + tuple(("ls", r, a) for r in (1, 10, 100) for a in (5, 20))
-# BPR on one thread: implicit's BPR is not reproducible at a seed on two
-BPR_THREADS = 1
 # chosen from the seed-0 validation exploration (results/explore_seed0.jsonl); per seed,
 # validation picks one of them ("ours(val-chosen)")
 OURS_VARIANTS = MappingProxyType(
@@ -109,7 +107,6 @@ def entries(
             "bpr",
             BPR,
             {k: list(v) for k, v in bpr_grid.items()},
-            fixed={"num_threads": BPR_THREADS},
             then=[dict(fold=f, fold_reg=r, fold_alpha=a) for f, r, a in bpr_fold_grid],
             apply=_set_fold,
         ),
