@@ -41,8 +41,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
     """A data folder with a one-epoch MF checkpoint on ml-latest-small; the server's env."""
-    from conftest import MIRROR as default
-
+    default = Path(__file__).resolve().parents[3] / "shared" / "data" / "movielens"  # as conftest
     mirror = Path(os.environ.get("RECSYS_DATA_MIRROR") or default)
     if not (mirror / "ml-latest-small.zip").is_file():
         pytest.skip(f"MovieLens mirror not found at {mirror}")
