@@ -200,7 +200,11 @@ def serve(
         )
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            return server.wait()
+            code = server.wait()
+            if code != 0:  # killed, or failed to start: its log is above
+                print(f"error: the Voila server stopped (exit code {code})", file=sys.stderr)
+                return 1
+            return code
         except KeyboardInterrupt:
             print("stopping the app server", flush=True)
             server.terminate()

@@ -233,3 +233,25 @@ def test_a_bad_checkpoint_is_one_line_before_anything_is_served(app_env, tmp_pat
     assert len(lines) == 1 and lines[0].startswith("error: ") and "SHA-256" in lines[0]
     assert "serving" not in out.stdout
     assert serve_mod.port_is_free(port)
+
+
+def test_sigkill_of_voila_itself_ends_its_kernels_and_the_server(app_env):
+    env, sidecar = app_env
+    port = _free_port()
+    proc = _start(env, sidecar, port)
+    assert request(port, f"/?token={TOKEN}")[0] == 200
+    (voila,) = [
+        p for p in psutil.Process(proc.pid).children() if "_voila_server" in " ".join(p.cmdline())
+    ]
+    kernels = voila.children(recursive=True)
+    assert kernels
+    folder = next(
+        f for f in Path(tempfile.gettempdir()).glob("recsys-app-*")
+        if (f / "server.pid").read_text() == str(proc.pid)
+    )  # fmt: skip
+    voila.kill()
+    assert proc.wait(timeout=60) == 1  # the server sees Voila end, says so and ends too
+    assert "error: the Voila server stopped (exit code -9)" in proc.log.read_text()
+    gone, left = psutil.wait_procs(kernels, timeout=60)  # ipykernel's parent poller
+    assert not left, [p.cmdline() for p in left]
+    assert not folder.exists() and serve_mod.port_is_free(port)
