@@ -165,7 +165,8 @@ def static_maps(
     )
     for ax in axes.ravel()[len(colors) :]:
         ax.set_visible(False)
-    marked = shown[shown[TITLE_COL].isin(labels or [])].dropna(subset=["x", "y"])
+    titled = shown[TITLE_COL] if TITLE_COL in shown else pd.Series(False, index=shown.index)
+    marked = shown[titled.isin(labels or [])].dropna(subset=["x", "y"])  # user maps: no titles
     for ax, color in zip(axes.ravel(), colors, strict=False):
         title = f"{what} embeddings by {COLOR_LABELS.get(color, color)}"
         _scatter(ax, shown, color, title + (f"\n({note})" if note else ""), apart)
