@@ -13,6 +13,7 @@ seeded runs give identical figures; a result saves and loads back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,8 @@ def entries():
 @dataclasses.dataclass(frozen=True)
 class Planted(ex.StrongGeneralisation):
     """The protocol, with every test user's targets replaced by a planted signal: five
-    movies they did not like, the last in the catalogue's order or the most popular."""
+    movies they did not like, the last in the catalogue's order or the most popular.
+    (``Aimed`` below plants signals aimed at the options validation did not choose.)"""
 
     n_test: int = PROTOCOL.n_test
     n_valid: int = PROTOCOL.n_valid
@@ -116,6 +118,55 @@ class Planted(ex.StrongGeneralisation):
         return dataclasses.replace(s, test=HeldOut(te.users, te.history, planted))
 
 
+@dataclasses.dataclass(frozen=True)
+class Aimed(ex.StrongGeneralisation):
+    """The protocol, with every test user's targets replaced by the five movies a given
+    scorer ranks first for them (their liked movies excluded): a signal aimed at an option
+    validation did not choose, so a choice made on the test users would turn to it."""
+
+    n_test: int = PROTOCOL.n_test
+    n_valid: int = PROTOCOL.n_valid
+    name: str = "aimed"
+    scorer: object = None
+
+    def split(self, ratings, seed):
+        from recsys_utils.metrics import top_k
+
+        s = super().split(ratings, seed)
+        te = s.test
+        top = top_k(self.scorer(te.history), 5, te.history)
+        rows = np.repeat(np.arange(len(te)), top.shape[1])
+        aimed = sp.csr_matrix(
+            (np.ones(rows.size, np.float32), (rows, top.ravel())), shape=te.targets.shape
+        )
+        return dataclasses.replace(s, test=HeldOut(te.users, te.history, aimed))
+
+
+def _aimed_at_what_was_not_chosen(a) -> list:
+    """Protocols aimed at an option each choice left out: a variant of "best(any)" and of
+    "ours(val-chosen)", and a blend weight vector of "blend(3)"."""
+    out = []
+    for name in ("best(any)", "ours(val-chosen)"):
+        options = [c["params"]["variant"] for c in a.candidates if c["model"] == name]
+        other = next(o for o in options if o != a.params[0][name]["variant"])
+        out.append(Aimed(scorer=functools.partial(ex._score, a.model(other))))
+    blend = a.params[0]["blend(3)"]
+    other = next(
+        c["params"]["weights"]
+        for c in a.candidates
+        if c["model"] == "blend(3)" and c["params"]["weights"] != blend["weights"]
+    )
+    members = [a.model(m) for m in blend["members"]]
+    out.append(
+        Aimed(
+            scorer=lambda h: sum(
+                w * ex.zscore(ex._score(m, h)) for w, m in zip(other, members, strict=True)
+            )
+        )
+    )
+    return out
+
+
 def _run(protocol, seeds=(0,)):
     return ex.Experiment(protocol, entries(), seeds=seeds, time_foldin=False, log=None).run(
         synthetic()
@@ -124,7 +175,9 @@ def _run(protocol, seeds=(0,)):
 
 @pytest.fixture(scope="module")
 def runs():
-    return _run(PROTOCOL), _run(Planted()), _run(Planted(popular=True))
+    a = _run(PROTOCOL)
+    aimed = [_run(p) for p in _aimed_at_what_was_not_chosen(a)]
+    return a, _run(Planted()), _run(Planted(popular=True)), *aimed
 
 
 def _choices(res):
