@@ -92,7 +92,10 @@ def fast(name: str, **over) -> dict:
         base |= {"threshold": 3.0}
     if name in ("ials", "bpr"):
         base |= {"factors": 4, "iterations": 3}
-    if name == "pooled_softmax":  # EASE init and a sampled loss, so ease_lam, init_scale
+    if name in (
+        "pooled_softmax",
+        "hybrid_pooled",
+    ):  # EASE init and a sampled loss, so ease_lam, init_scale
         # and n_negatives act; each default differs from the CHANGES value
         base |= {
             "dim": 8,
