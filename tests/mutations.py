@@ -135,6 +135,47 @@ MUTATIONS = [
         T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
     ),
     (
+        "experiment_epochs_on_test_users",
+        EXPERIMENT,
+        (
+            "return Context(seed, self, dataclasses.replace(split, test=None), train, {})",
+            "    va = split.valid\n",
+        ),
+        ("return Context(seed, self, split, train, {})", "    va = split.test\n"),
+        T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
+    ),
+    (
+        "experiment_variant_on_test_users",
+        EXPERIMENT,
+        (
+            "return Context(seed, self, dataclasses.replace(split, test=None), train, {})",
+            "pick = max(options, key=lambda n: sign * ctx.fitted[n].val)",
+        ),
+        (
+            "return Context(seed, self, split, train, {})",
+            "pick = max(options, key=lambda n: _objective("
+            "_score(ctx.fitted[n].model, ctx.split.test.history), ctx.split.test))",
+        ),
+        T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
+    ),
+    (
+        "experiment_blend_weights_on_test_users",
+        EXPERIMENT,
+        (
+            "return Context(seed, self, dataclasses.replace(split, test=None), train, {})",
+            "        va = ctx.split.valid\n",
+        ),
+        ("return Context(seed, self, split, train, {})", "        va = ctx.split.test\n"),
+        T_EXP + "test_a_test_only_signal_changes_no_choice_and_no_validation_score",
+    ),
+    (
+        "experiment_best_epoch_not_restored",
+        "recsys_utils/training/loop.py",
+        "        net.load_state_dict(best_state)\n",
+        "        pass\n",
+        T_EXP + "test_the_restored_weights_are_the_best_epochs",
+    ),
+    (
         "experiment_test_targets_in_the_input",
         EXPERIMENT,
         "scores = _score(f.model, te.history)",
@@ -227,9 +268,12 @@ def run(name, path, old, new, test) -> str:
         shutil.copy(ROOT / "pyproject.toml", scratch / "pyproject.toml")
         target = scratch / path
         text = target.read_text()
-        if text.count(old) != 1:
-            return "STALE (old text not found once)"
-        target.write_text(text.replace(old, new))
+        pairs = zip(old, new, strict=True) if isinstance(old, tuple) else [(old, new)]
+        for before, after in pairs:  # a tuple: several edits in the one file
+            if text.count(before) != 1:
+                return "STALE (old text not found once)"
+            text = text.replace(before, after)
+        target.write_text(text)
         cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test]
         env = {"PYTHONPATH": str(scratch), "PATH": "/usr/bin:/bin", "HOME": tmp}
         res = subprocess.run(cmd, cwd=scratch, capture_output=True, text=True, env=env)
