@@ -11,6 +11,7 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+# ---
 
 # %% [markdown]
 # # 06 · Recommendations: three very different people, an app to play with, and a curve
@@ -125,10 +126,11 @@ tidy(side)
 # %% [markdown]
 # ## The app
 # Three tabs: an existing user's best-rated movies and recommendations; a new user built
-# by searching titles, pressing *Add* and moving the sliders (the list updates as you go;
-# a movie rated under 4 stars is no liking); a movie's neighbours. The cells after it
-# drive the app from code, so the exported report shows a real result without a kernel.
-# `make demo` serves this app live in the browser.
+# by searching titles, pressing *+ Add* and moving the sliders (a movie rated under 4 stars
+# is no liking); a movie's neighbours. Run live (in Jupyter, or `make demo` in the
+# browser), the lists recompute as you go. On this exported page the app is a snapshot:
+# the cells after it drove it from code before the export, and its controls do nothing
+# here.
 
 # %%
 app = widgets.RecommenderApp(ranking, movies, ratings, k=K, min_ratings=MIN_RATINGS)
