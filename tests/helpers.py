@@ -79,3 +79,21 @@ def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
 def written_between(before: dict, after: dict) -> list[str]:
     """The paths created or changed from one ``folder_state`` to the next, sorted."""
     return sorted(p for p, s in after.items() if before.get(p) != s)
+
+
+def side_features():
+    """Content features for ids 1..199 (two genre columns and a year one, cycling)."""
+    import scipy.sparse as sp
+
+    from recsys_utils.data.features import MovieFeatures
+
+    ids = np.arange(1, 200)
+    dense = np.zeros((ids.size, 3), dtype=np.float32)
+    dense[np.arange(ids.size), ids % 3] = 1.0
+    return MovieFeatures(
+        matrix=sp.csr_matrix(dense),
+        item_ids=ids,
+        names=np.array(["genre:A", "genre:B", "year:unknown"]),
+        kinds=np.array(["genre", "genre", "year"]),
+        no_features=ids % 3 == 2,
+    )

@@ -52,12 +52,16 @@ class Capabilities:
         uses_validation: ``fit(valid=...)`` steers training (early stopping or choice).
         objective: what validation optimises: "val_rmse" (minimised) or "val_ndcg@100"
             (maximised); None when the model uses no validation.
+        checkpointable: ``models.checkpoints.save`` can store everything the model needs
+            (False for the models built on a movie-feature table, which is data the
+            checkpoint does not carry yet).
     """
 
     predicts_ratings: bool = False
     scores_new_people: bool = True
     uses_validation: bool = False
     objective: str | None = None
+    checkpointable: bool = True
 
     def __post_init__(self):
         if self.objective is not None and self.objective not in OBJECTIVES:

@@ -42,6 +42,7 @@ import numpy as np
 
 from recsys_utils.constants import checkpoint_dir
 from recsys_utils.data.encoding import IdMap
+from recsys_utils.models.base import CapabilityError, require
 
 FORMAT_VERSION = 1
 MAX_SIDECAR_BYTES = 16 << 20  # params, scalars, metrics and an epoch log: kilobytes
@@ -126,6 +127,10 @@ def save(
     """
     from safetensors.numpy import save as st_save
 
+    try:
+        require(model, "checkpointable")  # the feature models: their table is not stored yet
+    except CapabilityError as err:
+        raise CheckpointError(f"cannot save: {err}") from None
     sidecar = _sidecar(path)
     try:
         sidecar.parent.mkdir(parents=True, exist_ok=True)

@@ -44,10 +44,14 @@ class FeatureRanker(Recommender):
     """Base of the rankers on a ``MovieFeatures`` table; subclasses give ``_rank``."""
 
     name = "feature_base"
-    capabilities = Capabilities(predicts_ratings=False, scores_new_people=True)
+    capabilities = Capabilities(
+        predicts_ratings=False, scores_new_people=True, checkpointable=False
+    )
 
-    def __init__(self, features: MovieFeatures, threshold: float = 4.0, **params):
-        super().__init__(None, threshold=float(threshold), **params)
+    def __init__(
+        self, features: MovieFeatures, threshold: float = 4.0, rating_scale=None, **params
+    ):
+        super().__init__(rating_scale, threshold=float(threshold), **params)
         self.features = features  # data, not a hyperparameter: kept out of ``params``
 
     # --- the contract -------------------------------------------------------------
@@ -131,13 +135,14 @@ class ContentKNN(FeatureRanker):
         k: int | None = None,
         kinds: tuple[str, ...] | None = None,
         threshold: float = 4.0,
+        rating_scale=None,
     ):
         if kinds is not None:
             kinds = tuple(kinds)
             unknown = set(kinds) - set(KINDS)
             if unknown:
                 raise ValueError(f"unknown feature kinds {sorted(unknown)}; known: {KINDS}")
-        super().__init__(features, threshold, k=k, kinds=kinds)
+        super().__init__(features, threshold, rating_scale, k=k, kinds=kinds)
 
     def _fit_features(self) -> None:
         X = self.features.normalised().astype(np.float64)
@@ -176,8 +181,14 @@ class GenrePopularity(FeatureRanker):
 
     name = "genre_popularity"
 
-    def __init__(self, features: MovieFeatures, alpha: float = 5.0, threshold: float = 4.0):
-        super().__init__(features, threshold, alpha=float(alpha))
+    def __init__(
+        self,
+        features: MovieFeatures,
+        alpha: float = 5.0,
+        threshold: float = 4.0,
+        rating_scale=None,
+    ):
+        super().__init__(features, threshold, rating_scale, alpha=float(alpha))
 
     def _fit_features(self) -> None:
         G = self.features.matrix[:, self.features.columns("genre")].tocsr()

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_utils.data.features import KINDS, MovieFeatures
-from recsys_utils.models.base import Queries, Query, liked_matrix
+from recsys_utils.models.base import Capabilities, Queries, Query, liked_matrix
 from recsys_utils.models.ranking import PooledSoftmax
 from recsys_utils.models.registry import register
 
@@ -34,6 +34,9 @@ class HybridPooled(PooledSoftmax):
     """
 
     name = "hybrid_pooled"
+    capabilities = Capabilities(
+        uses_validation=True, objective="val_ndcg@100", checkpointable=False
+    )
     DEFAULTS = {**PooledSoftmax.DEFAULTS, "id_dropout": 0.5, "use_id": True, "kinds": None}
 
     def __init__(self, features: MovieFeatures, rating_scale=None, threshold: float = 4.0,

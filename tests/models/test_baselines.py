@@ -11,6 +11,7 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import side_features
 
 from recsys_utils.constants import (
     GENRES_COL,
@@ -30,6 +31,7 @@ from recsys_utils.models import (
     TorchRecommender,
     make_model,
 )
+from recsys_utils.models.content import FeatureRanker
 from recsys_utils.models.liked import LikedRecommender
 
 ALL = sorted(MODELS)
@@ -48,24 +50,6 @@ def side_tables() -> dict:
         {USER_COL: uu.ravel(), ITEM_COL: ii.ravel(), "tag": [f"tag{i % 4}" for i in ii.ravel()]}
     )
     return {"movies": movies, "tags": tags}
-
-
-def side_features():
-    """Content features for ids 1..199 (two genre columns and a year one, cycling)."""
-    import scipy.sparse as sp
-
-    from recsys_utils.data.features import MovieFeatures
-
-    ids = np.arange(1, 200)
-    dense = np.zeros((ids.size, 3), dtype=np.float32)
-    dense[np.arange(ids.size), ids % 3] = 1.0
-    return MovieFeatures(
-        matrix=sp.csr_matrix(dense),
-        item_ids=ids,
-        names=np.array(["genre:A", "genre:B", "year:unknown"]),
-        kinds=np.array(["genre", "genre", "year"]),
-        no_features=ids % 3 == 2,
-    )
 
 
 def fast(name: str, **over) -> dict:
@@ -88,7 +72,7 @@ def fast(name: str, **over) -> dict:
             "num_threads": 1,
         }
         base |= {key: 8 for key in ("n_factors", "emb_size") if key in cls.net_defaults}
-    if issubclass(cls, LikedRecommender):  # ratings around 3: >= 3 gives positives
+    if issubclass(cls, (LikedRecommender, FeatureRanker)):  # ratings around 3: >= 3 liked
         base |= {"threshold": 3.0}
     if name in ("ials", "bpr"):
         base |= {"factors": 4, "iterations": 3}
@@ -240,6 +224,8 @@ CHANGES = {
     "match_weight": 0.0,
     "tag_weight": 1.0,
     "threshold": 3.5,
+    "alpha": 0.0,
+    "id_dropout": 0.0,
     "hidden": "tanh",
     "pool": "mean",
     "target": "dropped",

@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import side_features
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.models import MODELS, BiasOnly, TorchRecommender, checkpoints, make_model
 from recsys_utils.models.checkpoints import CheckpointError, check_items, latest, load, save
 
-ALL = sorted(MODELS)
+ALL = sorted(n for n, c in MODELS.items() if c.capabilities.checkpointable)
+UNSAVED = sorted(n for n, c in MODELS.items() if not c.capabilities.checkpointable)
 
 
 def ratings_table(seed: int = 0, n_users: int = 12, n_items: int = 9) -> pd.DataFrame:
@@ -49,6 +51,8 @@ def fit(name: str, df: pd.DataFrame, seed: int = 0):
         )
         kw["tags"] = df[[USER_COL, ITEM_COL]].assign(tag=[f"t{i % 3}" for i in df[ITEM_COL]])
         kw["tag_weight"], kw["min_count"] = 0.5, 2
+    if "features" in inspect.signature(cls.__init__).parameters:
+        kw["features"] = side_features()
     if issubclass(cls, TorchRecommender):
         kw |= {
             "epochs": 3,
@@ -104,6 +108,14 @@ def test_round_trip_gives_identical_predictions(name, df, tmp_path):
         pd.testing.assert_frame_equal(back.history_, model.history_, check_dtype=False)
     assert back.checkpoint_meta_ == {"dataset": "ml-latest-small", "metrics": {"rmse": 0.9}}
     assert_same(outputs(back), outputs(load(tmp_path / name)))  # the stem works too
+
+
+@pytest.mark.parametrize("name", UNSAVED)
+def test_a_model_declared_not_checkpointable_is_refused_in_one_line(name, tmp_path):
+    model = make_model(name, features=side_features())  # refused before anything is read
+    with pytest.raises(CheckpointError, match="cannot save: .* does not declare checkpointable"):
+        save(model, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_sidecar_is_plain_json_naming_a_content_addressed_weights_file(df, tmp_path):
