@@ -48,7 +48,7 @@ from recsys_utils.app import widgets
 from recsys_utils.models import checkpoints
 
 model = checkpoints.load(os.environ["{env}"])
-dataset = (getattr(model, "checkpoint_meta_", {{}}) or {{}}).get("dataset") or "{dataset}"
+dataset = (model.checkpoint_meta_ or {{}}).get("dataset") or "{dataset}"
 ds = data.load_dataset(dataset)
 app = widgets.RecommenderApp(model, ds.movies, ds.ratings, k=10, min_ratings=10)
 app.tabs.selected_index = 1
@@ -158,7 +158,7 @@ def check_checkpoint(sidecar: Path, dataset: str):
     from recsys_utils.models import checkpoints
 
     model = checkpoints.load(sidecar)
-    trained_on = (getattr(model, "checkpoint_meta_", {}) or {}).get("dataset") or dataset
+    trained_on = (model.checkpoint_meta_ or {}).get("dataset") or dataset
     checkpoints.check_items(model, data.load_dataset(trained_on).movies["item_id"])
     return model
 

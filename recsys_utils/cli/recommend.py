@@ -122,7 +122,7 @@ def load_movies(model):
     from recsys_utils.constants import DEFAULT_DATASET
     from recsys_utils.models import checkpoints
 
-    name = (getattr(model, "checkpoint_meta_", {}) or {}).get("dataset") or DEFAULT_DATASET
+    name = (model.checkpoint_meta_ or {}).get("dataset") or DEFAULT_DATASET
     try:
         movies = data.load_dataset(name, fetch=False).movies
     except (FileNotFoundError, ValueError) as err:

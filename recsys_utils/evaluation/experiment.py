@@ -112,7 +112,7 @@ def _selected(model) -> dict:
 
 def _epochs(model) -> pd.DataFrame | None:
     """The per-epoch log of a model that trains in epochs, else None."""
-    return getattr(model, "history_", None)
+    return model.history_
 
 
 # --- metrics ---------------------------------------------------------------------------
@@ -631,7 +631,7 @@ class Result:
                     continue
                 if id(m) in stems:  # the same object under two names ("ours(val-chosen)")
                     saved[str(seed)][name] = stems[id(m)]
-                elif MODELS.get(getattr(m, "name", None)) is type(m):  # registered: savable
+                elif m.capabilities.checkpointable and MODELS.get(m.name) is type(m):
                     stem = f"models/seed{seed}/m{len(saved[str(seed)])}"
                     checkpoints.save(m, folder / stem)
                     saved[str(seed)][name] = stems[id(m)] = stem

@@ -242,6 +242,9 @@ class Recommender:
     capabilities: ClassVar[Capabilities] = Capabilities()
     _valid_people = None  # (given, targets) ratings of held-out people, during fit only
     net = None  # the torch module of a model that has one (checkpoints save its state)
+    history_: pd.DataFrame | None = None  # the per-epoch log (set by fit where kept)
+    on_epoch = None  # a callable given each row of the per-epoch log, for models with epochs
+    checkpoint_meta_: dict | None = None  # what the checkpoint it was loaded from says
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

@@ -197,9 +197,7 @@ class PooledSoftmax(LikedRecommender):
             num_threads=p["num_threads"] or None,
         )
         if p["max_epochs"] > 0:
-            hist = fit(
-                net, step, cfg, on_epoch=getattr(self, "on_epoch", None), desc=type(self).__name__
-            )
+            hist = fit(net, step, cfg, on_epoch=self.on_epoch, desc=type(self).__name__)
         else:  # the starting tables (a refit at the best epoch 0)
             hist = pd.DataFrame(columns=["epoch", step.loss_column, *step.columns, "lr", "seconds"])
             hist.attrs.update(best_epoch=None, best=None)

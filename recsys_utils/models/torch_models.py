@@ -96,7 +96,7 @@ class TorchRecommender(Recommender):
             valid_t,
             self.train_config,
             clip=self.rating_scale,
-            on_epoch=getattr(self, "on_epoch", None),
+            on_epoch=self.on_epoch,
         )
 
     def selected_params(self) -> dict:

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from recsys_utils.evaluation import experiment as ex
 from recsys_utils.evaluation.ranking_protocol import HeldOut
 from recsys_utils.metrics import hit_rate_at_k, ndcg_at_k, recall_at_k
+from recsys_utils.models.base import Capabilities
 from recsys_utils.models.ease import EASE
 from recsys_utils.models.ranking import PooledSoftmax
 
@@ -49,6 +50,9 @@ class _Shift:
         self.shift = 0.0
 
     rating_scale = None
+    history_ = None  # no epochs
+    name = "shift"  # not registered: a Result keeps it in memory only
+    capabilities = Capabilities()
 
     def fit(self, train, valid=None):
         self.ease.fit(train)

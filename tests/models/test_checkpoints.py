@@ -334,9 +334,11 @@ SAVER = textwrap.dedent("""
     from safetensors.numpy import load_file
     from recsys_utils.models import checkpoints
     from recsys_utils.data.encoding import IdMap
+    from recsys_utils.models.base import Capabilities
 
     class Saved:  # the attributes checkpoints.save reads, rebuilt without torch
         net = history_ = None
+        capabilities = Capabilities()
         def __init__(self, sidecar):
             meta = checkpoints.read_meta(sidecar)
             arrays = load_file(Path(sidecar).parent / meta["weights"])
