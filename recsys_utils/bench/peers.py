@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import DEFAULT_DATASET, ITEM_COL, RATING_COL, REPORTS_DIR, USER_COL
+from recsys_utils.models.base import Capabilities
 from recsys_utils.models.recipes import TUNED
 
 PROTOCOL_NOTE = (
@@ -106,6 +107,10 @@ def fit_selected(
 class SurprisePeer:
     """A Surprise algorithm on the rating contract: ``fit`` on a ratings table,
     ``predict`` (user, movie) pairs of raw ids. ``n_fit_``: the ratings it was fitted on."""
+
+    name = "surprise"  # not registered: a Result keeps it in memory, never in a checkpoint
+    capabilities = Capabilities(predicts_ratings=True, checkpointable=False)
+    history_ = None  # no epochs: the experiment reads this as "no per-epoch log"
 
     def __init__(self, factory: Callable[[], object], rating_scale: tuple[float, float]):
         self.factory, self.rating_scale = factory, rating_scale
