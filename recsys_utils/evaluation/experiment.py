@@ -125,10 +125,6 @@ def per_user_metrics(
     return pd.DataFrame(per_user(scores, targets, exclude, metrics))
 
 
-def _coverage(scores, exclude, k: int = 10) -> float:
-    return coverage_at_k(scores, exclude, k)
-
-
 def _objective(scores: np.ndarray, held) -> float:
     """The held-out users' mean NDCG@100 for these scores, their liked movies excluded."""
     return float(
@@ -197,7 +193,7 @@ class StrongGeneralisation:
             "seed": seed,
             "model": name,
             f"val_{OBJECTIVE}": f.val,
-            "coverage@10": _coverage(scores, te.history, 10),
+            "coverage@10": coverage_at_k(scores, te.history, 10),
             "fit_s": f.fit_s,
             "foldin_ms": _foldin_ms(f.model, te.history) if exp.time_foldin else np.nan,
             **f.extra,

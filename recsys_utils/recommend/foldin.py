@@ -115,24 +115,6 @@ def _check(model, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _check(model, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    lo, hi = model.rating_scale
-    off = (values < lo) | (values > hi)
-    if off.any():
-        j = int(np.flatnonzero(off)[0])
-        raise ValueError(
-            f"rating {values[j]:g} for movie {ids[j]} is off the model's scale [{lo:g}, {hi:g}]"
-        )
-    idx = model.item_map.encode(ids)
-    if (idx < 0).any():
-        unknown = ids[idx < 0].tolist()
-        raise KeyError(
-            f"unknown movie ids {unknown[:10]}{' ...' if len(unknown) > 10 else ''}: "
-            "not in the model's training data"
-        )
-    return idx
-
-
 def liked_threshold(model) -> float:
     """The rating from which a person's movie counts as liked, for this model."""
     return float(model.params.get("threshold", LIKED_THRESHOLD))
