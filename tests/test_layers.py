@@ -58,22 +58,6 @@ def test_an_upward_or_forbidden_import_is_refused(package_copy, module, line, br
     assert f"{broken}" in result.stdout and "BROKEN" in result.stdout
 
 
-SUBPACKAGES = ("data", "metrics", "training", "models", "embeddings", "recommend", "evaluation", "tuning",
-               "bench", "app")  # fmt: skip
-
-
-@pytest.mark.parametrize("package", SUBPACKAGES)
-def test_every_public_name_of_a_subpackage_resolves_to_its_module(package):
-    import importlib
-
-    pkg = importlib.import_module(f"recsys_utils.{package}")
-    assert pkg.__all__ == sorted(pkg._EXPORTS)
-    for name, module in pkg._EXPORTS.items():
-        assert hasattr(importlib.import_module(f"recsys_utils.{package}.{module}"), name), (
-            f"recsys_utils.{package} exports {name} from {module}, which has no such name"
-        )
-
-
 def test_importing_the_data_layer_pulls_in_no_torch():
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import recsys_utils.data"],

@@ -3,7 +3,9 @@
 Each command group lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parsers and sets ``func(args) -> int``.
 Modules are imported only to build the parser; heavy imports (torch, optuna) happen
-inside the command functions so ``--help`` stays quick.
+inside the command functions so ``--help`` stays quick. Public API: ``main`` (what
+``python -m recsys_utils`` runs) and ``build_parser``; everything else, the command
+modules included, is internal: the commands themselves are the interface.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import importlib
 import sys
 
 from recsys_utils.constants import printable
+
+__all__ = ["build_parser", "main"]
 
 COMMAND_MODULES = ("data", "train", "sweep", "recommend", "bench", "report")
 

@@ -1,104 +1,50 @@
 """The data layer: download, parse, validate, clean, encode and split MovieLens; no torch here.
 
-Modules:
-    archive: Unzip a MovieLens release safely: every entry checked before anything is written.
-    cleaning: Cleaning a tidy ratings table: duplicates out, optional k-core, a before/after report.
-    download: Fetch a MovieLens zip from GroupLens (or a mirror), check its md5, unzip it safely, cache it.
-    encoding: Raw MovieLens ids <-> contiguous indices, the form embedding tables need.
-    features: Movie features from what a movie is: genres, cleaned user tags, release year, tag genome.
-    movielens: Each MovieLens format -> one tidy ratings table and one movies table, with a parquet cache.
-    splits: Train / validation / test splits: random, per-user temporal, leave-last-k; save and load.
-    synthetic: Synthetic MovieLens-format ratings at any size, for scale tests and benchmarks.
-    tags: The tags of a MovieLens release (``tags.csv``) and its tag genome, fetched with the raw folder.
-    validation: What counts as a bad ratings table, and the one-line error that says so.
-
-Public names below are loaded from their module on first use, so importing
-the package imports nothing heavy (torch, numba, umap, optuna).
+Public API: loading a release (``load_dataset``, ``fetch``, ``Dataset``), checking and
+cleaning a ratings table, ``IdMap``, the splits (and the ``splits`` module), tags, movie
+features, and synthetic data (the ``synthetic`` module); that is ``__all__``, loaded from
+its module on first use so importing the package imports nothing heavy (torch, numba, umap,
+optuna). Everything else, the ``_private`` modules and ``_helpers`` included, is internal
+and may change without notice.
 """
 
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
-    "BLOCK_RATINGS": "synthetic",
-    "CHUNK_ROWS": "movielens",
-    "COMPACT_DTYPES": "movielens",
-    "DEADLINE_S": "download",
-    "DataError": "validation",
-    "Dataset": "movielens",
-    "EXTRACT_PREFIX": "archive",
-    "GENOME_NAMES": "synthetic",
-    "GENOME_SCORES_FILE": "tags",
-    "GENOME_TAGS_FILE": "tags",
-    "GENRES": "synthetic",
-    "IdMap": "encoding",
-    "KINDS": "features",
-    "MAX_DOWNLOAD_BYTES": "download",
-    "MAX_MD5_BYTES": "download",
-    "MD5_DEADLINE_S": "download",
-    "MAX_RATIO": "archive",
-    "MAX_TOTAL_BYTES": "archive",
-    "MIN_TAG_USERS": "features",
-    "MovieFeatures": "features",
-    "PROTOCOL_SEED": "splits",
-    "RATINGS_HEADER": "synthetic",
-    "RATIO_FLOOR": "archive",
-    "SUPPORTED_METHODS": "archive",
-    "Split": "splits",
-    "SyntheticConfig": "synthetic",
-    "UNKNOWN": "encoding",
-    "YEAR_EDGES": "features",
-    "YEAR_RANGE": "features",
-    "build_features": "features",
-    "check_head": "validation",
-    "check_movie_ids": "validation",
     "clean": "cleaning",
-    "clean_tag": "features",
-    "cold_mask": "splits",
-    "count_cold": "splits",
-    "dataset_checksum": "movielens",
-    "drop_duplicates": "cleaning",
-    "fail": "validation",
-    "features_path": "features",
-    "fetch": "download",
-    "generate_ratings": "synthetic",
-    "genome_tables": "synthetic",
-    "infer_spec": "movielens",
-    "iter_ratings": "synthetic",
     "k_core": "cleaning",
-    "leave_last_k": "splits",
+    "fetch": "download",
+    "IdMap": "encoding",
+    "build_features": "features",
+    "KINDS": "features",
+    "movie_features": "features",
+    "MovieFeatures": "features",
+    "Dataset": "movielens",
+    "dataset_checksum": "movielens",
+    "infer_spec": "movielens",
     "load_dataset": "movielens",
     "load_folder": "movielens",
-    "load_genome": "tags",
-    "load_id_maps": "splits",
     "load_ratings_file": "movielens",
+    "read_movies": "movielens",
+    "read_ratings": "movielens",
+    "top_movies": "movielens",
+    "count_cold": "splits",
+    "leave_last_k": "splits",
     "load_split": "splits",
-    "load_tags": "tags",
-    "md5sum": "download",
-    "movie_features": "features",
-    "movies_table": "synthetic",
-    "parse_md5": "download",
     "protocol_split": "splits",
     "random_split": "splits",
-    "ratings_checksum": "movielens",
-    "read_movies": "movielens",
-    "read_movies_parquet": "movielens",
-    "read_ratings": "movielens",
-    "release_file": "tags",
-    "safe_extract": "archive",
     "save_split": "splits",
-    "scan_ratings": "validation",
-    "show": "validation",
-    "summarize": "validation",
-    "tag_key": "features",
+    "Split": "splits",
     "temporal_split": "splits",
-    "top_movies": "movielens",
-    "user_counts": "synthetic",
-    "validate_ratings": "validation",
+    "generate_ratings": "synthetic",
+    "SyntheticConfig": "synthetic",
     "write_mirror": "synthetic",
-    "write_parquet": "movielens",
-    "write_zip": "synthetic",
-    "year_bucket": "features",
-    "year_labels": "features",
+    "load_genome": "tags",
+    "load_tags": "tags",
+    "DataError": "validation",
+    "summarize": "validation",
+    "validate_ratings": "validation",
 }
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+_MODULES = ("splits", "synthetic")
+__all__ = sorted([*_EXPORTS, *_MODULES])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _MODULES)

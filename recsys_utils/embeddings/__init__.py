@@ -1,41 +1,36 @@
 """What the nets learned: vectors, nearest neighbours, 2-D projections and map tables.
 
-Modules:
-    maps: The tables behind maps of the embedding space: one row per movie or user.
-    projection: 2-D maps of embedding vectors: UMAP (cosine metric) or PCA, cached on disk.
-    vectors: What an embedding model learned: vectors, cosine neighbours, 2-D maps, and comparisons.
-
-Public names below are loaded from their module on first use, so importing
-the package imports nothing heavy (torch, numba, umap, optuna).
+Public API: ``extract`` and ``Embeddings``, neighbours (``similar_movies``, ``nearest``,
+``nearest_users``, ``with_titles``), the comparisons (``label_agreement``, ``linear_r2``,
+``neighbour_overlap``, ``neighbour_lists``), ``project`` and its cache, and the ``maps``
+tables; that is ``__all__``, loaded from its module on first use so importing the package
+imports nothing heavy (torch, numba, umap, optuna). Everything else, the ``_private``
+modules and ``_helpers`` included, is internal and may change without notice.
 """
 
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
     "COLOR_LABELS": "maps",
-    "EXACT_KNN_MAX": "projection",
-    "Embeddings": "vectors",
-    "SIMILARITY_COL": "vectors",
-    "TOP_GENRES": "maps",
+    "label_titles": "maps",
+    "movie_frame": "maps",
+    "user_frame": "maps",
+    "project": "projection",
+    "projection_path": "projection",
     "UMAP_DEFAULTS": "projection",
-    "distinctive_genre": "maps",
-    "exact_cosine_knn": "projection",
+    "Embeddings": "vectors",
     "extract": "vectors",
     "label_agreement": "vectors",
-    "label_titles": "maps",
     "linear_r2": "vectors",
-    "movie_frame": "maps",
     "nearest": "vectors",
     "nearest_users": "vectors",
     "neighbour_lists": "vectors",
     "neighbour_overlap": "vectors",
     "normalize_rows": "vectors",
-    "project": "projection",
-    "projection_path": "projection",
     "similar_movies": "vectors",
-    "user_frame": "maps",
-    "vectors_digest": "projection",
+    "SIMILARITY_COL": "vectors",
     "with_titles": "vectors",
 }
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+_MODULES = ("maps",)
+__all__ = sorted([*_EXPORTS, *_MODULES])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _MODULES)

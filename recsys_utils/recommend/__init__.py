@@ -1,30 +1,29 @@
-"""Recommendations for new users: fold-in from a few ratings, top-N, and explanations.
+"""Recommendations for new people: fold-in from a few ratings, top-N, and explanations.
 
-Modules:
-    explain: Why a user gets a movie: the prediction split into its parts, and the movies they
-    foldin: Recommendations for people the model has never seen: their ratings, top-N, and why.
-
-Public names below are loaded from their module on first use, so importing
-the package imports nothing heavy (torch, numba, umap, optuna).
+Public API: ``fold_in`` and ``FoldedUser``, ``score_folded``, ``recommend_folded``,
+``recommend_new_user``, the liked set (``liked_threshold``, ``liked_indices``),
+``FoldInError``, the fold-in defaults, and the explanations (``explain``,
+``because_you_liked``); that is ``__all__``, loaded from its module on first use so
+importing the package imports nothing heavy (torch, numba, umap, optuna). Everything else,
+the ``_private`` modules and ``_helpers`` included, is internal and may change without
+notice.
 """
 
 from recsys_utils import lazy_exports
 
 _EXPORTS = {
-    "FOLD_IN_BIAS_REG": "foldin",
-    "FOLD_IN_REG": "foldin",
-    "FOLD_IN_REG_GRID": "foldin",
-    "FoldInError": "foldin",
-    "FoldedUser": "foldin",
     "because_you_liked": "explain",
     "explain": "explain",
     "fold_in": "foldin",
-    "liked_threshold": "foldin",
-    "liked_contributions": "explain",
+    "FOLD_IN_REG": "foldin",
+    "FOLD_IN_REG_GRID": "foldin",
+    "FoldedUser": "foldin",
+    "FoldInError": "foldin",
     "liked_indices": "foldin",
+    "liked_threshold": "foldin",
+    "novelty_ranking": "foldin",
     "parse_ratings": "foldin",
     "recommend_folded": "foldin",
-    "novelty_ranking": "foldin",
     "recommend_new_user": "foldin",
     "score_folded": "foldin",
 }

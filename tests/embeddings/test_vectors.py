@@ -13,6 +13,7 @@ import torch
 from helpers import ratings_table
 
 from recsys_utils import embeddings
+from recsys_utils.embeddings.projection import exact_cosine_knn
 from recsys_utils.embeddings.vectors import nearest
 from recsys_utils.models.recipes import mf_from_factors
 
@@ -302,7 +303,7 @@ def test_linear_r2_finds_a_linear_direction_and_not_noise():
 
 def test_exact_cosine_knn_lists_itself_first_then_neighbours():
     vecs = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
-    indices, dist, index = embeddings.exact_cosine_knn(vecs, 3)
+    indices, dist, index = exact_cosine_knn(vecs, 3)
     assert index is None
     assert indices[0].tolist() == [0, 1, 2]  # cos 1, 0.71, 0
     np.testing.assert_allclose(dist[0], [0, 1 - R2, 1], atol=1e-6)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from helpers import FAST, table
 
-from recsys_utils.models import TUNED, ImplicitMF, make_model
+from recsys_utils.models import ImplicitMF, make_model
+from recsys_utils.models.recipes import TUNED
 from recsys_utils.training import nets
 
 
