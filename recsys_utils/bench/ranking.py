@@ -14,17 +14,29 @@ from EASE's exact dual tables, one dimension per training user: epoch 0 is EASE'
 for every new user, so it asks whether the softmax can improve on EASE). Blends: per-user
 z-scores, weights on validation only: (ours, EASE), (iALS, EASE) on 0..1 by 0.1, the 3-way
 (ours, EASE, iALS) on the 0.1 simplex (66 points) and "blend(all)" (every variant of ours,
-EASE and iALS on one simplex).
+EASE and iALS on one simplex). "hybrid" (``models.hybrid.HybridPooled``: ours with movie
+vectors pooled from the data set's features plus id vectors; ``HYBRID_GRID`` on validation
+users, ours' training budget) where the data set has a feature table (``features``).
 
-    python -m recsys_utils bench ranking [--dataset ml-latest-small] [--seeds 0,1,2,3,4] [--ensemble] [--save DIR]
+    python -m recsys_utils bench ranking [--dataset ml-latest-small] [--seeds 0,1,2,3,4]
+        [--models ease,ours-linear,hybrid] [--ensemble] [--save DIR] [--from-run DIR]
+
+``select`` keeps the named entries and those they are built from (a blend's members, the
+variants ``Best`` picks among, EASE for the EASE-initialised ones). ``paired_table``
+compares, on the test users' NDCG@100, each model with EASE and ours with the hybrid
+(``evaluation.stats``: paired t-test, Holm over the table's pairs, the verdict word).
 
 ``write_report`` writes ``bench_ranking.csv`` (a row per seed and model), ``_curves.csv``
-and ``bench_ranking.md`` (the mean +- std table, the protocol and the grids, the new-user
-curve, and n = 10 under the four conventions of ``CONVENTIONS``).
+and ``bench_ranking.md`` (the mean +- std table, the paired comparisons, the protocol and
+the grids, the new-user curve, and n = 10 under the four conventions of ``CONVENTIONS``);
+it reads only what ``Result.save`` keeps, so a saved run's report is rebuilt without
+retraining (``--from-run``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.bench.peers import to_markdown
+from recsys_utils.evaluation import stats
 from recsys_utils.evaluation.experiment import (
     NEW_USER_NS,
     Best,
@@ -46,6 +59,7 @@ from recsys_utils.metrics import top_k
 from recsys_utils.models.base import Queries
 from recsys_utils.models.baselines import Popularity
 from recsys_utils.models.ease import EASE
+from recsys_utils.models.hybrid import HybridPooled
 from recsys_utils.models.implicit_peers import ALS, BPR
 from recsys_utils.models.ranking import PooledSoftmax
 
@@ -76,6 +90,12 @@ OURS_EASE_INIT = MappingProxyType(
 # (``models.ease.dual_tables``), where the training users are few enough to be dimensions
 EASE_EXACT_MAX_USERS = 5000
 BLEND_STEP = 0.1
+# the hybrid: ours' training budget (``OURS_TRAIN``, ``max_epochs``); validation picks the
+# id dropout, i.e. how much a movie's vector must come from its features alone
+HYBRID = "hybrid"
+HYBRID_GRID = (MappingProxyType(dict(id_dropout=0.1)), MappingProxyType(dict(id_dropout=0.5)))
+# the paired table: every model against this one on this metric, and ours against the hybrid
+BASELINE, PAIRED_METRIC = "ease", "ndcg@100"
 
 
 def _set_fold(model, setting: dict) -> None:
@@ -96,8 +116,15 @@ def entries(
     ensemble: bool = False,
     ease_init: bool = True,
     ease_init_kw=OURS_EASE_INIT,
+    features=None,
+    hybrid: bool | None = None,
+    hybrid_grid=HYBRID_GRID,
 ) -> list:
-    """The table's models, each with its grid, in the order the table shows them."""
+    """The table's models, each with its grid, in the order the table shows them.
+
+    ``features`` (a ``data.features.MovieFeatures``) adds the "hybrid" entry; ``hybrid``
+    overrides that (``True`` without features only lists the names: the entry cannot run).
+    """
     ours_train = dict(ours_train)
     out = [
         Grid("popularity", Popularity, seeded=False),
@@ -116,6 +143,10 @@ def entries(
     }
     out += [Grid(n, PooledSoftmax, fixed=kw) for n, kw in variants.items()]
     out.append(Best("ours(val-chosen)", list(variants)))
+    if features is not None if hybrid is None else hybrid:
+        hybrid_fixed = {"max_epochs": max_epochs, **ours_train}
+        grid = [{**hybrid_fixed, **p} for p in hybrid_grid]
+        out.append(Grid(HYBRID, functools.partial(HybridPooled, features), grid))
     if ensemble:
         out += [
             Grid(
@@ -152,6 +183,43 @@ def entries(
     return out
 
 
+# entries whose ``needs`` read an earlier entry's choice (the others declare theirs)
+NEEDS = MappingProxyType(
+    {"ours-ease-init": ("ease",), "ours-ease-exact": ("ease",), "ours-twin": ("ours(val-chosen)",)}
+)
+
+
+def _needed(entry) -> tuple:
+    """The entries this one is built from."""
+    if isinstance(entry, Best):
+        return tuple(entry.among)
+    if isinstance(entry, BlendOf):
+        return tuple(entry.members)
+    return NEEDS.get(entry.name, ())
+
+
+def select(table_entries: list, names) -> list:
+    """The entries named, with every entry they are built from, in the table's order.
+
+    Raises:
+        ValueError: a name that is no entry's (one line, listing the names).
+    """
+    known = [e.name for e in table_entries]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown model(s) {', '.join(map(repr, unknown))} for bench ranking; "
+            f"the names: {', '.join(known)}"
+        )
+    by_name, keep, todo = {e.name: e for e in table_entries}, set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            todo += _needed(by_name[name])
+    return [e for e in table_entries if e.name in keep]
+
+
 def run(
     ratings: pd.DataFrame,
     seeds=(0, 1, 2, 3, 4),
@@ -159,16 +227,20 @@ def run(
     log=print,
     cornac_check: bool = False,
     time_foldin: bool = True,
+    models=None,
     **entries_kw,
 ) -> Result:
     """Every entry over ``seeds`` through one ``Experiment``; ``entries_kw`` go to
-    ``entries`` (grids, variants, epochs). ``cornac_check``: cornac's EASE beside ours on
-    the first seed (``cornac_agreement``, added to that seed's "ease" row)."""
+    ``entries`` (grids, variants, epochs, ``features``); ``models``: only these entries
+    (and what they are built from, ``select``). ``cornac_check``: cornac's EASE beside
+    ours on the first seed (``cornac_agreement``, added to that seed's "ease" row)."""
     protocol = protocol or StrongGeneralisation()
-    result = Experiment(
-        protocol, entries(**entries_kw), seeds=seeds, time_foldin=time_foldin, log=log
-    ).run(ratings)
-    if cornac_check:
+    table_entries = entries(**entries_kw)
+    if models is not None:
+        table_entries = select(table_entries, models)
+    experiment = Experiment(protocol, table_entries, seeds=seeds, time_foldin=time_foldin, log=log)
+    result = experiment.run(ratings)
+    if cornac_check and "ease" in result.params[result.seeds[0]]:
         seed = result.seeds[0]
         check = cornac_agreement(
             protocol.split(ratings, seed), result.params[seed]["ease"]["lam"], result.model("ease")
@@ -311,6 +383,76 @@ def _flat(curve: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _ours(models) -> str | None:
+    """The row that stands for ours: the validation-chosen variant, else the first variant."""
+    return next((m for m in ("ours(val-chosen)", *OURS_VARIANTS) if m in models), None)
+
+
+def paired_comparisons(
+    users: pd.DataFrame, baseline: str = BASELINE, metric: str = PAIRED_METRIC
+) -> list[stats.Paired]:
+    """Each model against ``baseline``, and ours against the hybrid, on the same test users
+    (``stats.paired``: users the unit, pooled over seeds, paired t-test), the p-values
+    Holm-adjusted over all of these pairs together. Pairs whose models are absent are left
+    out."""
+    models = list(dict.fromkeys(users["model"]))
+    pairs = [(m, baseline) for m in models if m != baseline] if baseline in models else []
+    ours = _ours(models)
+    if ours is not None and HYBRID in models:
+        pairs.append((ours, HYBRID))
+    tests = [stats.paired(users, a, b, metric) for a, b in pairs]
+    adjusted = stats.holm([t.p for t in tests]) if tests else []
+    return [
+        dataclasses.replace(t, p_holm=float(h), n_pairs=len(tests))
+        for t, h in zip(tests, adjusted, strict=True)
+    ]
+
+
+def paired_table(comparisons: list[stats.Paired]) -> pd.DataFrame:
+    """One row per pair: a - b, its 95% interval, p, Holm's p, the verdict word, counts."""
+    cols = ["a", "b", "diff", "low", "high", "p", "p_holm", "n_users", "n_seeds"]
+    table = pd.DataFrame([[getattr(c, k) for k in cols] for c in comparisons], columns=cols)
+    table.insert(7, "verdict", [stats.verdict_word(c) for c in comparisons])
+    return table.rename(columns={"diff": "a - b", "n_users": "users", "n_seeds": "seeds"})
+
+
+def paired_text(table: pd.DataFrame) -> pd.DataFrame:
+    """``paired_table`` as printed: 4 decimals, the interval in one column, p in 3 digits."""
+
+    def p(v: float) -> str:
+        return "< 0.001" if v < 0.001 else f"{v:.3f}"
+
+    return pd.DataFrame({
+        "a": table["a"],
+        "b": table["b"],
+        "a - b": table["a - b"].map(lambda v: f"{v:+.4f}"),
+        "95% interval": [f"[{lo:+.4f}, {hi:+.4f}]" for lo, hi in zip(table["low"], table["high"],
+                                                                       strict=True)],
+        "p": table["p"].map(p),
+        "p (Holm)": table["p_holm"].map(p),
+        "verdict": table["verdict"],
+        "users": table["users"],
+    })  # fmt: skip
+
+
+def paired_intro(comparisons: list[stats.Paired]) -> str:
+    """What the paired table holds and how it was computed (printed above it)."""
+    if not comparisons:
+        return "No pair to compare (EASE and the hybrid are not in this run)."
+    c = comparisons[0]
+    return (
+        f"{c.metric} on the test users, each model against {c.b}"
+        + (f" and ours against the {HYBRID}" if any(x.b == HYBRID for x in comparisons) else "")
+        + ". Users are the unit, pooled over seeds: a user's difference a - b is taken in "
+        "each seed that held them out (both models scored them there), then averaged over "
+        f"those seeds ({c.n_seeds} seeds; 'users' counts distinct people). Mean difference "
+        "with its 95% t-interval, the paired t-test (scipy.stats.ttest_rel), Holm's "
+        f"correction over the {len(comparisons)} pairs of this table, and the verdict word "
+        "of evaluation.stats.verdict: 'ahead' or 'behind' only where the interval excludes 0 "
+        "and Holm's p is below 0.05, else 'on par'."
+    )
+
+
 def write_report(result: Result, out: Path, dataset: str) -> Path:
     """``bench_ranking.csv``, ``bench_ranking_curves.csv``, ``bench_ranking.md``; the .md path."""
     out = Path(out)
@@ -320,9 +462,10 @@ def write_report(result: Result, out: Path, dataset: str) -> Path:
         params=lambda d: d["params"].map(lambda p: json.dumps(p, default=str))
     ).to_csv(out / "bench_ranking.csv", index=False)
     curves.to_csv(out / "bench_ranking_curves.csv", index=False)
-    stats = json.dumps({str(k): v for k, v in result.stats.items()}, indent=1, default=int)
-    (out / "bench_ranking_split_stats.json").write_text(stats)
+    split_stats = json.dumps({str(k): v for k, v in result.stats.items()}, indent=1, default=int)
+    (out / "bench_ranking_split_stats.json").write_text(split_stats)
     table = summarise(table_rows)
+    comparisons = paired_comparisons(result.users)
     curve = (
         pd.DataFrame(curves)
         .groupby(["model", "n"], sort=False)[["ndcg@10", "recall@20"]]
@@ -339,6 +482,14 @@ def write_report(result: Result, out: Path, dataset: str) -> Path:
         "## Test users, mean ± std over seeds",
         "",
         to_markdown(table.reset_index()),
+        "",
+        f"## Paired comparisons on {PAIRED_METRIC}, users as the unit, pooled over seeds",
+        "",
+        paired_intro(comparisons),
+        "",
+        to_markdown(paired_text(paired_table(comparisons))) if comparisons else "",
+        "",
+        *[f"- {stats.verdict(c)}." for c in comparisons if HYBRID in (c.a, c.b)],
         "",
         "## New users given n of their liked movies (same users, same targets at every n)",
         "",

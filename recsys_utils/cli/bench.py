@@ -174,7 +174,28 @@ def _add_ranking(sub) -> None:
     ranking.add_argument(
         "--save", type=Path, default=None, help="also save the run (models, tables) to this folder"
     )
+    ranking.add_argument(
+        "--models",
+        type=_name_list,
+        default=None,
+        help="comma-separated entry names (e.g. ease,ours-linear,hybrid); the entries they "
+        "are built from run too (default: every entry)",
+    )
+    ranking.add_argument(
+        "--from-run",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="rebuild the report from a run saved with --save, without training",
+    )
     ranking.set_defaults(func=_ranking)
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one model name")
+    return names
 
 
 def _dataset_seeds_out(parser) -> None:
@@ -201,16 +222,32 @@ def _ranking(args: argparse.Namespace) -> int:
 
     from recsys_utils import data
     from recsys_utils.bench import ranking
+    from recsys_utils.evaluation.experiment import Result
 
-    try:
-        import implicit  # noqa: F401
-    except ImportError:
-        raise ValueError("implicit is not installed; pip install 'recsys-utils[bench]'") from None
     start = time.perf_counter()
-    ratings = data.load_dataset(args.dataset).ratings
-    result = ranking.run(
-        ratings, args.seeds, ensemble=args.ensemble, cornac_check=True, log=_flushed
-    )
+    if args.from_run is not None:  # the report of a saved run: nothing trained
+        result = Result.load(args.from_run)
+        print(f"loaded the run {result.run_id} from {args.from_run} (seeds {result.seeds})")
+    else:
+        if args.models is not None:  # names checked before any data is read
+            ranking.select(ranking.entries(ensemble=args.ensemble, hybrid=True), args.models)
+        try:
+            import implicit  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "implicit is not installed; pip install 'recsys-utils[bench]'"
+            ) from None
+        ratings = data.load_dataset(args.dataset).ratings
+        features = _features_or_none(args.dataset, args.models)
+        result = ranking.run(
+            ratings,
+            args.seeds,
+            ensemble=args.ensemble,
+            cornac_check=True,
+            log=_flushed,
+            models=args.models,
+            features=features,
+        )
     path = ranking.write_report(result, args.out, args.dataset)
     if args.save is not None:
         result.save(args.save)
@@ -220,8 +257,31 @@ def _ranking(args: argparse.Namespace) -> int:
     print(f"Validation grids: {ranking.grids_text(result)}.")
     print()
     print(ranking.summarise(ranking.rows(result)).to_string())
+    comparisons = ranking.paired_comparisons(result.users)
+    print()
+    print(ranking.paired_intro(comparisons))
+    if comparisons:
+        print(ranking.paired_text(ranking.paired_table(comparisons)).to_string(index=False))
     print(f"\n{time.perf_counter() - start:.0f} s; wrote {path} and {path.with_suffix('.csv')}")
     return 0
+
+
+def _features_or_none(dataset: str, models):
+    """The data set's movie features for the hybrid entry; None (and a line saying so)
+    when the release has none, unless the hybrid was asked for by name (then an error)."""
+    from recsys_utils.bench.ranking import HYBRID
+    from recsys_utils.data.features import movie_features
+
+    if models is not None and HYBRID not in models:
+        return None
+    try:
+        features = movie_features(dataset)
+    except (FileNotFoundError, ValueError) as err:
+        if models is not None:
+            raise ValueError(f"the hybrid needs {dataset}'s movie features: {err}") from None
+        print(f"no movie features for {dataset} ({err}): the hybrid is left out", flush=True)
+        return None
+    return features
 
 
 def _flushed(line: str) -> None:
