@@ -84,18 +84,17 @@ def fit_selected(
     ``info``: ``select_s`` and ``fit_s`` (seconds of each step), ``epochs`` chosen,
     ``chosen`` (the hyperparameters of the refit).
     """
-    from recsys_utils.models.registry import make_model
+    from recsys_utils.models.registry import MODELS, make_model
 
     full = pd.concat([train, valid], ignore_index=True)
     info = {"select_s": 0.0, "epochs": np.nan}
     params = _seeded(name, params, seed, progress)
-    if _learns_from_validation(name, params):
+    if _learns_from_validation(name):
         start = time.perf_counter()
         probe = make_model(name, **params).fit(train, valid)
         info["select_s"] = time.perf_counter() - start
         params = probe.selected_params()
-        if "epochs" in params:
-            info["epochs"] = params["epochs"]
+        info["epochs"] = MODELS[name].loop_values(params).get("epochs", np.nan)
     info["chosen"] = params
     model = make_model(name, **params)
     start = time.perf_counter()
@@ -132,30 +131,19 @@ class SurprisePeer:
 
 
 def _seeded(name: str, params: dict, seed: int, progress: bool = False) -> dict:
-    """``params`` with the seed (and progress bar) set on a net and on a blend's members."""
-    from recsys_utils.models.blend import Blend
-    from recsys_utils.models.registry import make_model
-    from recsys_utils.models.torch_models import TorchRecommender
+    """``params`` with the seed (and progress bar) set where the model's class declares it
+    takes them (``Recommender.with_loop_options``: the nets, a blend's members)."""
+    from recsys_utils.models.registry import MODELS
 
-    cls = type(make_model(name, **params))
-    if issubclass(cls, TorchRecommender):
-        return {**params, "seed": seed, "progress": progress}
-    if issubclass(cls, Blend):
-        members = make_model(name, **params).params["members"]
-        return {
-            **params,
-            "members": [[n, {**p, "seed": seed, "progress": progress}] for n, p in members],
-        }
-    return dict(params)
+    return MODELS[name].with_loop_options(params, seed=seed, progress=progress)
 
 
-def _learns_from_validation(name: str, params: dict) -> bool:
-    """Nets (epochs) and blends (weights) choose on validation, then are refitted."""
-    from recsys_utils.models.blend import Blend
-    from recsys_utils.models.registry import make_model
-    from recsys_utils.models.torch_models import TorchRecommender
+def _learns_from_validation(name: str) -> bool:
+    """Models whose class declares ``uses_validation`` (nets: the epochs; blends: also
+    the weights) choose on validation, then are refitted."""
+    from recsys_utils.models.registry import MODELS
 
-    return issubclass(type(make_model(name, **params)), (TorchRecommender, Blend))
+    return MODELS[name].capabilities.uses_validation
 
 
 def peer_entries(ours: dict, peers: dict, seed: int, scale) -> list:
@@ -180,7 +168,7 @@ def peer_entries(ours: dict, peers: dict, seed: int, scale) -> list:
             lambda n=model_name, **p: make_model(n, **p),
             fixed=_seeded(model_name, params, seed),
             seeded=False,
-            uses_validation=_learns_from_validation(model_name, params),
+            uses_validation=_learns_from_validation(model_name),
         )
 
     quick = [n for n in peers if n not in SLOW_PEERS]

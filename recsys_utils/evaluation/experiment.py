@@ -623,8 +623,6 @@ class Result:
         for seed, models in self.models.items():
             saved[str(seed)] = {}
             for name, m in models.items():
-                if isinstance(m, ZBlend):
-                    continue
                 if id(m) in stems:  # the same object under two names ("ours(val-chosen)")
                     saved[str(seed)][name] = stems[id(m)]
                 elif m.capabilities.checkpointable and MODELS.get(m.name) is type(m):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
@@ -36,6 +37,10 @@ FALLBACK_DAMPING = 10.0
 # its fold-in has (the factor models: all; the rest: none) and ignores the others.
 FOLD_IN_OPTIONS = ("reg", "bias_reg", "prior", "steps", "lr")
 OBJECTIVES = ("val_rmse", "val_ndcg@100")
+# The options of the epoch loop (``training.loop``) that a model trained by it takes:
+# its epoch budget, early-stopping patience, seed, progress bar and torch threads. A model
+# declares which it takes, under which keyword, in ``Recommender.loop_options``.
+LOOP_OPTIONS = ("epochs", "patience", "seed", "progress", "num_threads")
 # In ``fit``'s ``valid``: for held-out people (users not in ``train``), True marks the
 # ratings they give (the query), False the ones scored (the targets).
 GIVEN_COL = "given"
@@ -77,18 +82,28 @@ class CapabilityError(ValueError):
 def require(model, capability: str) -> None:
     """Refuse, with one clear error, what ``model``'s class declares it cannot do.
 
+    ``model`` is a model or a model class. ``capability`` is a ``Capabilities`` field
+    (refused when false or None) or an epoch-loop option of ``LOOP_OPTIONS`` (refused
+    when the class's ``loop_options`` does not name it: ``"epochs"`` means "trained epoch
+    by epoch by ``training.loop``", with a torch module in ``net`` and a ``history_``).
+
     Raises:
-        CapabilityError: ``model.capabilities.<capability>`` is false.
+        CapabilityError: the class does not declare ``capability``.
     """
-    if capability not in Capabilities.__dataclass_fields__:
+    cls = model if isinstance(model, type) else type(model)
+    if capability in LOOP_OPTIONS:
+        declared = capability in cls.loop_options
+    elif capability in Capabilities.__dataclass_fields__:
+        declared = getattr(cls.capabilities, capability)  # a declared field, not a probe
+    else:
         raise ValueError(
-            f"no capability {capability!r}; known: {list(Capabilities.__dataclass_fields__)}"
+            f"no capability {capability!r}; known: "
+            f"{[*Capabilities.__dataclass_fields__, *LOOP_OPTIONS]}"
         )
-    declared = model.capabilities
-    if not getattr(declared, capability):  # a declared field, not a probe of the model
+    if not declared:
         raise CapabilityError(
-            f"{type(model).__name__} ({model.name}) does not declare {capability}: "
-            f"its capabilities are {model.capabilities}"
+            f"{cls.__name__} ({cls.name}) does not declare {capability}: its capabilities "
+            f"are {cls.capabilities}, its epoch-loop options {dict(cls.loop_options)}"
         )
 
 
@@ -240,6 +255,10 @@ class Recommender:
 
     name: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    # The epoch loop's options (``LOOP_OPTIONS``) this model takes, each mapped to its own
+    # keyword, e.g. {"epochs": "max_epochs", ...}; empty for a model without epochs. Read
+    # through ``with_loop_options`` and ``require``, never by probing the model.
+    loop_options: ClassVar[Mapping[str, str]] = MappingProxyType({})
     _valid_people = None  # (given, targets) ratings of held-out people, during fit only
     net = None  # the torch module of a model that has one (checkpoints save its state)
     history_: pd.DataFrame | None = None  # the per-epoch log (set by fit where kept)
@@ -250,6 +269,36 @@ class Recommender:
         super().__init_subclass__(**kw)
         if not isinstance(cls.__dict__.get("capabilities", cls.capabilities), Capabilities):
             raise TypeError(f"{cls.__name__}.capabilities must be a Capabilities")
+        unknown = set(cls.loop_options) - set(LOOP_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.loop_options: {sorted(unknown)} are not epoch-loop options "
+                f"{LOOP_OPTIONS}"
+            )
+
+    @classmethod
+    def with_loop_options(cls, params: Mapping, **options) -> dict:
+        """``params`` with the epoch loop's ``options`` (``LOOP_OPTIONS``: epochs, patience,
+        seed, progress, num_threads) that this model takes, under its own keywords
+        (``loop_options``); the options it does not take are left out, so a model without
+        epochs gets ``params`` unchanged. What sweeps and benchmarks use to give any model
+        their budget and seed without knowing its class.
+
+        Raises:
+            TypeError: an option that is not an epoch-loop option.
+        """
+        unknown = set(options) - set(LOOP_OPTIONS)
+        if unknown:
+            raise TypeError(f"not epoch-loop options: {sorted(unknown)}; known: {LOOP_OPTIONS}")
+        taken = {cls.loop_options[k]: v for k, v in options.items() if k in cls.loop_options}
+        return {**params, **taken}
+
+    @classmethod
+    def loop_values(cls, params: Mapping) -> dict:
+        """The epoch-loop options set in ``params`` (a model's hyperparameters), by their
+        ``LOOP_OPTIONS`` names: the inverse of ``with_loop_options``, e.g. the epochs
+        validation chose in ``selected_params()``, whatever the model calls them."""
+        return {k: params[name] for k, name in cls.loop_options.items() if name in params}
 
     def __init__(self, rating_scale: tuple[float, float] | None = None, **params):
         self.params = dict(params)
@@ -402,6 +451,18 @@ class Recommender:
         return self.seen_indices_[self.seen_indptr_[user_index] : self.seen_indptr_[user_index + 1]]
 
     # --- for subclasses -------------------------------------------------------------
+    def _adopt_fit(self, other: Recommender) -> None:
+        """Take what ``fit`` set on ``other`` here (id maps, rating scale, fallback biases,
+        seen movies, counts): for a model built on models fitted on the same table (the
+        blends and their members)."""
+        self.user_map, self.item_map = other.user_map, other.item_map
+        self.rating_scale = other.rating_scale
+        self.global_mean_ = other.global_mean_
+        self.fallback_user_bias_ = other.fallback_user_bias_
+        self.fallback_item_bias_ = other.fallback_item_bias_
+        self.seen_indptr_, self.seen_indices_ = other.seen_indptr_, other.seen_indices_
+        self.item_counts_ = other.item_counts_
+
     def score_items(self, user_indices: np.ndarray) -> np.ndarray:
         """Scores of every catalogue item for contiguous user indices: (n, n_items)."""
         raise NotImplementedError

@@ -14,24 +14,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_utils.models.base import Capabilities, Queries, Recommender
+from recsys_utils.models.base import (
+    Capabilities,
+    CapabilityError,
+    Queries,
+    Recommender,
+    require,
+)
 from recsys_utils.models.recipes import TUNED
 from recsys_utils.models.registry import register
-from recsys_utils.models.torch_models import TorchRecommender
-
-# Fitted attributes of the base class that a blend's members share with the blend.
-_SHARED_FIT = (
-    "user_map",
-    "item_map",
-    "rating_scale",
-    "global_mean_",
-    "fallback_user_bias_",
-    "fallback_item_bias_",
-    "seen_indptr_",
-    "seen_indices_",
-    "item_counts_",
-)
-
 
 DEFAULT_BLEND = (
     ("implicit_mf", TUNED["implicit_mf"]),
@@ -53,7 +44,8 @@ class Blend(Recommender):
     validation ratings and weights the members are averaged. Early-stopped members
     predict too close to the mean, so the fitted weights usually sum to a little
     more than 1 with a negative intercept: the blend also stretches. Members are
-    torch models (``TorchRecommender``); their nets live in ``net``, an
+    models whose classes declare ``predicts_ratings`` and the ``epochs`` loop option
+    (trained epoch by epoch, with a torch module): their nets live in ``net``, an
     ``nn.ModuleList``, so checkpoints save and load them like any single net.
 
     Args:
@@ -71,8 +63,15 @@ class Blend(Recommender):
         from recsys_utils.models.registry import MODELS
 
         for n, _ in members:
-            if not issubclass(MODELS.get(n, Recommender), TorchRecommender):
-                raise ValueError(f"blend members must be torch models, got {n!r}")
+            if n not in MODELS:
+                raise ValueError(f"unknown blend member {n!r}; known: {', '.join(MODELS)}")
+            try:
+                require(MODELS[n], "predicts_ratings")
+                require(MODELS[n], "epochs")
+            except CapabilityError as err:
+                raise CapabilityError(
+                    f"blend members predict ratings and train epoch by epoch: {err}"
+                ) from None
         if weights is not None:
             weights = [float(w) for w in weights]
             if len(weights) != len(members) + 1:
@@ -95,20 +94,30 @@ class Blend(Recommender):
         if not all(same):
             raise ValueError("blend members must be fitted on the same training table")
         blend = cls([[m.name, m.get_params()] for m in members], rating_scale=first.rating_scale)
-        for attr in _SHARED_FIT:
-            setattr(blend, attr, getattr(first, attr))
+        blend._adopt_fit(first)
         blend.members_ = list(members)
         vu, vi, vr = blend._encode(valid)
         keep = (vu >= 0) & (vi >= 0)
         blend._set_weights((vu[keep], vi[keep], vr[keep]))
         return blend
 
-    def _member(self, name: str, params: dict) -> TorchRecommender:
+    @classmethod
+    def with_loop_options(cls, params, **options) -> dict:
+        """The epoch-loop options go to every member that takes them (a blend has no
+        epochs of its own): ``params`` with its members' hyperparameters updated."""
+        from recsys_utils.models.registry import MODELS
+
+        members = params.get("members", DEFAULT_BLEND)
+        return {
+            **params,
+            "members": [[n, MODELS[n].with_loop_options(p, **options)] for n, p in members],
+        }
+
+    def _member(self, name: str, params: dict) -> Recommender:
         from recsys_utils.models.registry import make_model
 
         model = make_model(name, **params)
-        for attr in _SHARED_FIT:
-            setattr(model, attr, getattr(self, attr))
+        model._adopt_fit(self)
         return model
 
     def build_net(self, n_users: int, n_items: int, mu: float = 0.0):
@@ -193,7 +202,8 @@ class ZScoreBlend(Recommender):
     """
 
     name = "zscore_blend"
-    capabilities = Capabilities(predicts_ratings=False)
+    # Not saved: it holds fitted members (each saved on its own), no arrays of its own.
+    capabilities = Capabilities(predicts_ratings=False, checkpointable=False)
 
     def __init__(self, members, weights):
         members, weights = list(members), [float(w) for w in weights]
@@ -201,8 +211,7 @@ class ZScoreBlend(Recommender):
             raise ValueError(f"need one weight per member: {len(members)} vs {len(weights)}")
         super().__init__(rating_scale=members[0].rating_scale, weights=weights)
         self.members_ = members
-        for attr in _SHARED_FIT:
-            setattr(self, attr, getattr(members[0], attr))
+        self._adopt_fit(members[0])
 
     def _mix(self, score) -> np.ndarray:
         pairs = zip(self.members_, self.params["weights"], strict=True)

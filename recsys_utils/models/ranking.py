@@ -19,13 +19,14 @@ early stopping, the EASE-initialised tables) belong together.
 from __future__ import annotations
 
 import time
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.metrics import report
-from recsys_utils.models.base import Capabilities
+from recsys_utils.models.base import LOOP_OPTIONS, Capabilities
 from recsys_utils.models.liked import LikedRecommender
 from recsys_utils.models.registry import register
 
@@ -75,6 +76,7 @@ class PooledSoftmax(LikedRecommender):
 
     name = "pooled_softmax"
     capabilities = Capabilities(uses_validation=True, objective="val_ndcg@100")
+    loop_options = MappingProxyType({k: k for k in LOOP_OPTIONS} | {"epochs": "max_epochs"})
     DEFAULTS = dict(
         dim=600,
         hidden="linear",

@@ -9,11 +9,12 @@ split are ``models.recipes.TUNED``). ``models`` re-exports everything here and r
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 
 import numpy as np
 
 from recsys_utils.models import _foldin
-from recsys_utils.models.base import Capabilities, Recommender
+from recsys_utils.models.base import LOOP_OPTIONS, Capabilities, Recommender
 from recsys_utils.models.registry import register
 from recsys_utils.training import nets
 
@@ -27,6 +28,7 @@ class TorchRecommender(Recommender):
     """
 
     capabilities = Capabilities(predicts_ratings=True, uses_validation=True, objective="val_rmse")
+    loop_options = MappingProxyType({k: k for k in LOOP_OPTIONS})  # TrainConfig's own names
     net_class: type | None = None
     net_defaults: dict = {}
 

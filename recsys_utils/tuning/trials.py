@@ -61,25 +61,27 @@ def load_split(dataset: str):
 
 def build_model(cfg: SweepConfig, params: dict, scale=None, threads: int | None = None):
     """The model a trial trains: ``cfg.fixed`` plus ``params``, with the sweep's epochs,
-    patience and seed (retraining the best point with it reproduces the trial on CPU)."""
+    patience and seed (retraining the best point with it reproduces the trial on CPU).
+
+    The epoch budget is ``params["epochs"]`` where the space sweeps it, else
+    ``cfg.epochs``; each option goes under the keyword the model's class declares
+    (``Recommender.with_loop_options``), and a model without epochs takes none.
+    """
     from recsys_utils import models
 
-    kwargs = {**cfg.fixed, **params, "rating_scale": scale}
     cls = models.MODELS[cfg.model]
-    if "max_epochs" in getattr(cls, "DEFAULTS", {}):  # the ranking nets: epochs = max_epochs
-        kwargs["max_epochs"] = kwargs.pop("epochs", cfg.epochs)
-        kwargs.update(patience=cfg.patience, seed=cfg.seed, progress=False)
-        if threads:
-            kwargs["num_threads"] = threads
-    elif issubclass(cls, models.TorchRecommender):
-        kwargs.update(
-            epochs=cfg.epochs,
-            patience=cfg.patience,
-            seed=cfg.seed,
-            progress=False,
-            num_threads=threads,
-        )
-    return models.make_model(cfg.model, **kwargs)
+    kwargs = {**cfg.fixed, **params, "rating_scale": scale}
+    if "epochs" in kwargs:  # a swept or fixed budget: refused for a model without epochs
+        models.require(cls, "epochs")
+    options = {
+        "epochs": kwargs.pop("epochs", cfg.epochs),
+        "patience": cfg.patience,
+        "seed": cfg.seed,
+        "progress": False,
+    }
+    if threads:
+        options["num_threads"] = threads
+    return models.make_model(cfg.model, **cls.with_loop_options(kwargs, **options))
 
 
 def _suggest(trial, space: dict) -> dict:

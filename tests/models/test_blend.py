@@ -44,7 +44,7 @@ def test_blend_without_validation_averages(low_rank):
 
 
 def test_blend_refuses_non_torch_members_and_wrong_weights():
-    with pytest.raises(ValueError, match="torch models"):
+    with pytest.raises(ValueError, match="train epoch by epoch"):
         Blend([["bias", {}]])
     with pytest.raises(ValueError, match="intercept"):
         Blend([["mf", {}]], weights=[1.0])
