@@ -25,10 +25,10 @@ from recsys_utils.models import (
     CapabilityError,
     Recommender,
     TorchRecommender,
-    damped_biases,
     registry,
     require,
 )
+from recsys_utils.models.base import damped_biases
 from recsys_utils.tuning.config import SweepConfig
 from recsys_utils.tuning.trials import build_model
 
