@@ -56,7 +56,7 @@ def bench_mf(
     """Fit MF (the model contract's ``fit``) and time each epoch.
 
     ``fused`` lets a row-sparse optimiser on the CPU take the compiled step of
-    ``fused_mf``; ``False`` times the generic torch step.
+    ``training._fused_mf``; ``False`` times the generic torch step.
 
     Returns:
         dict with ``ratings_per_s`` (list, one per epoch), ``train_loss`` (list),
@@ -261,7 +261,7 @@ def bench_pooled_softmax(
 
     ``n_batches``: time that many batches of randomly drawn users (the whole catalogue
     stays in the tables) and extrapolate the epoch; ``None`` trains the whole epoch.
-    ``optimizer``: ``"sparse_adam"`` updates the rows a batch touches (``rowsparse``),
+    ``optimizer``: ``"sparse_adam"`` updates the rows a batch touches (``training._rowsparse``),
     ``"adamw"`` every row of both tables each batch (the model's default).
     ``positives_per_s`` is over the epoch's training (the history's seconds);
     ``fit_positives_per_s`` over the whole fit, setup included (tables initialised,

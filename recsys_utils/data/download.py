@@ -5,7 +5,7 @@ The base URL is ``constants.GROUPLENS_URL`` unless ``$RECSYS_DATA_MIRROR`` (or t
 ``{name}.zip`` and ``{name}.zip.md5``. Every failure is a one-line ``DataError``, and a
 URL's userinfo (a password) is never printed. Nothing half-written is left behind:
 downloads go to a temp file renamed when complete and verified, and the zip is
-extracted into a temp folder renamed at the end (``archive.safe_extract``). Downloads
+extracted into a temp folder renamed at the end (``_archive.safe_extract``). Downloads
 are capped (``MAX_DOWNLOAD_BYTES``, ``MAX_MD5_BYTES``) and each fetch has an overall
 deadline. One fetch of a release runs at a time (``fcntl.flock`` on ``raw/.<name>.lock``,
 a file kept); under the lock, temp files that killed fetches left are removed.
@@ -38,7 +38,7 @@ from recsys_utils.constants import (
     raw_dir,
     redact_url,
 )
-from recsys_utils.data.archive import EXTRACT_PREFIX, safe_extract  # noqa: F401 (re-exported)
+from recsys_utils.data._archive import EXTRACT_PREFIX, safe_extract  # noqa: F401 (re-exported)
 from recsys_utils.data.validation import DataError
 
 MAX_DOWNLOAD_BYTES = 2 << 30  # the largest release zip (ml-32m) is about 240 MB

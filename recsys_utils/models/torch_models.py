@@ -52,8 +52,8 @@ class TorchRecommender(Recommender):
         """Create the module (weights initialised from ``seed``) on the chosen device."""
         import torch
 
+        from recsys_utils.training import check_embedding_memory
         from recsys_utils.training.loop import resolve_device
-        from recsys_utils.training.memory import check_embedding_memory
 
         check_embedding_memory(n_users, n_items, self.net_params, self.train_config.optimizer)
         torch.manual_seed(self.train_config.seed)

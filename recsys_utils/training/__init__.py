@@ -26,7 +26,7 @@ _EXPORTS = {
     "train": "loop",
     "TrainConfig": "loop",
     "TrainingDiverged": "loop",
-    "check_embedding_memory": "memory",
+    "check_embedding_memory": "_memory",
     "CollabFNet": "nets",
     "ImplicitMFNet": "nets",
     "MFNet": "nets",

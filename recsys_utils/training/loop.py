@@ -4,13 +4,13 @@ A model supplies a ``Step``: its batches (``batches(rng)``), the loss of one bat
 (``loss(net, batch)``), optionally its own update (a compiled fast path) and its
 validation (``validate(net)``), with the ``Objective`` early stopping watches
 (validation RMSE minimised, validation NDCG@100 maximised). The loop owns the rest:
-the optimiser (dense Adam/AdamW/SGD or the row-sparse ones of ``rowsparse``) and its
+the optimiser (dense Adam/AdamW/SGD or the row-sparse ones of ``_rowsparse``) and its
 schedule, evaluation every ``eval_every`` epochs, patience counted from the best epoch
 but never stopping before ``min_epochs``, the best epoch's weights restored, the
 per-epoch log (``history``) as a DataFrame, the tqdm bar, the ``on_epoch`` callback,
 threads and the divergence check. ``train`` is the rating nets' step on index tensors
 (minibatches are slices of a shuffled index, no DataLoader; MF's compiled CPU step of
-``fused_mf`` where it applies); ``training.pooled`` is the ranking model's step.
+``_fused_mf`` where it applies); ``training.pooled`` is the ranking model's step.
 
 Length: about 450 lines: the loop, its configuration, optimisers and schedules, and the
 rating nets' step (their batches, loss, fast path and RMSE), which every rating model
@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from recsys_utils.training.rowsparse import SPARSE_OPTIMIZERS, RowSparseOptimizer
+from recsys_utils.training._rowsparse import SPARSE_OPTIMIZERS, RowSparseOptimizer
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_rmse", "val_mae", "lr", "seconds")
 
@@ -51,7 +51,7 @@ class TrainConfig:
         l2: explicit penalty on the embedding rows used in a batch, times ``net.penalty``;
             the classic MF regulariser (Surprise's ``reg_all``), scaled per rating.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``; or a row-sparse one
-            (``"sparse_adam"``, ``"sparse_adagrad"``, ``"sparse_sgd"``: see ``rowsparse``),
+            (``"sparse_adam"``, ``"sparse_adagrad"``, ``"sparse_sgd"``: see ``_rowsparse``),
             several times faster on large tables.
         schedule: ``"none"``, ``"cosine"`` (to 0 over ``epochs``) or ``"step"`` (x0.5 every
             ``max(1, epochs // 3)`` epochs).
@@ -65,7 +65,7 @@ class TrainConfig:
         progress: show a tqdm bar over epochs.
         eval_batch_size: rows per forward pass when scoring validation ratings.
         fused: with a ``sparse_*`` optimiser, train ``MFNet`` on the CPU with the compiled
-            step of ``fused_mf`` (the same updates, about 4x faster at ml-25m's shape);
+            step of ``_fused_mf`` (the same updates, about 4x faster at ml-25m's shape);
             ``False`` keeps the generic torch step.
     """
 
@@ -157,8 +157,8 @@ def make_optimizer(
     net: nn.Module, cfg: TrainConfig, tables: tuple[str, ...] | None = None
 ) -> torch.optim.Optimizer:
     """The optimiser ``cfg.optimizer`` names; a row-sparse one updates ``tables`` (names of
-    parameters; default the net's ``nn.Embedding`` tables) row by row: see ``rowsparse``."""
-    if cfg.optimizer in SPARSE_OPTIMIZERS:  # only the rows a batch uses: see rowsparse
+    parameters; default the net's ``nn.Embedding`` tables) row by row: see ``_rowsparse``."""
+    if cfg.optimizer in SPARSE_OPTIMIZERS:  # only the rows a batch uses: see _rowsparse
         return RowSparseOptimizer(
             net, cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay, tables=tables
         )
@@ -389,7 +389,7 @@ class RatingStep(Step):
     (user, item, rating) index tensors, ``cfg.l2 * net.penalty(users, items) / n`` added
     when ``cfg.l2``; validation RMSE and MAE of clipped predictions. With a row-sparse
     optimiser the net runs on the batch's gathered rows, and ``MFNet`` on the CPU takes
-    the compiled step of ``fused_mf`` (``cfg.fused``)."""
+    the compiled step of ``_fused_mf`` (``cfg.fused``)."""
 
     columns = ("val_rmse", "val_mae")
 
@@ -407,20 +407,20 @@ class RatingStep(Step):
         self.sparse = isinstance(opt, RowSparseOptimizer)
         self.l2 = cfg.l2 if cfg.l2 > 0 and hasattr(net, "penalty") else 0.0
         if self.sparse and cfg.fused:
-            from recsys_utils.training import fused_mf  # numba, imported only where used
+            from recsys_utils.training import _fused_mf  # numba, imported only where used
 
-            if fused_mf.supports(net, opt) and self.users.device.type == "cpu":
+            if _fused_mf.supports(net, opt) and self.users.device.type == "cpu":
                 if cfg.num_threads:
-                    fused_mf.set_threads(cfg.num_threads)
-                self.fused = fused_mf.MFStep(net, opt, min(cfg.batch_size, self.n))
+                    _fused_mf.set_threads(cfg.num_threads)
+                self.fused = _fused_mf.MFStep(net, opt, min(cfg.batch_size, self.n))
                 self.data = self.fused.prepare(self.users, self.items, self.ratings)
         return opt
 
     def batches(self, rng):
         if self.fused is not None:  # its parallel shuffle, seeded from the same generator
-            from recsys_utils.training import fused_mf
+            from recsys_utils.training import _fused_mf
 
-            perm = fused_mf.shuffle(self.n, int(torch.randint(2**62, (), generator=rng)))
+            perm = _fused_mf.shuffle(self.n, int(torch.randint(2**62, (), generator=rng)))
         else:
             perm = torch.randperm(self.n, generator=rng).to(self.users.device)
         for s in range(0, self.n, self.cfg.batch_size):
@@ -436,7 +436,7 @@ class RatingStep(Step):
         return loss, logged, len(idx)
 
     def update(self, net, opt, idx):
-        if self.fused is not None:  # the same step, compiled: see fused_mf
+        if self.fused is not None:  # the same step, compiled: see _fused_mf
             return self.fused.step(idx, *self.data, self.l2), len(idx)
         return super().update(net, opt, idx)
 
@@ -470,14 +470,14 @@ def train(
 
     Returns:
         DataFrame with columns ``HISTORY_COLUMNS``, one row per epoch run;
-        ``attrs["fused"]`` says whether the compiled MF step (``fused_mf``) ran.
+        ``attrs["fused"]`` says whether the compiled MF step (``_fused_mf``) ran.
 
     Raises:
         TrainingDiverged: when the loss becomes NaN or infinite.
     """
     step = RatingStep(train_data, valid_data, cfg, clip)
     history = fit(net, step, cfg, on_epoch=on_epoch)
-    history.attrs["fused"] = step.fused is not None  # which step ran: see fused_mf
+    history.attrs["fused"] = step.fused is not None  # which step ran: see _fused_mf
     return history
 
 

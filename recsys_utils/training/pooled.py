@@ -9,7 +9,7 @@ The loss is ``PooledNet.forward``'s: the full softmax over the catalogue, or the
 softmax with ``n_negatives`` negatives drawn per batch in proportion to the movies'
 popularity and shared by its users, log-Q corrected.
 
-With a row-sparse optimiser (``optimizer="sparse_adam"``, see ``rowsparse``) a batch
+With a row-sparse optimiser (``optimizer="sparse_adam"``, see ``_rowsparse``) a batch
 reads and updates only the rows it touches: its input movies' rows of the input table,
 and its targets' and negatives' rows of the output table and bias. Dense AdamW writes
 every row of both 60,000 x 200 tables each batch at ml-25m's shape; the lazy Adam leaves
@@ -26,10 +26,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys_utils.training import row_kernels
+from recsys_utils.training import _row_kernels
+from recsys_utils.training._rowsparse import RowSparseOptimizer
 from recsys_utils.training.loop import NDCG100, Step, TrainConfig, make_optimizer
 from recsys_utils.training.ranking_net import PooledBatch, PooledNet
-from recsys_utils.training.rowsparse import RowSparseOptimizer
 
 
 def log_q(counts: np.ndarray) -> np.ndarray:
@@ -112,8 +112,8 @@ class PooledStep(Step):
         self.opt = make_optimizer(net, cfg, tables=names)
         self.sparse = isinstance(self.opt, RowSparseOptimizer)
         self.tie = net.tie
-        if row_kernels.usable(*net.parameters()):  # load the compiled loops before epoch 1
-            row_kernels.warm_up()
+        if _row_kernels.usable(*net.parameters()):  # load the compiled loops before epoch 1
+            _row_kernels.warm_up()
         return self.opt
 
     def batches(self, rng: np.random.Generator):

@@ -72,11 +72,11 @@ class PooledNet(nn.Module):
     def user(self, idx, offsets, weights, table: torch.Tensor | None = None):
         """User vectors: the weighted sum of ``table``'s rows ``idx`` (default the input
         table), through tanh for ``hidden="tanh"``."""
-        from recsys_utils.training import row_kernels  # numba, imported where it may be used
+        from recsys_utils.training import _row_kernels  # numba, imported where it may be used
 
         w = self.inp.weight if table is None else table
-        if row_kernels.usable(w, weights) and w.requires_grad:  # the same sum, compiled
-            z = row_kernels.BagSum.apply(w, idx, offsets, weights)
+        if _row_kernels.usable(w, weights) and w.requires_grad:  # the same sum, compiled
+            z = _row_kernels.BagSum.apply(w, idx, offsets, weights)
         else:
             z = nn.functional.embedding_bag(idx, w, offsets, mode="sum", per_sample_weights=weights)
         return torch.tanh(z + self.in_bias) if self.hidden == "tanh" else z
@@ -100,10 +100,10 @@ class PooledNet(nn.Module):
         if batch.neg is None:
             lsm = torch.log_softmax(z @ w_out.T + b_out, 1)
             return -lsm[rows, cols].sum() / batch.n_users
-        from recsys_utils.training import row_kernels  # numba, imported where it may be used
+        from recsys_utils.training import _row_kernels  # numba, imported where it may be used
 
-        if row_kernels.usable(z, w_out, b_out):  # the same loss, compiled, on the CPU
-            return row_kernels.SampledHead.apply(z, w_out, b_out, batch)
+        if _row_kernels.usable(z, w_out, b_out):  # the same loss, compiled, on the CPU
+            return _row_kernels.SampledHead.apply(z, w_out, b_out, batch)
         pos = (z[rows] * w_out[cols]).sum(1) + b_out[cols] - batch.lq_cols
         negl = z @ w_out[batch.neg].T + b_out[batch.neg] - batch.lq_neg
         # log(sum_neg e^l + e^pos) per positive, from one logsumexp per user

@@ -11,7 +11,7 @@ import pytest
 
 from recsys_utils.cli import main
 from recsys_utils.constants import MIRROR_ENV, raw_dir
-from recsys_utils.data import archive, download
+from recsys_utils.data import _archive, download
 from recsys_utils.data.validation import DataError
 
 NAME = "ml-latest-small"
@@ -254,8 +254,8 @@ def test_zip_bomb_is_refused(data_home, make_mirror, small_zip_entries, monkeypa
     mirror = make_mirror(bomb)
     with pytest.raises(DataError, match=r"'ml-latest-small/big.csv' is compressed \d+ times"):
         download.fetch(NAME, mirror=str(mirror), progress=False)
-    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 1 << 20)  # and a total cap, ratio aside
-    monkeypatch.setattr(archive, "MAX_RATIO", 1e9)
+    monkeypatch.setattr(_archive, "MAX_TOTAL_BYTES", 1 << 20)  # and a total cap, ratio aside
+    monkeypatch.setattr(_archive, "MAX_RATIO", 1e9)
     with pytest.raises(DataError, match=r"unzips to 8,388,\d{3} bytes, more than the 1,048,576"):
         download.fetch(NAME, mirror=str(mirror), progress=False)
     assert not (raw_dir() / NAME / NAME).exists() and _leftovers(data_home) == []

@@ -1,4 +1,4 @@
-"""The compiled MF step (``fused_mf``): the same updates as the generic row-sparse step,
+"""The compiled MF step (``_fused_mf``): the same updates as the generic row-sparse step,
 its shuffle, and when training uses it. Speed is measured by ``bench scale``, not here."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_utils.training import fused_mf, nets
+from recsys_utils.training import _fused_mf, nets
+from recsys_utils.training._rowsparse import RowSparseOptimizer
 from recsys_utils.training.loop import TrainConfig, TrainingDiverged, train
-from recsys_utils.training.rowsparse import RowSparseOptimizer
 
-pytestmark = pytest.mark.skipif(fused_mf.numba is None, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(_fused_mf.numba is None, reason="numba is not installed")
 
 
 def _net(seed=0, n_users=6, n_items=5, dim=3):
@@ -55,7 +55,7 @@ def test_fused_steps_match_the_generic_steps_one_by_one(kind):
     a, b = _net(), _net()
     opt_a = RowSparseOptimizer(a, kind, lr=0.05, weight_decay=0.1)
     opt_b = RowSparseOptimizer(b, kind, lr=0.05, weight_decay=0.1)
-    step = fused_mf.MFStep(a, opt_a, max_batch=6)
+    step = _fused_mf.MFStep(a, opt_a, max_batch=6)
     data = _data()
     for _ in range(2):  # two epochs: Adam's per-row step counts differ by then
         for batch in BATCHES:
@@ -86,7 +86,7 @@ def test_fused_steps_continue_where_generic_adam_steps_left_off():
     for batch in BATCHES:
         for net, opt in ((a, opt_a), (b, opt_b)):
             _generic_step(net, opt, *data, torch.tensor(batch), l2=0.0)
-    step = fused_mf.MFStep(a, opt_a, max_batch=6)
+    step = _fused_mf.MFStep(a, opt_a, max_batch=6)
     for batch in BATCHES:
         step.step(torch.tensor(batch), *data)
         _generic_step(b, opt_b, *data, torch.tensor(batch), l2=0.0)
@@ -104,7 +104,7 @@ def test_one_fused_sgd_step_by_hand():
         net.user_emb.weight.copy_(torch.tensor([[1.0, 0.0], [7.0, 7.0]]))
         net.item_emb.weight.copy_(torch.tensor([[0.5, 0.5], [9.0, 9.0]]))
     opt = RowSparseOptimizer(net, "sgd", lr=0.1)
-    sse = fused_mf.MFStep(net, opt, 1).step(
+    sse = _fused_mf.MFStep(net, opt, 1).step(
         torch.tensor([0]), torch.tensor([0]), torch.tensor([0]), torch.tensor([1.0])
     )
     assert sse == pytest.approx(0.25)
@@ -140,13 +140,13 @@ def test_training_fused_or_not_gives_the_same_model_in_one_batch(optimizer):
 
 def test_training_takes_the_fused_step_only_where_it_applies(monkeypatch):
     calls = Counter()
-    real = fused_mf.MFStep.step
+    real = _fused_mf.MFStep.step
 
     def counting(self, *args, **kw):
         calls["step"] += 1
         return real(self, *args, **kw)
 
-    monkeypatch.setattr(fused_mf.MFStep, "step", counting)
+    monkeypatch.setattr(_fused_mf.MFStep, "step", counting)
     base = {"lr": 0.05, "batch_size": 4, "epochs": 2, "patience": None, "progress": False}
     train(_net(), _data(), None, TrainConfig(optimizer="sparse_adam", **base), clip=(0.5, 5))
     assert calls["step"] == 2 * 4  # 14 ratings in batches of 4: 4 batches an epoch
@@ -162,19 +162,19 @@ def test_training_takes_the_fused_step_only_where_it_applies(monkeypatch):
 
 def test_supports_only_a_float32_cpu_mfnet_with_a_row_sparse_optimiser():
     net = _net()
-    assert fused_mf.supports(net, RowSparseOptimizer(net, "adam"))
-    assert not fused_mf.supports(net, torch.optim.Adam(net.parameters()))
+    assert _fused_mf.supports(net, RowSparseOptimizer(net, "adam"))
+    assert not _fused_mf.supports(net, torch.optim.Adam(net.parameters()))
     collab = nets.CollabFNet(6, 5, emb_size=3, n_hidden=4, dropout=0.0)
-    assert not fused_mf.supports(collab, RowSparseOptimizer(collab, "adam"))
+    assert not _fused_mf.supports(collab, RowSparseOptimizer(collab, "adam"))
     double = _net().double()
-    assert not fused_mf.supports(double, RowSparseOptimizer(double, "adam"))
+    assert not _fused_mf.supports(double, RowSparseOptimizer(double, "adam"))
     with pytest.raises(ValueError, match="MFNet"):
-        fused_mf.MFStep(collab, RowSparseOptimizer(collab, "adam"), 4)
+        _fused_mf.MFStep(collab, RowSparseOptimizer(collab, "adam"), 4)
 
 
 def test_indices_outside_the_tables_are_refused_before_any_step():
     net = _net()  # 6 users, 5 movies
-    step = fused_mf.MFStep(net, RowSparseOptimizer(net, "adam"), max_batch=4)
+    step = _fused_mf.MFStep(net, RowSparseOptimizer(net, "adam"), max_batch=4)
     users, items, ratings = _data()
     with pytest.raises(IndexError, match=r"user indices must lie in \[0, 6\).*got 0\.\.6"):
         step.prepare(torch.cat([users, torch.tensor([6])]), items, ratings)
@@ -195,14 +195,14 @@ def test_a_nan_rating_stops_fused_training_as_divergence():
 
 def test_a_batch_larger_than_the_step_was_built_for_is_refused():
     net = _net()
-    step = fused_mf.MFStep(net, RowSparseOptimizer(net, "sgd"), max_batch=2)
+    step = _fused_mf.MFStep(net, RowSparseOptimizer(net, "sgd"), max_batch=2)
     with pytest.raises(ValueError, match="built for 2"):
         step.step(torch.arange(3), *_data())
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 1000, 123_457])
 def test_shuffle_is_a_permutation(n):
-    perm = fused_mf.shuffle(n, seed=5)
+    perm = _fused_mf.shuffle(n, seed=5)
     assert perm.dtype == torch.int64
     assert torch.equal(torch.sort(perm).values, torch.arange(n))
 
@@ -210,36 +210,36 @@ def test_shuffle_is_a_permutation(n):
 def test_shuffle_depends_on_the_seed_not_on_the_thread_count():
     import numba
 
-    first = fused_mf.shuffle(200_000, seed=1)
+    first = _fused_mf.shuffle(200_000, seed=1)
     threads = numba.get_num_threads()
     try:
-        fused_mf.set_threads(1)
-        one_thread = fused_mf.shuffle(200_000, seed=1)
+        _fused_mf.set_threads(1)
+        one_thread = _fused_mf.shuffle(200_000, seed=1)
     finally:
         numba.set_num_threads(threads)
     assert torch.equal(first, one_thread)
-    assert not torch.equal(first, fused_mf.shuffle(200_000, seed=2))
+    assert not torch.equal(first, _fused_mf.shuffle(200_000, seed=2))
 
 
 def test_shuffle_draws_every_order_about_equally_often():
     # 3 items: 6 orders, 3,000 seeds, 500 expected each (sd 20); 400-600 is five sd
-    counts = Counter(tuple(fused_mf.shuffle(3, seed=s).tolist()) for s in range(3000))
+    counts = Counter(tuple(_fused_mf.shuffle(3, seed=s).tolist()) for s in range(3000))
     assert set(counts) == set(itertools.permutations(range(3)))
     assert all(400 <= c <= 600 for c in counts.values()), counts
 
 
 def test_shuffle_mixes_across_buckets():
     # 200k indices use 4 buckets; the first batch must draw evenly from all of the range
-    perm = fused_mf.shuffle(200_000, seed=3)[:20_000].numpy()
+    perm = _fused_mf.shuffle(200_000, seed=3)[:20_000].numpy()
     quarters = np.bincount(perm // 50_000, minlength=4) / 20_000
     assert np.all(np.abs(quarters - 0.25) < 0.02), quarters
 
 
 def test_hugepage_copy_copies_large_tensors_and_keeps_small_ones():
     big = torch.randn(1024, 1024)  # 4 MB
-    copy = fused_mf.hugepage_copy(big)
+    copy = _fused_mf.hugepage_copy(big)
     assert torch.equal(copy, big)
     copy[0, 0] += 1.0
     assert not torch.equal(copy, big)  # a copy, not a view
     small = torch.randn(10)
-    assert fused_mf.hugepage_copy(small) is small
+    assert _fused_mf.hugepage_copy(small) is small

@@ -1,7 +1,7 @@
 """The shared training loop: history, optimiser arithmetic, schedules, divergence, config.
 
 Also the test file of ``training/nets.py`` (forward, penalty, score_all) and
-``training/rowsparse.py`` (the row-sparse optimisers); ``training/mf_kernels.py`` is
+``training/_rowsparse.py`` (the row-sparse optimisers); ``training/_mf_kernels.py`` is
 covered by ``test_fused_mf.py``, which checks the kernels against the generic step.
 """
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from recsys_utils.models import MF, CollabFNet
-from recsys_utils.training import memory
-from recsys_utils.training.memory import check_embedding_memory, embedding_bytes
+from recsys_utils.training import _memory
+from recsys_utils.training._memory import check_embedding_memory, embedding_bytes
 
 GIB = 2**30
 
@@ -49,7 +49,7 @@ def test_absurd_embedding_size_is_refused_before_allocating(
 
 
 def test_the_limit_is_the_available_memory(monkeypatch):
-    monkeypatch.setattr(memory.psutil, "virtual_memory", lambda: SimpleNamespace(available=GIB))
+    monkeypatch.setattr(_memory.psutil, "virtual_memory", lambda: SimpleNamespace(available=GIB))
     # 1000 + 1000 rows at width 99 need 3.2 MB: fine under 0.8 GiB; width 99_999 needs
     # 2000 x 100_000 x 16 = 3.2e9 bytes = 3.0 GiB: refused
     assert check_embedding_memory(1000, 1000, {"n_factors": 99}) == 3_200_000

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from recsys_utils.training import row_kernels
+from recsys_utils.training import _row_kernels
 from recsys_utils.training.loop import TrainConfig, fit
 from recsys_utils.training.pooled import PooledStep, distinct_rows, log_q
 from recsys_utils.training.ranking_net import PooledBatch, PooledNet
@@ -56,7 +56,7 @@ def test_sampled_softmax_loss_by_hand(compiled, monkeypatch):
     # log-Q (ln 1/2, ln 1/4, ln 1/4): target logit ln 2 - ln 1/4 = ln 8; negatives 0, 1:
     # 1 + ln 2 and 2 + ln 4; loss log(2e + 4e^2 + 8) - ln 8
     if not compiled:
-        monkeypatch.setattr(row_kernels, "usable", lambda *t: False)
+        monkeypatch.setattr(_row_kernels, "usable", lambda *t: False)
     lq = torch.log(torch.tensor([0.5, 0.25, 0.25]))
     loss = tiny_net()(one_user(neg=[0, 1], lq=lq)).detach()
     want = math.log(2 * math.e + 4 * math.e**2 + 8) - math.log(8)
@@ -97,7 +97,7 @@ def test_compiled_loops_give_the_torch_loss_and_gradients(hidden, tie, monkeypat
     results = []
     for k, net in enumerate(nets):
         if k == 1:
-            monkeypatch.setattr(row_kernels, "usable", lambda *t: False)
+            monkeypatch.setattr(_row_kernels, "usable", lambda *t: False)
         loss = net(batch)
         loss.backward()
         results.append((loss.detach(), [p.grad for p in net.parameters() if p.grad is not None]))
@@ -189,7 +189,7 @@ def test_same_seed_same_history(optimizer):
 
 @pytest.mark.parametrize("kind", ["sparse_adam", "sparse_adagrad", "sparse_sgd"])
 def test_compiled_row_update_equals_the_torch_one(kind, monkeypatch):
-    from recsys_utils.training.rowsparse import RowSparseOptimizer
+    from recsys_utils.training._rowsparse import RowSparseOptimizer
 
     torch.manual_seed(0)
     nets = [PooledNet(10, 4) for _ in range(2)]
@@ -197,7 +197,7 @@ def test_compiled_row_update_equals_the_torch_one(kind, monkeypatch):
     names = ("inp.weight", "out.weight", "out_bias")
     for k, net in enumerate(nets):
         if k == 1:
-            monkeypatch.setattr(row_kernels, "usable", lambda *t: False)
+            monkeypatch.setattr(_row_kernels, "usable", lambda *t: False)
         opt = RowSparseOptimizer(net, kind, lr=0.1, weight_decay=0.01, tables=names)
         for rows in ([1, 3, 4], [3, 7], [0, 1, 3]):  # row 3 thrice: its own step count
             idx = torch.tensor(rows)

@@ -1,4 +1,4 @@
-"""The compiled loops behind ``fused_mf``: one MF minibatch step in five passes, and a
+"""The compiled loops behind ``_fused_mf``: one MF minibatch step in five passes, and a
 parallel shuffle. Numba (which umap-learn already brings) compiles them on first use and
 caches the machine code beside this file.
 
@@ -12,7 +12,7 @@ A step, for the ratings ``order`` picks (sorted, so a file grouped by user reads
 4. ``gradients``: ``g_p[u] += (2/n) e q_i`` and ``g_q[i] += (2/n) e p_u``, users on one
    thread and movies on the other;
 5. ``update``: the L2 term ``(2 l2 / n) count * row``, then the lazy SGD / Adagrad / Adam
-   of ``rowsparse.RowSparseOptimizer`` on the distinct rows, in parallel over rows.
+   of ``_rowsparse.RowSparseOptimizer`` on the distinct rows, in parallel over rows.
 
 The random row reads are what a step waits on, so each loop asks the CPU for the rows
 ``AHEAD`` iterations early (``llvm.prefetch``), and Adam's ``b**t`` comes from a table.

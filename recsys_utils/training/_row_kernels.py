@@ -1,10 +1,10 @@
 """Compiled row loops for the row-sparse steps: lazy optimiser updates of gathered rows
-(``rowsparse``) and the ranking net's embedding bag and sampled softmax (``ranking_net``).
+(``_rowsparse``) and the ranking net's embedding bag and sampled softmax (``ranking_net``).
 
 Each replaces a chain of torch ops that each make a pass over a batch's rows:
 
-- ``update_rows``: the lazy SGD / Adagrad / Adam of ``rowsparse`` on the rows a batch
-  gathered, one pass per row (``mf_kernels``' row update; torch takes a dozen
+- ``update_rows``: the lazy SGD / Adagrad / Adam of ``_rowsparse`` on the rows a batch
+  gathered, one pass per row (``_mf_kernels``' row update; torch takes a dozen
   ``index_select`` / arithmetic / ``index_copy_`` passes);
 - ``SampledHead``: the sampled softmax loss of a batch and its gradient: the dot
   products ``z[rows_p] . w[cols_p]`` of its (user, movie) target pairs without the two
@@ -24,12 +24,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recsys_utils.training.mf_kernels import numba
+from recsys_utils.training._mf_kernels import numba
 
 if numba is not None:
     from numba import njit, prange
 
-    from recsys_utils.training.mf_kernels import _update_row
+    from recsys_utils.training._mf_kernels import _update_row
 
     @njit(parallel=True, fastmath=True, cache=True)
     def update_rows(rows, W, G, m, v, t, pw1, pw2, hyper):  # noqa: N803

@@ -1,10 +1,10 @@
 """A fused CPU step for matrix factorisation with the row-sparse optimisers.
 
-The generic row-sparse step (``rowsparse``) runs MF as a dozen torch ops per batch:
+The generic row-sparse step (``_rowsparse``) runs MF as a dozen torch ops per batch:
 ``unique``, gathers, the dot product, autograd's scatter-adds, then the optimiser's
 gathers and copies. On a 2-core CPU at ml-25m's shape each op is a pass over 16 MB of
 batch rows, which caps an epoch near 0.6M ratings/s. ``MFStep`` runs the same batch as
-five compiled loops (``mf_kernels``) that touch each row about once, over tables in
+five compiled loops (``_mf_kernels``) that touch each row about once, over tables in
 huge-page memory, and ``shuffle`` replaces ``torch.randperm`` (2.3 s a 25M epoch).
 
 It computes what ``training.train`` computes for ``MFNet`` with a ``sparse_*``
@@ -21,8 +21,8 @@ import mmap
 import numpy as np
 import torch
 
-from recsys_utils.training import mf_kernels as K
-from recsys_utils.training.mf_kernels import numba
+from recsys_utils.training import _mf_kernels as K
+from recsys_utils.training._mf_kernels import numba
 
 _KINDS = {"sgd": 0, "adagrad": 1, "adam": 2}
 
@@ -35,8 +35,8 @@ def set_threads(n: int) -> None:
 
 def supports(net: torch.nn.Module, opt) -> bool:
     """Whether ``MFStep`` can run this net and optimiser (else use the generic step)."""
+    from recsys_utils.training._rowsparse import RowSparseOptimizer
     from recsys_utils.training.nets import MFNet
-    from recsys_utils.training.rowsparse import RowSparseOptimizer
 
     return (
         numba is not None
@@ -126,7 +126,7 @@ class MFStep:
         self.steps = int(max((float(t.max()) for t in counts), default=0.0))
 
     def _state(self, weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The optimiser's state arrays for one table, created as ``rowsparse`` does."""
+        """The optimiser's state arrays for one table, created as ``_rowsparse`` does."""
         state = self.opt.state[weight]
         dummy, t_dummy = np.zeros((1, weight.shape[1]), np.float32), np.zeros((1, 1), np.float32)
         if self.kind == 2:

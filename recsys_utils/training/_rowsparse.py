@@ -21,7 +21,7 @@ the net's own ``forward`` and ``penalty`` run unchanged on the gathered rows.
 
 ``training.train`` uses this for ``TrainConfig(optimizer="sparse_adam" | "sparse_adagrad"
 | "sparse_sgd")``; for ``MFNet`` on the CPU it runs the same update compiled
-(``fused_mf``), on this optimiser's state. Rows a batch does not use are left alone (no
+(``_fused_mf``), on this optimiser's state. Rows a batch does not use are left alone (no
 decay, no momentum), the usual lazy semantics; on the first step it equals the dense
 optimiser exactly.
 """
@@ -188,10 +188,10 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         return None
 
     def _update(self, name, weight, idx, rows, grad, lr, wd):
-        from recsys_utils.training import row_kernels  # numba: imported where it may be used
+        from recsys_utils.training import _row_kernels  # numba: imported where it may be used
 
         state = self.state[weight]
-        if row_kernels.usable(weight, grad) and weight.is_contiguous():
+        if _row_kernels.usable(weight, grad) and weight.is_contiguous():
             self._update_compiled(state, weight, idx, grad, lr, wd)
             return
         if self.kind == "sgd":
@@ -229,7 +229,7 @@ class RowSparseOptimizer(torch.optim.Optimizer):
 
     def _update_compiled(self, state, weight, idx, grad, lr, wd):
         """The same update as the torch path above, one compiled pass per row
-        (``row_kernels.update_rows``)."""
+        (``_row_kernels.update_rows``)."""
         n = weight.shape[0]
         if self.kind == "adam" and "m" not in state:
             state["m"], state["v"] = torch.zeros_like(weight), torch.zeros_like(weight)
@@ -248,9 +248,9 @@ class RowSparseOptimizer(torch.optim.Optimizer):
                 self._powers = tuple(np.float32(b) ** k for b in self.betas)
         kind = {"sgd": 0, "adagrad": 1, "adam": 2}[self.kind]
         hyper = (kind, np.float32(lr), np.float32(wd), np.float32(self.eps))
-        from recsys_utils.training import row_kernels
+        from recsys_utils.training import _row_kernels
 
-        row_kernels.update_rows(
+        _row_kernels.update_rows(
             idx.numpy(),
             weight.detach().numpy().reshape(n, -1),
             grad.contiguous().numpy().reshape(len(idx), -1),
