@@ -21,23 +21,32 @@ One sparse table per data set (`MovieFeatures`), one row per movie of the movies
 A movie with no genre, no kept tag, no known year and no genome row is flagged in
 ``no_features``: its row holds only ``year:unknown``, which is not a description.
 
+A movie the table does not hold (one nobody has rated, typed in by hand) gets its row
+from `MovieFeatures.describe` (genres, tags, year, weighted as the table's own rows),
+and `MovieFeatures.to_state` / `from_state` carry the table through a checkpoint
+(arrays plus a JSON vocabulary, no pickle, checked when read back).
+
 `movie_features` builds the table once and caches it beside the parquet cache
 (``processed/<name>/features-<key>.npz``, no pickle); it is rebuilt whenever the movies
 parquet, the ratings parquet or a raw tags / genome file is newer, the rule that
 invalidates the parquet cache itself.
 
-Length: a little over 300 lines: four kinds of feature, their one table and its cache
-are one concern; a tag cleaner apart from the table it fills would be read alone.
+Length: about 500 lines: four kinds of feature, their one table, its cache, a movie
+described by hand and the table's state in a checkpoint are one concern (describing reads
+the vocabulary and the weighting the build wrote); a tag cleaner apart from the table it
+fills would be read alone.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +72,8 @@ KINDS = ("genre", "tag", "year", "genome")
 YEAR_EDGES = (1930, 1940, 1950, 1960, 1970, 1980, 1990, 1995, 2000, 2005, 2010, 2015, 2020)
 YEAR_RANGE = (1870, 2100)  # outside it a parsed "year" is taken for part of the title
 MIN_TAG_USERS = 3
-_FORMAT = 1  # bump when the table's layout or weighting changes: old caches are then unused
+TAG_WEIGHTINGS = ("tfidf", "count")
+_FORMAT = 2  # bump when the table's layout or weighting changes: old caches are then unused
 _APOSTROPHES = re.compile(r"['\u2019`\u00b4]")
 _SEPARATORS = re.compile(r"[\W_]+")
 
@@ -113,6 +123,8 @@ class MovieFeatures:
         names: one per column, ``"<kind>:<label>"`` (``"genre:Drama"``, ``"tag:dark comedy"``).
         kinds: one per column, from `KINDS`.
         no_features: True for a movie with no genre, kept tag, known year or genome row.
+        tag_weighting: how the tag entries were weighed (``"tfidf"`` or ``"count"``);
+            `describe` weighs a new movie's tags the same way.
     """
 
     matrix: sp.csr_matrix
@@ -120,28 +132,235 @@ class MovieFeatures:
     names: np.ndarray
     kinds: np.ndarray
     no_features: np.ndarray
+    tag_weighting: str = "tfidf"
 
     @property
     def n_movies(self) -> int:
         return self.matrix.shape[0]
 
+    @property
+    def n_features(self) -> int:
+        return self.matrix.shape[1]
+
     def rows(self, item_ids) -> np.ndarray:
         """The row of each raw movie id, -1 for an id the table does not hold."""
-        return pd.Index(self.item_ids).get_indexer(np.asarray(item_ids))
+        return self._row_index.get_indexer(np.asarray(item_ids))
+
+    @cached_property
+    def _row_index(self) -> pd.Index:
+        return pd.Index(self.item_ids)
 
     def columns(self, kind: str) -> np.ndarray:
         """The column indices of one kind of feature."""
         return np.flatnonzero(self.kinds == kind)
 
-    def normalised(self) -> sp.csr_matrix:
-        """The matrix with each kind's block scaled to unit L2 norm per row (an empty block
-        stays zero), so every kind a movie has weighs the same in a cosine."""
-        m = self.matrix.tocoo()
-        block = pd.Index(KINDS).get_indexer(self.kinds)[m.col]
+    def labels(self, kind: str) -> list[str]:
+        """The labels of one kind's columns, in column order (``"Horror"``, ``"zombies"``)."""
+        return [str(n).split(":", 1)[1] for n in self.names[self.columns(kind)]]
+
+    def normalised(self, rows: sp.spmatrix | None = None) -> sp.csr_matrix:
+        """The matrix (or ``rows`` over its columns, e.g. from `describe`) with each kind's
+        block scaled to unit L2 norm per row (an empty block stays zero), so every kind a
+        movie has weighs the same in a cosine."""
+        m = (self.matrix if rows is None else sp.csr_matrix(rows)).tocoo()
+        block = self._block[m.col]
         sq = np.zeros((m.shape[0], len(KINDS)))
         np.add.at(sq, (m.row, block), m.data.astype(np.float64) ** 2)
         scale = 1.0 / np.sqrt(sq[m.row, block])
         return sp.csr_matrix(((m.data * scale).astype(np.float32), (m.row, m.col)), m.shape)
+
+    @cached_property
+    def _block(self) -> np.ndarray:
+        return pd.Index(KINDS).get_indexer(self.kinds)
+
+    # --- a movie the table does not hold ------------------------------------------------
+    def describe(self, genres=(), tags=(), year: int | None = None) -> sp.csr_matrix:
+        """The feature row of a movie described by hand, weighted as the table's rows are.
+
+        Genres and tags are matched as tags are merged (case, accents, spaces and
+        punctuation aside: "sci fi" is "Sci-Fi"); each tag counts as applied by one user
+        (tf = 1, so under tf-idf its weight is the tag's idf, the tag entries then scaled
+        to unit norm); the year goes to its bucket (``year:unknown`` when ``None``). A
+        described movie has no genome row: the genome, where the release has one, scores
+        only the movies it covers.
+
+        Args:
+            genres: genre names of the table (``"Horror"``, ``"Sci-Fi"``).
+            tags: tag texts; each must be one the table kept (used by enough users).
+            year: the release year, or ``None``.
+
+        Returns:
+            a (1, n_features) CSR row over this table's columns.
+
+        Raises:
+            ValueError: an unknown genre or tag (the message lists the closest known
+                ones), a year outside ``YEAR_RANGE``, or no genre, tag or year at all (a
+                movie with no features is refused, not given a zero vector).
+        """
+        genres, tags = _as_list(genres, "genres"), _as_list(tags, "tags")
+        if not genres and not tags and year is None:
+            raise ValueError(
+                "a movie with no genre, no tag and no year has no features to place it "
+                "by: give at least one of genres, tags, year"
+            )
+        cols, values = [], []
+        for genre in genres:
+            cols.append(self._match(genre, "genre"))
+            values.append(1.0)
+        tag_cols = sorted({self._match(tag, "tag") for tag in tags})
+        if tag_cols:
+            w = self._idf[tag_cols] if self.tag_weighting == "tfidf" else np.ones(len(tag_cols))
+            if self.tag_weighting == "tfidf":
+                w = w / np.linalg.norm(w)
+            cols += tag_cols
+            values += w.tolist()
+        if year is not None:
+            year = _as_year(year)
+            cols.append(self._vocab["year"][year_bucket(year)])
+            values.append(1.0)
+        elif "unknown" in self._vocab["year"]:
+            cols.append(self._vocab["year"]["unknown"])
+            values.append(1.0)
+        cols, first = np.unique(np.asarray(cols, np.int64), return_index=True)  # a genre twice
+        data = np.asarray(values, np.float32)[first]
+        return sp.csr_matrix((data, cols, [0, cols.size]), shape=(1, self.n_features))
+
+    def _match(self, text, kind: str) -> int:
+        """The column of a genre or tag typed by hand; unknown: a ValueError with the
+        closest known labels."""
+        key = tag_key(clean_tag(text))
+        vocab = self._vocab[kind]
+        if key in vocab:
+            return vocab[key]
+        labels = self.labels(kind)
+        if not labels:
+            raise ValueError(f"unknown {kind} {text!r}: this feature table has no {kind}s")
+        close = difflib.get_close_matches(clean_tag(text), [clean_tag(x) for x in labels], 5, 0.6)
+        by_clean = {clean_tag(x): x for x in labels}
+        close = [by_clean[c] for c in close]
+        if kind == "genre":
+            known = ", ".join(labels)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ValueError(f"unknown genre {text!r}; {hint}genres: {known}")
+        hint = f"closest: {', '.join(close)}" if close else "nothing close"
+        raise ValueError(
+            f"unknown tag {text!r} ({hint}; {len(labels):,} tags are kept, those used by "
+            f"enough users)"
+        )
+
+    @cached_property
+    def _vocab(self) -> dict[str, dict[str, int]]:
+        """Per kind, the merge key of each label -> its column (years by bucket label)."""
+        out = {}
+        for kind in KINDS:
+            cols = self.columns(kind)
+            labels = self.labels(kind)
+            if kind == "year":
+                out[kind] = dict(zip(labels, cols.tolist(), strict=True))
+            else:
+                out[kind] = {
+                    tag_key(clean_tag(x)): int(c) for x, c in zip(labels, cols, strict=True)
+                }
+        return out
+
+    @cached_property
+    def _idf(self) -> np.ndarray:
+        """idf of every column as the tag block was built: ln((1 + N) / (1 + df)) + 1 over
+        the N movies carrying a tag (meaningful on tag columns only)."""
+        tag = self.kinds[self.matrix.indices] == "tag"
+        df = np.bincount(self.matrix.indices[tag], minlength=self.n_features)
+        rows = np.repeat(np.arange(self.n_movies), np.diff(self.matrix.indptr))[tag]
+        n_docs = np.unique(rows).size
+        return np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+
+    # --- through a checkpoint -----------------------------------------------------------
+    def to_state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """(arrays, vocabulary): the table as numeric arrays and a JSON-able dict."""
+        m = self.matrix
+        arrays = {
+            "data": m.data.astype(np.float32),
+            "indices": m.indices.astype(np.int64),
+            "indptr": m.indptr.astype(np.int64),
+            "item_ids": self.item_ids.astype(np.int64),
+            "no_features": self.no_features.astype(np.uint8),
+        }
+        vocab = {
+            "names": [str(n) for n in self.names],
+            "kinds": [str(k) for k in self.kinds],
+            "tag_weighting": self.tag_weighting,
+        }
+        return arrays, vocab
+
+    @classmethod
+    def from_state(cls, arrays: dict, vocab: dict) -> MovieFeatures:
+        """The table `to_state` wrote, checked: a ValueError names what does not fit."""
+        need = {"data", "indices", "indptr", "item_ids", "no_features"}
+        if need - set(arrays):
+            raise ValueError(f"feature table lacks {sorted(need - set(arrays))}")
+        if not isinstance(vocab, dict) or {"names", "kinds"} - set(vocab):
+            raise ValueError("feature vocabulary lacks 'names' or 'kinds'")
+        names, kinds = vocab["names"], vocab["kinds"]
+        if not all(
+            isinstance(x, list) and all(isinstance(v, str) for v in x) for x in (names, kinds)
+        ):
+            raise ValueError("feature vocabulary: 'names' and 'kinds' must be lists of strings")
+        if len(names) != len(kinds):
+            raise ValueError(f"feature vocabulary: {len(names)} names but {len(kinds)} kinds")
+        if set(kinds) - set(KINDS):
+            raise ValueError(f"feature vocabulary: unknown kinds {sorted(set(kinds) - set(KINDS))}")
+        weighting = vocab.get("tag_weighting", "tfidf")
+        if weighting not in TAG_WEIGHTINGS:
+            raise ValueError(f"feature vocabulary: tag_weighting {weighting!r}")
+        data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
+        ids, none = arrays["item_ids"], arrays["no_features"]
+        n = ids.size
+        if any(a.ndim != 1 for a in (data, indices, indptr, ids, none)):
+            raise ValueError("feature table: every array must be one-dimensional")
+        if (
+            ids.dtype.kind not in "iu"
+            or indices.dtype.kind not in "iu"
+            or indptr.dtype.kind not in "iu"
+        ):
+            raise ValueError("feature table: ids, indices and indptr must be integers")
+        if np.unique(ids).size != n:
+            raise ValueError("feature table: movie ids are not unique")
+        if indptr.size != n + 1 or indptr[0] != 0 or (np.diff(indptr) < 0).any():
+            raise ValueError(f"feature table: indptr does not fit {n:,} movies")
+        if not indptr[-1] == indices.size == data.size:
+            raise ValueError("feature table: indptr, indices and data disagree in length")
+        if indices.size and (indices.min() < 0 or indices.max() >= len(names)):
+            raise ValueError(f"feature table: a column index outside the {len(names)} features")
+        if none.size != n:
+            raise ValueError(f"feature table: no_features has {none.size} rows for {n:,} movies")
+        if not np.isfinite(data).all():
+            raise ValueError("feature table: non-finite values")
+        matrix = sp.csr_matrix(
+            (data.astype(np.float32), indices.astype(np.int32), indptr), shape=(n, len(names))
+        )
+        return cls(matrix, ids.astype(np.int64), np.array(names), np.array(kinds),
+                   none.astype(bool), weighting)  # fmt: skip
+
+
+def _as_list(values, what: str) -> list[str]:
+    """A list of non-empty strings from a list or one ``"a|b"``/``"a,b"`` string."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = re.split(r"[|,]", values)
+    out = [str(v).strip() for v in values]
+    return [v for v in out if v]
+
+
+def _as_year(year) -> int:
+    try:
+        value = int(year)
+    except (TypeError, ValueError):
+        raise ValueError(f"year must be a whole number, got {year!r}") from None
+    if value != year and not isinstance(year, str):
+        raise ValueError(f"year must be a whole number, got {year!r}")
+    if not YEAR_RANGE[0] <= value <= YEAR_RANGE[1]:
+        raise ValueError(f"year {value} is outside {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
+    return value
 
 
 def _tag_block(tags: pd.DataFrame, item_ids: np.ndarray, min_users: int, weighting: str):
@@ -170,7 +389,7 @@ def _tag_block(tags: pd.DataFrame, item_ids: np.ndarray, min_users: int, weighti
         values = values * (np.log((1.0 + n_docs) / (1.0 + df[cols])) + 1.0)
         norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=item_ids.size))
         values = values / norms[rows]
-    elif weighting != "count":
+    elif weighting not in TAG_WEIGHTINGS:
         raise ValueError(f"tag_weighting must be 'tfidf' or 'count', not {weighting!r}")
     names = [f"tag:{label[k]}" for k in kept]
     return rows, cols, values, names
@@ -246,7 +465,9 @@ def build_features(
     all_names = np.array(all_names)
     coo = matrix.tocoo()
     described = np.bincount(coo.row[all_names[coo.col] != "year:unknown"], minlength=item_ids.size)
-    return MovieFeatures(matrix, item_ids, all_names, np.array(kinds), described == 0)
+    return MovieFeatures(
+        matrix, item_ids, all_names, np.array(kinds), described == 0, tag_weighting
+    )
 
 
 # --- the cache ---------------------------------------------------------------------
@@ -266,6 +487,7 @@ def _save(features: MovieFeatures, path: Path) -> None:
                 names=features.names,
                 kinds=features.kinds,
                 no_features=features.no_features,
+                tag_weighting=np.array(features.tag_weighting),
             )
         os.replace(tmp, path)
     finally:
@@ -275,7 +497,10 @@ def _save(features: MovieFeatures, path: Path) -> None:
 def _load(path: Path) -> MovieFeatures:
     with np.load(path, allow_pickle=False) as z:
         matrix = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-        return MovieFeatures(matrix, z["item_ids"], z["names"], z["kinds"], z["no_features"])
+        return MovieFeatures(
+            matrix, z["item_ids"], z["names"], z["kinds"], z["no_features"],
+            str(z["tag_weighting"]),
+        )  # fmt: skip
 
 
 def features_path(name: str, **params) -> Path:

@@ -58,8 +58,11 @@ class Capabilities:
         objective: what validation optimises: "val_rmse" (minimised) or "val_ndcg@100"
             (maximised); None when the model uses no validation.
         checkpointable: ``models.checkpoints.save`` can store everything the model needs
-            (False for the models built on a movie-feature table, which is data the
-            checkpoint does not carry yet).
+            (what it was built on besides the ratings travels through
+            ``checkpoint_data`` / ``from_checkpoint_data``).
+        places_new_movies: ``movie_vectors`` / ``score_movies`` place a movie nobody rated
+            in training, from its features (a row of the model's feature table, or one
+            described by ``data.features.MovieFeatures.describe``).
     """
 
     predicts_ratings: bool = False
@@ -67,6 +70,7 @@ class Capabilities:
     uses_validation: bool = False
     objective: str | None = None
     checkpointable: bool = True
+    places_new_movies: bool = False
 
     def __post_init__(self):
         if self.objective is not None and self.objective not in OBJECTIVES:
@@ -438,6 +442,19 @@ class Recommender:
         """The model's torch module, built empty for a checkpoint to fill; None for a
         model without one (its fitted arrays are all it needs)."""
         return None
+
+    def checkpoint_data(self) -> tuple[dict[str, np.ndarray], dict]:
+        """What the model was built on besides the ratings (a movie-feature table), for a
+        checkpoint: (numeric arrays for the weights file, a JSON-able dict for the
+        sidecar). Nothing by default."""
+        return {}, {}
+
+    @classmethod
+    def from_checkpoint_data(cls, arrays: dict, data: dict, rating_scale, params: dict):
+        """An unfitted model from its parameters and what ``checkpoint_data`` saved
+        (a ValueError or TypeError when they do not fit); the checkpoint then sets its
+        fitted state."""
+        return cls(rating_scale=rating_scale, **params)
 
     def embedding_tables(self) -> tuple | None:
         """(version, tables) of a model with learned vectors, else None: ``tables`` holds

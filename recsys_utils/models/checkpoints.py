@@ -5,6 +5,11 @@ A checkpoint named ``mf`` in a folder is two files:
                               metrics, history, and the weights file's name and SHA-256
     ``mf-<sha8>.safetensors``  every array: id maps, biases, seen items, net weights
 
+A model built on more than the ratings (the hybrid's movie-feature table) stores that too,
+through ``Recommender.checkpoint_data``: its arrays as ``data.*`` tables of the weights
+file, its vocabulary as the sidecar's ``data`` field; ``from_checkpoint_data`` rebuilds it
+at load and checks that they fit.
+
 Saving writes the weights under a new content-addressed name, then replaces the
 sidecar with one rename, then deletes the weights no sidecar names any more: a kill at
 any moment leaves either the old or the new checkpoint whole. Saves of one checkpoint
@@ -128,7 +133,7 @@ def save(
     from safetensors.numpy import save as st_save
 
     try:
-        require(model, "checkpointable")  # the feature models: their table is not stored yet
+        require(model, "checkpointable")  # content kNN, popularity in genre: not yet
     except CapabilityError as err:
         raise CheckpointError(f"cannot save: {err}") from None
     sidecar = _sidecar(path)
@@ -141,6 +146,8 @@ def save(
 
         dataset_checksum = checksum_of(dataset)  # None when the data set is not here
     arrays, scalars = _model_state(model)
+    data_arrays, data = model.checkpoint_data()  # a feature table, for the hybrid
+    arrays |= {f"data.{k}": np.ascontiguousarray(v) for k, v in data_arrays.items()}
     blob = st_save(arrays)
     digest = hashlib.sha256(blob).hexdigest()
     weights = sidecar.with_name(f"{sidecar.stem}-{digest[:8]}.safetensors")
@@ -158,6 +165,7 @@ def save(
         "weights": weights.name,
         "sha256": digest,
         "tables": sorted(arrays),
+        "data": data,
     }
     try:
         with _save_lock(sidecar):  # weights, then sidecar, then cleanup: one save at a time
@@ -315,6 +323,7 @@ _FIELD_TYPES = {
     "metrics": (dict,),
     "history": (dict, type(None)),
     "tables": (list,),
+    "data": (dict,),
 }
 
 
@@ -356,10 +365,15 @@ def load(path: str | Path, *, expect_dataset: str | None = None):
     params = dict(meta["params"])
     if isinstance(params.get("device"), str) and not device_available(params["device"]):
         params["device"] = "auto"  # trained on a GPU this machine lacks: load it here
+    data = {k[5:]: arrays.pop(k) for k in [k for k in arrays if k.startswith("data.")]}
     try:
-        model = MODELS[meta["model"]](rating_scale=tuple(meta["rating_scale"]), **params)
+        model = MODELS[meta["model"]].from_checkpoint_data(
+            data, meta.get("data") or {}, tuple(meta["rating_scale"]), params
+        )
     except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{sidecar}: bad parameters for {meta['model']}: {err}") from None
+        raise CheckpointError(
+            f"{sidecar}: bad parameters or data for {meta['model']}: {err}"
+        ) from None
     model.user_map = IdMap(arrays.pop("map.user_ids"))
     model.item_map = IdMap(arrays.pop("map.item_ids"))
     fitted = {

@@ -8,19 +8,40 @@ bucket, genome: ``MovieFeatures.normalised``, each kind to unit norm, only the `
 asked for) plus its id vector (``training.hybrid_net``, with id dropout while training).
 Loss, loop and early stopping are ``PooledSoftmax``'s (``training.loop.fit``).
 
-A movie that arrives after training is scored from its features alone, by
-``score_movies``: its vector is one sparse row times the feature table, no retraining.
+A movie nobody rated in training is placed from its features alone, no retraining:
+``movie_vectors`` / ``score_movies`` take raw movie ids (any movie of the feature table)
+or feature rows of movies described by hand (``MovieFeatures.describe``), and
+``vector_from`` says where each vector comes from: ``"ratings+features"`` (a training
+movie: its id vector plus its features'), ``"features only"``, ``"ratings only"`` (a
+training movie without features) or ``"none"`` (neither: it cannot be placed; a movie
+flagged ``no_features`` has no features).
+``neighbours`` lists the movies closest to one, ``audience`` the users who would like it.
+The feature table travels in the checkpoint (``checkpoint_data``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from recsys_utils.constants import ITEM_COL, SCORE_COL, USER_COL
 from recsys_utils.data.features import KINDS, MovieFeatures
+from recsys_utils.metrics import top_k_eligible
 from recsys_utils.models.base import Capabilities, Queries, Query, liked_matrix
 from recsys_utils.models.ranking import PooledSoftmax
 from recsys_utils.models.registry import register
+
+VECTOR_FROM_COL = "vector_from"
+SIMILARITY_COL = "similarity"
+RANK_COL = "rank"
+FROM_BOTH, FROM_FEATURES, FROM_RATINGS, FROM_NOTHING = (
+    "ratings+features",
+    "features only",
+    "ratings only",
+    "none",
+)
+_USER_CHUNK = 1024  # users scored at once by ``audience``
 
 
 @register
@@ -35,7 +56,7 @@ class HybridPooled(PooledSoftmax):
 
     name = "hybrid_pooled"
     capabilities = Capabilities(
-        uses_validation=True, objective="val_ndcg@100", checkpointable=False
+        uses_validation=True, objective="val_ndcg@100", places_new_movies=True
     )
     DEFAULTS = {**PooledSoftmax.DEFAULTS, "id_dropout": 0.5, "use_id": True, "kinds": None}
 
@@ -50,6 +71,30 @@ class HybridPooled(PooledSoftmax):
             raise ValueError("hybrid_pooled trains with a dense optimiser (adamw, adam, sgd)")
         super().__init__(rating_scale, threshold, **params)
         self.features = features
+        # the weighted table: each kind to unit norm, only the kinds used
+        self._keep = np.ones(features.n_features, np.float32)
+        if self.params["kinds"] is not None:
+            self._keep = np.isin(features.kinds, self.params["kinds"]).astype(np.float32)
+        self.table_ = self._weigh(features.normalised())
+
+    # --- the checkpoint carries the feature table ------------------------------------------
+    def checkpoint_data(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays, vocab = self.features.to_state()
+        return {f"features.{k}": v for k, v in arrays.items()}, {"features": vocab}
+
+    @classmethod
+    def from_checkpoint_data(cls, arrays: dict, data: dict, rating_scale, params: dict):
+        if "features" not in data:
+            raise ValueError("the checkpoint carries no feature table")
+        prefix = "features."
+        state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        return cls(MovieFeatures.from_state(state, data["features"]), rating_scale, **params)
+
+    # --- training ----------------------------------------------------------------------------
+    def _weigh(self, normalised: sp.spmatrix) -> sp.csr_matrix:
+        out = sp.csr_matrix(normalised @ sp.diags(self._keep), dtype=np.float32)
+        out.eliminate_zeros()
+        return out
 
     def _feature_rows(self, item_ids) -> sp.csr_matrix:
         """The weighted feature rows of raw movie ids (an empty row for an unknown id)."""
@@ -60,12 +105,7 @@ class HybridPooled(PooledSoftmax):
     def _net(self, n_items: int):
         from recsys_utils.training.hybrid_net import HybridNet
 
-        F = self.features.normalised()
-        if self.params["kinds"] is not None:
-            keep = np.isin(self.features.kinds, self.params["kinds"]).astype(np.float32)
-            F = sp.csr_matrix(F @ sp.diags(keep))
-            F.eliminate_zeros()
-        self.table_ = F.tocsr()
+        F = self.table_
         B = self._feature_rows(self.item_map.decode(np.arange(n_items)))
         p = self.params
         return HybridNet(n_items, p["dim"], p["hidden"], F.shape[1], B.indices,
@@ -83,29 +123,171 @@ class HybridPooled(PooledSoftmax):
         self.F_out_ = net.feat.weight.detach().cpu().numpy().copy()
         self.F_bias_ = net.feat_bias.detach().cpu().numpy()[:, 0].copy()
 
-    def movie_vectors(self, item_ids) -> tuple[np.ndarray, np.ndarray]:
-        """(vectors, biases) of raw movie ids: a training movie's own; any other movie's
-        from its features alone (zero for a movie the feature table lacks)."""
-        ids = np.asarray(item_ids)
-        idx = self.item_map.encode(ids)
-        F = self._feature_rows(ids)
+    # --- movies nobody rated ---------------------------------------------------------------
+    def _movies(self, movies) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """(weighted feature rows, item index or -1, has features) of ``movies``: raw ids,
+        or a sparse matrix of described rows over the table's columns. A movie flagged
+        ``no_features`` has none."""
+        if sp.issparse(movies):  # the argument's type, never the model's
+            if movies.shape[1] != self.features.n_features:
+                raise ValueError(
+                    f"described rows have {movies.shape[1]} columns; this model's feature "
+                    f"table has {self.features.n_features} (describe them with its features)"
+                )
+            n = movies.shape[0]
+            return self._weigh(self.features.normalised(movies)), np.full(n, -1), np.ones(n, bool)
+        ids = np.asarray(movies).reshape(-1)
+        rows = self.features.rows(ids)
+        described = rows >= 0
+        described[described] = ~self.features.no_features[rows[described]]
+        return self._feature_rows(ids), self.item_map.encode(ids), described
+
+    def movie_vectors(self, movies) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors (n, dim), biases (n,)) of ``movies``: raw ids, or described rows
+        (``MovieFeatures.describe``; several stacked with ``scipy.sparse.vstack``).
+
+        A training movie's vector is its own (id plus features); any other movie's comes
+        from its features alone (zero for an id the feature table lacks: see
+        ``vector_from``).
+        """
+        F, idx, _ = self._movies(movies)
+        if self.F_out_.shape[0] != F.shape[1]:
+            raise ValueError(
+                f"the feature vectors ({self.F_out_.shape[0]}) do not fit the feature "
+                f"table ({F.shape[1]} columns)"
+            )
         vec, bias = np.asarray(F @ self.F_out_), np.asarray(F @ self.F_bias_)
         warm = idx >= 0
         vec[warm], bias[warm] = self.W_out_[idx[warm]], self.b_out_[idx[warm]]
         return vec, bias
 
-    def score_movies(self, queries: Queries | Query, item_ids) -> np.ndarray:
-        """Scores of the given raw movie ids, rated in training or not: (n, len(item_ids)),
-        or (len(item_ids),) for one ``Query``. A movie the feature table lacks and training
-        never saw scores -inf."""
+    def vector_from(self, movies) -> np.ndarray:
+        """Where each movie's vector comes from: ``"ratings+features"``, ``"features
+        only"``, ``"ratings only"`` or ``"none"`` (the module docstring)."""
+        _, idx, has = self._movies(movies)
+        out = np.full(idx.size, FROM_NOTHING, dtype=object)
+        out[has] = FROM_FEATURES
+        if self.params["use_id"]:  # else a training movie's vector is its features' too
+            out[idx >= 0] = FROM_RATINGS
+            out[(idx >= 0) & has] = FROM_BOTH
+        return out
+
+    def score_movies(self, queries: Queries | Query, movies) -> np.ndarray:
+        """Scores of ``movies`` (raw ids, rated in training or not, or described rows):
+        (n, len(movies)), or (len(movies),) for one ``Query``. A movie the feature table
+        lacks and training never saw scores -inf."""
         single = isinstance(queries, Query)
         q = queries.queries() if single else queries
         if q.is_known:
             H = self.liked()[self._user_indices(q.users)]
         else:
             H = liked_matrix(q.ratings_matrix(self.item_map), self.params["threshold"])
-        vec, bias = self.movie_vectors(item_ids)
+        vec, bias = self.movie_vectors(movies)
         out = self.fold_in(H) @ vec.T + bias
-        ids = np.asarray(item_ids)
-        out[:, (self.features.rows(ids) < 0) & (self.item_map.encode(ids) < 0)] = -np.inf
+        out[:, self.vector_from(movies) == FROM_NOTHING] = -np.inf
         return out[0] if single else out
+
+    def unrated_movies(self) -> np.ndarray:
+        """Raw ids of the feature table's movies with no training rating that have
+        features (a movie flagged ``no_features`` has nothing to place it by)."""
+        f = self.features
+        return f.item_ids[(self.item_map.encode(f.item_ids) < 0) & ~f.no_features]
+
+    def neighbours(self, movie, k: int = 10, min_ratings: int = 0,
+                   include_unrated: bool = False) -> pd.DataFrame:  # fmt: skip
+        """The ``k`` movies whose vectors are closest (cosine) to one movie's.
+
+        Args:
+            movie: a raw id (rated in training or not) or one described row.
+            min_ratings: only training movies with at least this many ratings.
+            include_unrated: also list the feature table's movies nobody rated.
+
+        Returns:
+            DataFrame item_id, similarity, vector_from; best first, the movie itself left out.
+
+        Raises:
+            ValueError: the movie cannot be placed (no ratings and no features), or ``k``
+                exceeds the eligible movies.
+        """
+        self._placeable(movie)
+        query = self.movie_vectors(movie)[0][0]
+        cand = self.item_map.ids[np.asarray(self.item_counts_) >= min_ratings]
+        if include_unrated:
+            cand = np.concatenate([cand, self.unrated_movies()])
+        if not sp.issparse(movie):
+            cand = cand[cand != int(np.asarray(movie).reshape(-1)[0])]
+        if k > cand.size:
+            raise ValueError(f"k={k} but only {cand.size} movies are eligible")
+        vec = self.movie_vectors(cand)[0]
+        norms = np.linalg.norm(vec, axis=1) * np.linalg.norm(query)
+        sims = np.divide(vec @ query, norms, out=np.zeros(cand.size), where=norms > 0)
+        top = top_k_eligible(sims, k, np.zeros(cand.size, bool))
+        return pd.DataFrame(
+            {
+                ITEM_COL: cand[top],
+                SIMILARITY_COL: sims[top],
+                VECTOR_FROM_COL: self.vector_from(cand[top]),
+            }
+        )
+
+    def audience(self, movie, k: int = 10) -> pd.DataFrame:
+        """The training users who would like one movie most: those whose own ranking
+        (over the training movies they have not rated) puts it highest.
+
+        Args:
+            movie: a raw id (rated in training or not) or one described row. For a
+                training movie, the users who rated it are left out.
+
+        Returns:
+            DataFrame user_id, rank (where the movie would come in their list, 1 = first),
+            score; best first (rank, then score).
+        """
+        self._placeable(movie)
+        vec, bias = self.movie_vectors(movie)
+        seen = sp.csr_matrix(
+            (np.ones(self.seen_indices_.size, bool), self.seen_indices_, self.seen_indptr_),
+            shape=(len(self.user_map), len(self.item_map)),
+        )
+        users = np.arange(len(self.user_map))
+        if not sp.issparse(movie):
+            idx = self.item_map.encode(np.asarray(movie).reshape(-1))[0]
+            if idx >= 0:
+                users = users[~np.asarray(seen[:, idx].toarray()).ravel()]
+        ranks, scores, liked = [], [], self.liked()
+        for s in range(0, users.size, _USER_CHUNK):
+            chunk = users[s : s + _USER_CHUNK]
+            z = self.fold_in(liked[chunk])
+            mine = z @ vec[0] + bias[0]
+            above = (z @ self.W_out_.T + self.b_out_) > mine[:, None]
+            above[seen[chunk].nonzero()] = False
+            ranks.append(above.sum(1) + 1)
+            scores.append(mine)
+        rank, score = np.concatenate(ranks), np.concatenate(scores)
+        order = np.lexsort((-score, rank))[:k]
+        return pd.DataFrame(
+            {
+                USER_COL: self.user_map.decode(users[order]),
+                RANK_COL: rank[order],
+                SCORE_COL: score[order],
+            }
+        )
+
+    def _placeable(self, movie) -> None:
+        if sp.issparse(movie):
+            if movie.shape[0] != 1:
+                raise ValueError(f"give one movie, not {movie.shape[0]} rows")
+            return
+        ids = np.asarray(movie).reshape(-1)
+        if ids.size != 1:
+            raise ValueError(f"give one movie, not {ids.size}")
+        if self.vector_from(ids)[0] == FROM_NOTHING:
+            known = self.features.rows(ids)[0] >= 0
+            raise ValueError(
+                f"movie {int(ids[0])} has no ratings in training and "
+                + (
+                    "no features (no genre, tag or year)"
+                    if known
+                    else "is not in the feature table"
+                )
+                + ": nothing places it"
+            )
