@@ -97,3 +97,27 @@ def side_features():
         kinds=np.array(["genre", "genre", "year"]),
         no_features=ids % 3 == 2,
     )
+
+
+def genre_world():
+    """(features, ratings) for the hybrid's tests: movies 1-10 and 21 genre A, 11-20 and
+    22 genre B, all from 1995; 23 has no features. Nobody rates 21-23. Users 1-20 like the
+    A movies they rate (six each), users 21-40 the B ones."""
+    from recsys_utils.data.features import build_features
+
+    ids = np.arange(1, 24)
+    genres = [["A"]] * 10 + [["B"]] * 10 + [["A"], ["B"], []]
+    movies = pd.DataFrame(
+        {
+            "item_id": ids,
+            "title": [f"m{i}" for i in ids],
+            "year": pd.array([1995] * 22 + [None], dtype="Int64"),
+            "genres": genres,
+        }
+    )
+    rng = np.random.default_rng(0)
+    pairs = []
+    for u in range(1, 41):
+        mine = np.arange(1, 11) if u <= 20 else np.arange(11, 21)
+        pairs += [(u, int(m), 5.0) for m in rng.choice(mine, 6, replace=False)]
+    return build_features(movies), ratings_table(pairs)

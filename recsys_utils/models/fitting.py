@@ -25,7 +25,8 @@ def fit_early_stopped(model: str, ratings: pd.DataFrame, valid_frac: float = 0.1
     fitted model (best epoch's weights).
     """
     kw = {**(SMALL_MF if model == "mf" else {}), **params}
-    accepted = MODELS[model]().get_params()
+    data_kw = {k: kw[k] for k in ("features",) if k in kw}  # data, not a hyperparameter
+    accepted = MODELS[model](**data_kw).get_params()
     if "progress" in accepted:
         kw.setdefault("progress", False)
     rng = np.random.default_rng(kw.get("seed", 42))

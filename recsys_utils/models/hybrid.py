@@ -28,7 +28,13 @@ import scipy.sparse as sp
 from recsys_utils.constants import ITEM_COL, SCORE_COL, USER_COL
 from recsys_utils.data.features import KINDS, MovieFeatures
 from recsys_utils.metrics import top_k_eligible
-from recsys_utils.models.base import Capabilities, Queries, Query, liked_matrix
+from recsys_utils.models.base import (
+    Capabilities,
+    Queries,
+    Query,
+    liked_matrix,
+    novelty_ranking,
+)
 from recsys_utils.models.ranking import PooledSoftmax
 from recsys_utils.models.registry import register
 
@@ -193,6 +199,43 @@ class HybridPooled(PooledSoftmax):
         f = self.features
         return f.item_ids[(self.item_map.encode(f.item_ids) < 0) & ~f.no_features]
 
+    def recommend_with_unrated(self, query, k: int = 10, *, min_ratings: int = 0,
+                               novelty: float = 0.0) -> pd.DataFrame:  # fmt: skip
+        """``recommend`` over the training movies and the unrated ones of the feature table.
+
+        Args:
+            query: a ``Query`` or a known user's raw id; the movies it gave are left out.
+            min_ratings: training movies with fewer ratings are left out (unrated movies,
+                with none, are the point: they stay in).
+            novelty: as ``recommend`` (an unrated movie counts 0 ratings).
+
+        Returns:
+            DataFrame item_id, score, vector_from; best first.
+        """
+        q = query if isinstance(query, Query) else Query.known(query)
+        warm = np.asarray(self.score(q), dtype=np.float64)
+        eligible = np.asarray(self.item_counts_) >= min_ratings
+        cold = self.unrated_movies()
+        if q.user is not None:
+            eligible[self.seen_items(int(self._user_indices([q.user])[0]))] = False
+        else:
+            given = np.asarray([int(m) for m in q.ratings], np.int64)
+            idx = self.item_map.encode(given)
+            eligible[idx[idx >= 0]] = False
+            cold = cold[~np.isin(cold, given)]
+        ids = np.concatenate([self.item_map.ids, cold])
+        scores = np.concatenate([warm, self.score_movies(q, cold)])
+        counts = np.concatenate([np.asarray(self.item_counts_, np.float64), np.zeros(cold.size)])
+        eligible = np.concatenate([eligible, np.ones(cold.size, bool)])
+        top = top_k_eligible(novelty_ranking(scores, counts, novelty), k, ~eligible)
+        return pd.DataFrame(
+            {
+                ITEM_COL: ids[top],
+                SCORE_COL: scores[top],
+                VECTOR_FROM_COL: self.vector_from(ids[top]),
+            }
+        )
+
     def neighbours(self, movie, k: int = 10, min_ratings: int = 0,
                    include_unrated: bool = False) -> pd.DataFrame:  # fmt: skip
         """The ``k`` movies whose vectors are closest (cosine) to one movie's.
@@ -207,7 +250,7 @@ class HybridPooled(PooledSoftmax):
 
         Raises:
             ValueError: the movie cannot be placed (no ratings and no features), or ``k``
-                exceeds the eligible movies.
+                exceeds the eligible movies (``metrics.top_k_eligible``).
         """
         self._placeable(movie)
         query = self.movie_vectors(movie)[0][0]
@@ -216,8 +259,6 @@ class HybridPooled(PooledSoftmax):
             cand = np.concatenate([cand, self.unrated_movies()])
         if not sp.issparse(movie):
             cand = cand[cand != int(np.asarray(movie).reshape(-1)[0])]
-        if k > cand.size:
-            raise ValueError(f"k={k} but only {cand.size} movies are eligible")
         vec = self.movie_vectors(cand)[0]
         norms = np.linalg.norm(vec, axis=1) * np.linalg.norm(query)
         sims = np.divide(vec @ query, norms, out=np.zeros(cand.size), where=norms > 0)

@@ -3,8 +3,9 @@
 - ``TUNED``: the settings chosen on the validation split for the rating nets (the
   benchmark, notebook 02 and the default blend use them).
 - ``APP_MODELS`` / ``ensure_checkpoint``: the checkpoints ``recommend``, ``similar``, the
-  widget app and notebooks 05-06 load (``ranking``, the default, and ``mf``); a missing
-  one is trained once, under a file lock, so two commands started together train it once.
+  widget app and notebooks 05-06 load (``ranking``, the default, ``mf``, and ``hybrid``,
+  the model that places movies nobody rated); a missing one is trained once, under a file
+  lock, so two commands started together train it once.
 - ``load_or_train``: a checkpoint if saved, else a model trained here (notebooks 05, 06).
 - ``load_matching``: a checkpoint only if it was fitted on exactly a given table (07).
 - ``untrained`` / ``mf_from_factors``: a torch model with its id maps and a fresh or chosen
@@ -59,10 +60,24 @@ TUNED: dict[str, dict] = {
 # What ``ensure_checkpoint`` trains when a named checkpoint is missing: the ranking model
 # (the default of ``recommend``, ``similar`` and the app) and MF. Early stopping on the
 # later positives of 10% of the ratings; the bench's settings, fewer epochs at most.
+# The hybrid: ``bench coldstart``'s training budget at a smaller width, fewer epochs
+# (ml-latest-small: about 80 s on a quiet 2-core machine), id dropout 0.5.
+HYBRID_APP = {
+    "dim": 128,
+    "lr": 3e-3,
+    "batch_size": 128,
+    "max_epochs": 40,
+    "min_epochs": 5,
+    "patience": 5,
+    "id_dropout": 0.5,
+}
 APP_MODELS: dict[str, tuple[str, dict]] = {
     "ranking": ("pooled_softmax", {"max_epochs": 100, "patience": 10}),
     "mf": ("mf", SMALL_MF),
+    "hybrid": ("hybrid_pooled", HYBRID_APP),
 }
+# the app models built on the data set's movie-feature table as well as its ratings
+BUILT_ON_FEATURES = frozenset({"hybrid"})
 DEFAULT_CHECKPOINT = "ranking"
 _LOCK_SUFFIX = ".lock"
 
@@ -72,9 +87,9 @@ def ensure_checkpoint(
 ) -> Path:
     """The sidecar of checkpoint ``stem``: a path, or a name in ``data/checkpoints``.
 
-    A missing named checkpoint of ``APP_MODELS`` (``ranking``, ``mf``) is trained here on
-    the whole data set and saved, and ``echo`` says so (notebook 03 saves ``ranking``,
-    notebook 02 ``mf``, so after ``make report`` nothing is trained). The training holds
+    A missing named checkpoint of ``APP_MODELS`` (``ranking``, ``mf``, ``hybrid``) is
+    trained here on the whole data set (the hybrid on its movie features too) and saved,
+    and ``echo`` says so (notebook 03 saves ``ranking``, notebook 02 ``mf``). The training holds
     an exclusive lock on ``<stem>.json.lock`` beside the checkpoint: a second process
     asking for the same checkpoint meanwhile waits for it, then loads what the first
     saved instead of training again, and ``echo`` says that too.
@@ -116,6 +131,8 @@ def _train_app_model(stem: str, dataset: str, path: Path, echo) -> Path:
     name, params = APP_MODELS[stem]
     echo(f"no {stem} checkpoint in {shown_path(path.parent)}: training {name} on {dataset} first")
     start = time.perf_counter()
+    if stem in BUILT_ON_FEATURES:
+        params = {**params, "features": data.movie_features(dataset)}
     model = fit_early_stopped(name, data.load_dataset(dataset).ratings, **params)
     saved = checkpoints.save(model, path.with_suffix(""), dataset=dataset)
     echo(f"trained and saved {shown_path(saved)} in {time.perf_counter() - start:.0f} s")

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from helpers import ratings_table
+from helpers import genre_world
 
-from recsys_utils.data.features import build_features
 from recsys_utils.models import checkpoints
 from recsys_utils.models.base import Queries, Query
 from recsys_utils.models.hybrid import HybridPooled
@@ -22,22 +21,11 @@ FAST = dict(dim=8, max_epochs=25, lr=0.05, batch_size=20, device="cpu", num_thre
 
 @pytest.fixture(scope="module")
 def world():
-    """Movies 1-10 and 21 genre A, 11-20 and 22 genre B, all from 1995; 23 has nothing.
-    Nobody rates 21-23. Users 1-20 like the A movies they rate, users 21-40 the B ones."""
-    ids = np.arange(1, 24)
-    genres = [["A"]] * 10 + [["B"]] * 10 + [["A"], ["B"], []]
-    movies = pd.DataFrame(
-        {"item_id": ids, "title": [f"m{i}" for i in ids],
-         "year": pd.array([1995] * 22 + [None], dtype="Int64"), "genres": genres}
-    )  # fmt: skip
-    features = build_features(movies)
+    """``helpers.genre_world``: A movies 1-10 and 21, B movies 11-20 and 22, 23 with no
+    features; nobody rates 21-23; users 1-20 like A, 21-40 like B."""
+    features, train = genre_world()
     assert features.no_features.tolist() == [False] * 22 + [True]
-    rng = np.random.default_rng(0)
-    pairs = []
-    for u in range(1, 41):
-        mine = np.arange(1, 11) if u <= 20 else np.arange(11, 21)
-        pairs += [(u, int(m), 5.0) for m in rng.choice(mine, 6, replace=False)]
-    return features, ratings_table(pairs)
+    return features, train
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +94,7 @@ def test_neighbours_of_a_new_movie_and_unrated_ones_only_when_asked(world, model
         model.neighbours(23)
     with pytest.raises(ValueError, match="movie 999 .* not in the feature table"):
         model.neighbours(999)
-    with pytest.raises(ValueError, match="k=40 but only"):
+    with pytest.raises(ValueError, match="k=40 exceeds the 20 eligible"):
         model.neighbours(new_a, k=40)
 
 
