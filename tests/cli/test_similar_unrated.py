@@ -125,3 +125,21 @@ def test_recommend_includes_unrated_movies_when_asked(saved, capsys):
     code = main(["recommend", "--model", "hybrid", "--ratings", "21:5,1:5", "--json"])
     err = capsys.readouterr().err
     assert code == 0 and "nobody rated 21 in training" in err
+
+
+def test_the_hybrid_checkpoint_is_trained_on_the_data_sets_features_when_missing(
+    data_home, mirror_dir, monkeypatch, capsys
+):
+    from recsys_utils.models import recipes
+
+    monkeypatch.setenv("RECSYS_DATA_MIRROR", str(mirror_dir))
+    tiny = {"dim": 8, "max_epochs": 2, "min_epochs": 0, "batch_size": 256, "patience": 1}
+    monkeypatch.setitem(recipes.APP_MODELS, "hybrid", ("hybrid_pooled", tiny))
+    argv = ["similar", "--model", "hybrid", "--genres", "Horror", "--year", "1990", "--k", "3"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "no hybrid checkpoint" in captured.err and "training hybrid_pooled" in captured.err
+    assert "its vector comes from its features only" in captured.out
+    model = checkpoints.load(data_home / "checkpoints" / "hybrid.json")
+    assert model.features.n_movies > len(model.item_map)  # the whole table came with it
+    assert main(argv) == 0 and "training" not in capsys.readouterr().err
