@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from recsys_utils.app._glossary import glossary_html, link_terms, map_text
 from recsys_utils.app.figures import FINDINGS_KEY, finding_html, findings_of, format_value
-from recsys_utils.app.glossary import glossary_html, link_terms, map_text
 
 THUMBS_DIR = "thumbs"
 MAX_INLINE_ITEMS = 8  # dicts/lists longer than this go to the collapsed section

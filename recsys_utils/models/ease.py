@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys_utils.models.liked import LikedRecommender
+from recsys_utils.models._liked import LikedRecommender
 from recsys_utils.models.registry import register
 
 

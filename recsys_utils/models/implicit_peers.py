@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys_utils.models.liked import LikedRecommender
+from recsys_utils.models._liked import LikedRecommender
 from recsys_utils.models.registry import register
 
 

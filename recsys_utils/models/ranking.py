@@ -26,8 +26,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_utils.metrics import report
+from recsys_utils.models._liked import LikedRecommender
 from recsys_utils.models.base import LOOP_OPTIONS, Capabilities
-from recsys_utils.models.liked import LikedRecommender
 from recsys_utils.models.registry import register
 
 

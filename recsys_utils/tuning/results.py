@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from recsys_utils.tuning.storage import FINISHED, _key, progress, stop_reason, study_dir
+from recsys_utils.tuning._storage import FINISHED, _key, progress, stop_reason, study_dir
 
 if TYPE_CHECKING:
     from recsys_utils.tuning.config import SweepConfig

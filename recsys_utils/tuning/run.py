@@ -19,6 +19,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from recsys_utils.tuning._storage import (
+    DuplicatePoint,
+    _repair_journal_tail,
+    _worker_tag,  # noqa: F401 (tests reach it as sweeps._worker_tag)
+    check_study_name,
+    is_database,
+    journal_path,
+    make_storage,
+    open_study,
+    progress,
+    repair,
+    storage_error,
+    study_dir,
+)
 from recsys_utils.tuning.config import (  # noqa: F401 (re-exported)
     DEFAULT_GRID,
     SweepConfig,
@@ -32,20 +46,6 @@ from recsys_utils.tuning.results import (
     results_table,
     save_results,
     trial_summary,
-)
-from recsys_utils.tuning.storage import (
-    DuplicatePoint,
-    _repair_journal_tail,
-    _worker_tag,  # noqa: F401 (tests reach it as sweeps._worker_tag)
-    check_study_name,
-    is_database,
-    journal_path,
-    make_storage,
-    open_study,
-    progress,
-    repair,
-    storage_error,
-    study_dir,
 )
 from recsys_utils.tuning.trials import (
     build_model,

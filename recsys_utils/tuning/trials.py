@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from recsys_utils.constants import DATASETS, ITEM_COL, RATING_COL, USER_COL
-from recsys_utils.tuning.results import RESULT_COLUMNS
-from recsys_utils.tuning.storage import (
+from recsys_utils.tuning._storage import (
     _check_duplicate,
     _worker_tag,
     make_storage,
@@ -32,6 +31,7 @@ from recsys_utils.tuning.storage import (
     progress,
     repair,
 )
+from recsys_utils.tuning.results import RESULT_COLUMNS
 
 if TYPE_CHECKING:
     from recsys_utils.tuning.config import SweepConfig

@@ -120,7 +120,7 @@ def test_one_table_on_top_and_a_wide_card_table_links_to_the_report(tmp_path):
 
 
 def test_the_glossary_holds_every_term_the_reports_use_and_links_its_first_use(tmp_path):
-    from recsys_utils.app.glossary import GLOSSARY
+    from recsys_utils.app._glossary import GLOSSARY
 
     names = {t.name for t in GLOSSARY}
     for term in ("MF", "CollabFNet", "ImplicitMF", "BPR", "EASE", "iALS", "AUC", "R²", "k-core",
@@ -137,7 +137,7 @@ def test_the_glossary_holds_every_term_the_reports_use_and_links_its_first_use(t
 
 
 def test_links_stay_out_of_tags_code_and_scripts():
-    from recsys_utils.app.glossary import link_terms
+    from recsys_utils.app._glossary import link_terms
 
     page = ('<p title="MF">x</p><code>MF</code><script>var MF = "<b>";</script>'
             '<a href="y">MF</a><p>then MF</p>')  # fmt: skip

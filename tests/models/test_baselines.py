@@ -31,8 +31,8 @@ from recsys_utils.models import (
     TorchRecommender,
     make_model,
 )
+from recsys_utils.models._liked import LikedRecommender
 from recsys_utils.models.content import FeatureRanker
-from recsys_utils.models.liked import LikedRecommender
 
 ALL = sorted(MODELS)
 TORCH = sorted(n for n, c in MODELS.items() if issubclass(c, TorchRecommender))

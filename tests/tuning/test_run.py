@@ -5,7 +5,7 @@ with 4 factors for 1-2 epochs. Interruptions run the sweep in a subprocess whose
 hook holds trial 1 (it writes its pid to a flag file and sleeps), so the kill lands
 mid-trial by construction, not by timing.
 
-Also the test file of ``tuning/config.py``, ``storage.py``, ``trials.py`` and ``results.py``
+Also the test file of ``tuning/config.py``, ``_storage.py``, ``trials.py`` and ``results.py``
 (one sweep exercises them together); ``tuning/rules_grid.py`` is tested in
 ``tests/models/test_rules.py``; PostgreSQL storage in ``test_storage_postgres.py``.
 """

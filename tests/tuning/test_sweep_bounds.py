@@ -94,7 +94,7 @@ def test_set_up_errors_keep_their_reason(data_home, ratings_file, monkeypatch):
     with pytest.raises(ValueError):
         trials.objective(study.ask(), cfg, threads=1)
     (trial,) = study.get_trials()
-    from recsys_utils.tuning.storage import failure_reason
+    from recsys_utils.tuning._storage import failure_reason
 
     assert trial.user_attrs["error"] == "ValueError: the model could not be built"
     assert "no reason recorded" not in failure_reason(trial)
@@ -126,7 +126,7 @@ def test_a_database_of_another_app_is_refused_before_writing(
 def test_a_new_or_optuna_database_is_a_study_store(data_home, ratings_file, tmp_path):
     url = f"sqlite:///{tmp_path / 'sweeps.db'}"
     sweeps.run_sweep(config(ratings_file), storage=url, verbose=False)  # new: created
-    from recsys_utils.tuning.guards import check_study_store
+    from recsys_utils.tuning._guards import check_study_store
 
     check_study_store(url)  # Optuna's own tables only: accepted again
     result = sweeps.run_sweep(config(ratings_file), storage=url, verbose=False)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys_utils.constants import sweeps_dir
-from recsys_utils.tuning.guards import (  # noqa: F401 (re-exported)
+from recsys_utils.tuning._guards import (  # noqa: F401 (re-exported)
     _repair_journal_tail,
     check_database_url,
     check_journal,
