@@ -54,7 +54,7 @@ __all__ = [
     "figures_bundle",
     "find_notebooks",
     "format_value",
-    "parse_value",
+    "parse_literal",
     "read_figures",
     "record_figures",
     "run_notebook",
@@ -396,8 +396,9 @@ def build_report(
     return index
 
 
-def parse_value(text: str) -> Any:
-    """A ``-p`` value: a Python literal (``3``, ``0.1``, ``[1, 2]``) or else the string."""
+def parse_literal(text: str) -> Any:
+    """A ``-p`` value: a Python literal (``3``, ``0.1``, ``[1, 2]``, ``None``) or else the
+    string (``none`` stays the word; ``tuning.config.parse_value`` reads sweep values)."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

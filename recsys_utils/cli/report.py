@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 def _report(args: argparse.Namespace) -> int:
     from recsys_utils.app import report
 
-    parameters = {name: report.parse_value(value) for name, value in args.parameter}
+    parameters = {name: report.parse_literal(value) for name, value in args.parameter}
     try:
         report.build_report(args.only, args.out, parameters, keep_code=args.keep_code)
     except report.NotebookError as err:

@@ -21,6 +21,7 @@ _EXPORTS = {
     "BlendOf": "experiment",
     "Experiment": "experiment",
     "Grid": "experiment",
+    "grid_points": "experiment",
     "NEW_USER_NS": "experiment",
     "RandomRatings": "experiment",
     "Result": "experiment",

@@ -219,7 +219,7 @@ class CollabFNet(TorchRecommender):
     """The seed's CollabFNet: concat(p_u, q_i) -> dropout -> Linear -> ReLU -> Linear."""
 
     name = "collabfnet"
-    net_class = nets.CollabFNet
+    net_class = nets.CollabFNetModule
     net_defaults = {"emb_size": 100, "n_hidden": 10, "dropout": 0.1, "init_std": 0.05}
 
     def _fold_parameters(

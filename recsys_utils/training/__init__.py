@@ -2,7 +2,7 @@
 
 Public API: the epoch loop (``fit``, ``train``, ``TrainConfig``, ``Step``, ``Objective``,
 ``TrainingDiverged``), devices, batched prediction, the memory check, and the nets the
-models wrap (``MFNet``, ``ImplicitMFNet``, ``CollabFNet``, ``PooledNet``, ``PooledStep``,
+models wrap (``MFNet``, ``ImplicitMFNet``, ``CollabFNetModule``, ``PooledNet``, ``PooledStep``,
 ``HybridNet``); that is ``__all__``, loaded from its module on first use so importing the
 package imports nothing heavy (torch, numba, umap, optuna). Everything else, the
 ``_private`` modules and ``_helpers`` included, is internal and may change without notice.
@@ -27,7 +27,7 @@ _EXPORTS = {
     "TrainConfig": "loop",
     "TrainingDiverged": "loop",
     "check_embedding_memory": "_memory",
-    "CollabFNet": "nets",
+    "CollabFNetModule": "nets",
     "ImplicitMFNet": "nets",
     "MFNet": "nets",
     "PooledStep": "pooled",

@@ -13,7 +13,6 @@ repair and exactly-once grid points all act on one study's storage.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import socket
@@ -282,10 +281,7 @@ def repair(study, cfg: SweepConfig) -> list[int]:
 
 def _by_point(study, cfg: SweepConfig) -> dict:
     """Grid point (JSON key) -> its trials, duplicates left out; untried points map to []."""
-    points: dict = {
-        _key(dict(zip(cfg.space, combo, strict=True))): []
-        for combo in itertools.product(*cfg.space.values())
-    }
+    points: dict = {_key(point): [] for point in cfg.points()}
     for t in study.get_trials(deepcopy=False):
         key = _key(_params_of(t, cfg, study.sampler))
         if key in points and "duplicate_of" not in t.user_attrs:

@@ -94,6 +94,12 @@ class SweepConfig:
         """(metric, direction) of this sweep's model; see ``objective_of``."""
         return objective_of(self.model)
 
+    def points(self) -> list[dict]:
+        """The grid's points, each {parameter: value} in ``space`` order ([] for random/TPE)."""
+        from recsys_utils.evaluation import grid_points
+
+        return grid_points(self.space) if self.sampler == "grid" else []
+
     @property
     def n_points(self) -> int:
         """The grid's number of points (0 for random/TPE)."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
+from recsys_utils.evaluation import grid_points
 from recsys_utils.evaluation.metrics import ranking_metrics
 from recsys_utils.models.rules import GenreRules
 
@@ -29,10 +28,8 @@ def tune(
         (the best parameters, one row per combination with precision, ndcg, coverage),
         ties going to the earlier combination.
     """
-    names = list(grid)
     rows, combos = [], []
-    for values in itertools.product(*(grid[n] for n in names)):
-        params = dict(zip(names, values, strict=True))
+    for params in grid_points(grid):
         combos.append(params)
         model = GenreRules(movies=movies, tags=tags, **params).fit(train)
         m = ranking_metrics(model, None, valid, k=k, relevance_threshold=relevance_threshold)

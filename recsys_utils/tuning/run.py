@@ -107,8 +107,7 @@ def check_config(cfg: SweepConfig) -> None:
 
     if cfg.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.epochs}")
-    points = [dict(zip(cfg.space, combo, strict=True)) for combo in _grid_points(cfg)]
-    for point in points or [{}]:
+    for point in cfg.points() or [{}]:
         for name, value in {**cfg.fixed, **point}.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
@@ -137,15 +136,6 @@ def check_config(cfg: SweepConfig) -> None:
             raise ValueError(
                 f"--dataset {path}: not a table of ratings ({type(err).__name__}: {first})"
             ) from None
-
-
-def _grid_points(cfg: SweepConfig):
-    import itertools
-
-    lists = [v for v in cfg.space.values() if isinstance(v, list)]
-    if cfg.sampler != "grid" or len(lists) != len(cfg.space):
-        return []
-    return list(itertools.product(*lists))
 
 
 def run_sweep(

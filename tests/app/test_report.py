@@ -143,10 +143,10 @@ def test_read_figures_later_record_overrides(tmp_path):
 
 
 def test_parse_parameter_values():
-    assert report.parse_value("3") == 3
-    assert report.parse_value("0.1") == 0.1
-    assert report.parse_value("[1, 2]") == [1, 2]
-    assert report.parse_value("ml-100k") == "ml-100k"
+    assert report.parse_literal("3") == 3
+    assert report.parse_literal("0.1") == 0.1
+    assert report.parse_literal("[1, 2]") == [1, 2]
+    assert report.parse_literal("ml-100k") == "ml-100k"
 
 
 def test_main_unknown_notebook_exits_2(capsys):

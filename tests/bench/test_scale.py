@@ -63,7 +63,7 @@ def _mf():
 
 
 def _collab():
-    net = nets.CollabFNet(4, 3, emb_size=3, n_hidden=4, dropout=0.0, mu=3.0, init_std=0.3)
+    net = nets.CollabFNetModule(4, 3, emb_size=3, n_hidden=4, dropout=0.0, mu=3.0, init_std=0.3)
     net._init_kw = {
         "n_users": 4,
         "n_items": 3,

@@ -155,7 +155,7 @@ def test_training_takes_the_fused_step_only_where_it_applies(monkeypatch):
         TrainConfig(optimizer="adamw", **base),
     ):
         train(_net(), _data(), None, cfg, clip=(0.5, 5))
-    collab = nets.CollabFNet(6, 5, emb_size=3, n_hidden=4, dropout=0.0, mu=3.0)
+    collab = nets.CollabFNetModule(6, 5, emb_size=3, n_hidden=4, dropout=0.0, mu=3.0)
     train(collab, _data(), None, TrainConfig(optimizer="sparse_adam", **base), clip=(0.5, 5))
     assert calls["step"] == 8  # none of the other three did
 
@@ -164,7 +164,7 @@ def test_supports_only_a_float32_cpu_mfnet_with_a_row_sparse_optimiser():
     net = _net()
     assert _fused_mf.supports(net, RowSparseOptimizer(net, "adam"))
     assert not _fused_mf.supports(net, torch.optim.Adam(net.parameters()))
-    collab = nets.CollabFNet(6, 5, emb_size=3, n_hidden=4, dropout=0.0)
+    collab = nets.CollabFNetModule(6, 5, emb_size=3, n_hidden=4, dropout=0.0)
     assert not _fused_mf.supports(collab, RowSparseOptimizer(collab, "adam"))
     double = _net().double()
     assert not _fused_mf.supports(double, RowSparseOptimizer(double, "adam"))

@@ -205,7 +205,7 @@ def test_evaluate_clips_before_scoring():
 
 
 def test_predict_batched_matches_one_pass_and_restores_train_mode():
-    net = nets.CollabFNet(10, 8, emb_size=4, n_hidden=3, dropout=0.5)
+    net = nets.CollabFNetModule(10, 8, emb_size=4, n_hidden=3, dropout=0.5)
     u, i, _ = _mf_data(n=11)
     net.train()
     chunked = predict_batched(net, u, i, batch_size=4)
@@ -217,7 +217,7 @@ def test_predict_batched_matches_one_pass_and_restores_train_mode():
 def test_score_all_agrees_with_forward_for_every_net():
     for net in (
         nets.MFNet(5, 7, n_factors=3, mu=3.0),
-        nets.CollabFNet(5, 7, emb_size=3, n_hidden=4, mu=3.0),
+        nets.CollabFNetModule(5, 7, emb_size=3, n_hidden=4, mu=3.0),
     ):
         net.eval()
         users = torch.tensor([0, 4])
