@@ -29,6 +29,16 @@ CELL_TIMEOUT_S = 900
 Figures = dict[str, Any]
 
 
+def assert_verdicts(fig: Figures) -> None:
+    """Every comparison word of the findings stands inside a ``stats.verdict`` marker (so a
+    paired test backs it), and some finding carries one."""
+    from recsys_utils.app.figures import findings_of, unbacked_comparisons
+
+    found = findings_of(fig)
+    assert [w for s in found for w in unbacked_comparisons(s)] == []
+    assert any('<span class="verdict"' in s for s in found)
+
+
 def check_01_data_cleaning(fig: Figures) -> None:
     # ml-latest-small as published (constants.DATASETS holds the same sizes); 18 movies of
     # movies.csv have no rating, so 9,724 movies are rated
@@ -169,11 +179,26 @@ def check_03_ranking(fig: Figures) -> None:
     # the notebook's refit of the chosen variant is the bench's run (same seed and data)
     assert abs(fig["history_val_ndcg_at_100_best"] - fig["bench_val_ndcg_at_100"]) < 1e-6
     assert 1 <= fig["ours_best_epoch"] <= fig["ours_epochs_run"] <= 4
-    # the gap sentence is the table's difference, in the direction it says
-    gap = fig["ndcg_at_100"][ours] - fig["ndcg_at_100"]["ease"]
-    assert abs(fig["gap_to_ease"]["mean"] - gap) < 1e-9
-    side = "above" if gap > 0 else "below"
-    assert any(f"{side} EASE" in s for s in fig["findings"])
+    # every comparison sentence is a verdict with its paired test (users, random seeds pooled)
+    assert_verdicts(fig)
+    gap = fig["gap_to_ease"]  # ours - EASE on the same users, from the table's comparisons
+    assert gap["low"] <= gap["diff"] <= gap["high"] and 0 <= gap["p"] <= gap["p_holm"] <= 1
+    table = fig["vs_ease_ndcg_at_100"][ours]
+    assert all(gap[k] == table[k] for k in ("diff", "low", "high", "p_holm"))
+    if len(fig["seeds"]) == 1:  # one random seed: the users' mean difference is the table's
+        assert abs(gap["diff"] - (fig["ndcg_at_100"][ours] - fig["ndcg_at_100"]["ease"])) < 1e-9
+    # the sentence's word follows the interval and Holm's p: "on par" unless both are clear
+    clear = not gap["low"] <= 0 <= gap["high"] and gap["p_holm"] < 0.05
+    expected = ("ahead" if gap["diff"] > 0 else "behind") if clear else "on par"
+    assert table["significant"] == clear
+    first = next(s for s in fig["findings"] if s.startswith("Our model")).split("<span")[1]
+    assert f'data-verdict="{expected}">ours' in first and "EASE" in first
+    for m, (low, high) in fig["ndcg_at_100_interval"].items():
+        assert low <= fig["ndcg_at_100"][m] <= high
+    assert '<span class="verdict"' in fig["takeaway"]
+    # the curve's ends, per user, reproduce the run's curve points
+    assert fig["curve_ends_max_difference"] < 1e-9
+    assert set(fig["curve_ends"]) == {"1", "20"}
     # the curve keeps users and targets fixed: popularity ignores the input, so it is flat
     assert fig["new_user_ns"] == [1, 2, 5, 10, 20]
     assert len(set(fig["new_user_ndcg_at_10"]["popularity"].values())) == 1

@@ -1,4 +1,4 @@
-"""Checks of the seed blog's claims: ranking side by side, linear probes, the RMSE ladder,
+"""Checks of the blog post's claims: ranking side by side, linear probes, the RMSE ladder,
 and whether nearest users in embedding space like the same movies.
 
 - ``compare_recommenders``: precision/recall/NDCG@k and coverage (``metrics.ranking_metrics``)
@@ -8,6 +8,9 @@ and whether nearest users in embedding space like the same movies.
   next to the same probe fitted on shuffled labels, which is what chance looks like.
 - ``ladder``: the RMSE of each rung from an untrained net (``models.recipes.untrained``)
   to the best model, and the share of the total gain each rung brings.
+- ``HistoriesInFit``: notebook 03's held-out users for models that cannot fold a new
+  person in (the rules, MF, CollabFNet), an ``Experiment`` protocol whose per-user rows
+  pair with the ranking run's.
 - ``similar_users_overlap``: Jaccard overlap of the movies a user rated highly with those
   of their nearest users (cosine of user vectors) against random users:
   J(A, B) = |A & B| / |A | B|, 0 when both are empty.
@@ -19,12 +22,20 @@ small, which share the top-k lists. Checkpoints are loaded by the caller
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
 from recsys_utils.evaluation import metrics
-from recsys_utils.metrics import report, top_k_eligible
+from recsys_utils.evaluation.experiment import (
+    OBJECTIVE,
+    Context,
+    StrongGeneralisation,
+    per_user_metrics,
+)
+from recsys_utils.metrics import coverage_at_k, report, top_k_eligible
 
 
 # --- ranking ------------------------------------------------------------------------
@@ -334,3 +345,65 @@ def held_out_report(model, held, items) -> dict:
     """``metrics.report`` of a fold-table model on a held-out group: full
     ranking over the catalogue, the history excluded, relevance = the targets."""
     return report(held_out_scores(model, held, items), held.targets, held.history)
+
+
+# --- the held-out users, for models that cannot fold a new person in ---------------------
+@dataclass
+class _FoldContext(Context):
+    valid_rest: pd.DataFrame | None = None  # early stopping: validation users' other ratings
+
+
+@dataclass(frozen=True)
+class HistoriesInFit(StrongGeneralisation):
+    """``StrongGeneralisation``'s split, for models that must be trained on a person to rank
+    for them (the rules, MF, CollabFNet): an ``Experiment`` protocol.
+
+    Each model is fitted on ``fold_table`` (the training users' ratings plus every held-out
+    user's own ratings of their history movies, never a target) and ranks the catalogue
+    for a held-out user as a known one, the history excluded. The test users, their
+    targets and the exclusions are ``StrongGeneralisation``'s with the same settings and
+    seed, so its per-user rows pair user by user with a ranking run's (notebook 03's);
+    only the way the history reaches the model differs (in the fit, not folded in).
+    Choices read the validation users' NDCG@100; a model that declares
+    ``uses_validation`` stops early on the validation users' other ratings
+    (``held_out_rest``).
+    """
+
+    name: str = "strong_generalisation, histories in fit"
+
+    def context(self, split, ratings: pd.DataFrame, seed: int) -> Context:
+        """The fit table (histories in, targets out) and the split without its test part."""
+        rest = held_out_rest(ratings, split.valid, split.items)
+        return _FoldContext(
+            seed, self, replace(split, test=None), fold_table(ratings, split), {}, rest
+        )
+
+    def fit(self, model, ctx: _FoldContext, uses_validation: bool = True):
+        if uses_validation and model.capabilities.uses_validation:
+            return model.fit(ctx.train, ctx.valid_rest)
+        return model.fit(ctx.train)
+
+    def validate(self, model, ctx: Context, uses_validation: bool = True) -> float:
+        va = ctx.split.valid
+        scores = held_out_scores(model, va, ctx.split.items)
+        return float(
+            per_user_metrics(scores, va.targets, va.history, [OBJECTIVE])[OBJECTIVE].mean()
+        )
+
+    def test(self, name: str, f, split, seed: int, exp):
+        """The test users, scored once as known users; their targets read by the metrics only."""
+        te = split.test
+        scores = held_out_scores(f.model, te, split.items)
+        u = per_user_metrics(scores, te.targets, te.history, exp.metrics)
+        u.insert(0, "user", te.users)
+        u.insert(0, "model", name)
+        u.insert(0, "seed", seed)
+        run = {
+            "seed": seed,
+            "model": name,
+            f"val_{OBJECTIVE}": f.val,
+            "coverage@10": coverage_at_k(scores, te.history, 10),
+            "fit_s": f.fit_s,
+            **f.extra,
+        }
+        return u, run, [], None

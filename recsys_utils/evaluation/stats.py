@@ -349,7 +349,9 @@ def verdict_word(comparison: Paired) -> str:
     return "ahead" if better else "behind"
 
 
-def verdict(comparison: Paired, *, a: str | None = None, b: str | None = None) -> str:
+def verdict(
+    comparison: Paired, *, a: str | None = None, b: str | None = None, unit: str = "users"
+) -> str:
     """The sentence the reports print for a paired comparison, wrapped in a marker.
 
     "ahead" only where the interval of the difference excludes 0 (and "behind" symmetrically),
@@ -362,6 +364,7 @@ def verdict(comparison: Paired, *, a: str | None = None, b: str | None = None) -
     Args:
         comparison: a ``Paired`` from ``paired`` or ``compare_table``.
         a, b: names to print instead of the models' keys (e.g. "ours" for "pooled_softmax").
+        unit: what the paired rows are ("users"; "genres" where a probe is paired per genre).
     """
     c = comparison
     a, b = a or c.a, b or c.b
@@ -372,11 +375,14 @@ def verdict(comparison: Paired, *, a: str | None = None, b: str | None = None) -
         head = f"{a} and {b} are on par on {c.metric}: {a} - {b} = {c.diff:+.{dec}f} {iv}"
     else:  # "by" a gap and its interval, both as positive numbers
         lo, hi = (c.low, c.high) if c.diff > 0 else (-c.high, -c.low)
-        head = f"{a} is {word} of {b} on {c.metric} by {abs(c.diff):.{dec}f} [{lo:.{dec}f}, {hi:.{dec}f}]"
+        rel = "ahead of" if word == "ahead" else "behind"  # "behind b", not "behind of b"
+        head = (
+            f"{a} is {rel} {b} on {c.metric} by {abs(c.diff):.{dec}f} [{lo:.{dec}f}, {hi:.{dec}f}]"
+        )
     test = "paired t" if c.test == "t" else "Wilcoxon signed-rank"
     p = _p_text(c.p)
     if c.p_holm is not None and c.n_pairs > 1:
         p += f", Holm-adjusted {_p_text(c.p_holm)} over {c.n_pairs} pairs"
     seeds = f"{c.n_seeds} seeds x " if c.n_seeds > 1 else ""
-    text = f"{head}, {p} ({test}, {seeds}{c.n_users} users)"
+    text = f"{head}, {p} ({test}, {seeds}{c.n_users} {unit})"
     return f'<span class="{VERDICT_CLASS}" data-verdict="{word}">{text}</span>'

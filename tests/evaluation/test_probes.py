@@ -219,3 +219,59 @@ def test_similar_users_overlap_uses_the_nearest_vector(tiny_ratings):
     out = probes.similar_users_overlap(model, ratings, [1], k=1, threshold=4.0, seed=0)
     assert out["neighbour_jaccard"].iloc[0] == pytest.approx(1 / 3)
     assert out["random_jaccard"].iloc[0] in (0.0, pytest.approx(1 / 3))
+
+
+# --- the held-out users, histories in fit -------------------------------------------------
+def _ratings(n_users=120, n_items=60, seed=0):
+    rng = np.random.default_rng(seed)
+    pop = rng.zipf(1.5, n_items).astype(float)
+    rows = [
+        (u + 1, int(i) + 1, float(rng.choice([2.0, 4.0, 5.0])), 0)
+        for u in range(n_users)
+        for i in rng.choice(n_items, rng.integers(8, 25), replace=False, p=pop / pop.sum())
+    ]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+
+
+def test_histories_in_fit_trains_on_histories_never_on_targets_and_pairs_with_the_run():
+    from recsys_utils.evaluation.experiment import Experiment, Grid, StrongGeneralisation
+    from recsys_utils.models.base import Capabilities
+    from recsys_utils.models.registry import MODELS
+
+    seen = []
+
+    class Spy(MODELS["popularity"]):
+        capabilities = Capabilities(uses_validation=True)
+
+        def fit(self, train, valid=None):
+            seen.append((train, valid))
+            return super().fit(train)
+
+    ratings = _ratings()
+    proto = probes.HistoriesInFit(n_test=20, n_valid=15)
+    result = Experiment(
+        proto, [Grid("spy", Spy, seeded=False)], seeds=(3,), curve_ns=(), time_foldin=False,
+        log=None,
+    ).run(ratings)  # fmt: skip
+    split = StrongGeneralisation(n_test=20, n_valid=15).split(ratings, 3)
+    train, valid = seen[0]
+    pairs = set(zip(train["user_id"], train["item_id"], strict=True))
+    for held in (split.valid, split.test):
+        for m, name in ((held.history, "history"), (held.targets, "target")):
+            c = m.tocoo()
+            got = {
+                (held.users[r], split.items[i]) in pairs for r, i in zip(c.row, c.col, strict=True)
+            }
+            assert got == ({True} if name == "history" else {False}), name
+    assert set(split.train_users) <= set(train["user_id"])
+    # early stopping reads the validation users' other ratings: no history, no other user
+    h = split.valid.history.tocoo()
+    hist = {(split.valid.users[r], split.items[i]) for r, i in zip(h.row, h.col, strict=True)}
+    assert set(valid["user_id"]) <= set(split.valid.users)
+    assert not hist & set(zip(valid["user_id"], valid["item_id"], strict=True))
+    # the test rows are the ranking protocol's test users, scored as known users
+    rows = result.users
+    assert list(rows["user"]) == list(split.test.users)
+    expected = probes.held_out_report(result.model("spy"), split.test, split.items)
+    assert rows["ndcg@100"].mean() == pytest.approx(expected["ndcg@100"])
+    assert result.protocol["name"] == "strong_generalisation, histories in fit"

@@ -135,7 +135,8 @@ def test_verdict_words_for_a_clear_win_a_clear_loss_and_a_tie():
         text,
     ), text
     assert "on par" in verdict(tie) and "ahead" not in verdict(tie) and tie.low < 0 < tie.high
-    assert "behind" in verdict(loss)
+    assert "ours is behind EASE on ndcg@100 by" in verdict(loss, b="EASE")  # not "behind of"
+    assert verdict(loss, unit="genres").endswith("100 genres)</span>")
     # a loss states its gap and interval as positive numbers, like a win
     assert verdict(loss).replace("behind", "ahead").split(" by ")[1] == text.split(" by ")[1]
 
