@@ -142,7 +142,7 @@ curves = result.curves
 # takes the variant with the best validation NDCG@100 averaged over the seeds
 ours = "ours(val-chosen)"
 labels[ours] = "ours (validation-chosen)"
-labels["blend(all)"] = "blend (ours, EASE, iALS: all)"
+labels["blend(all)"] = "blend (every variant of ours, EASE, iALS)"
 labels |= {"ours-linear": "ours (linear)", "ours-tanh": "ours (tanh)"}
 labels |= {"blend(ours,ease)": "blend (ours, EASE)", "blend(ials,ease)": "blend (iALS, EASE)"}
 labels["blend(ours,ease,ials)"] = "blend (ours, EASE, iALS)"
