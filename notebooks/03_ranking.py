@@ -69,8 +69,8 @@ from recsys_utils.bench import ranking as bench_ranking
 from recsys_utils.constants import checkpoint_dir, data_dir, shown_path
 from recsys_utils.data.movielens import load_dataset
 from recsys_utils.evaluation import stats
-from recsys_utils.evaluation.experiment import StrongGeneralisation, per_user_metrics
-from recsys_utils.metrics import report
+from recsys_utils.evaluation.experiment import StrongGeneralisation
+from recsys_utils.metrics import per_user, report
 from recsys_utils.models import Queries, checkpoints, people_table
 
 # this run's grids go to the bench as arguments (its module constants are defaults only)
@@ -305,7 +305,7 @@ for seed in SEEDS:
         given = held.subset_history(n, seed)
         for m in shown:
             s_ = result.model(m, seed).score(Queries.from_matrix(given * 5.0))  # 5.0: liked
-            u = per_user_metrics(s_, held.targets, held.history, ["ndcg@10"])
+            u = pd.DataFrame(per_user(s_, held.targets, held.history, ["ndcg@10"]))
             ends.append(u.assign(seed=seed, model=f"{m} n={n}", user=held.users))
 ends = pd.concat(ends, ignore_index=True)
 # each random seed's mean over its users is that seed's point of the curve
