@@ -9,7 +9,7 @@
 - ``load_or_train``: a checkpoint if saved, else a model trained here (notebooks 05, 06).
 - ``load_matching``: a checkpoint only if it was fitted on exactly a given table (07).
 - ``untrained`` / ``mf_from_factors``: a torch model with its id maps and a fresh or chosen
-  net, nothing learned (the seed's untrained rung, toy examples, tests).
+  net, nothing learned (the blog post's untrained rung, toy examples, tests).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from recsys_utils.models.fitting import SMALL_MF, fit_early_stopped
 # (val RMSE 0.830; 14 constant-rate epochs at batch 16384 give 0.829, lr 0.005 at batch
 # 1024 0.832 in ~10x the time: the fit time counts in the benchmark). ImplicitMF: its
 # implicit tables overfit within 2 epochs at lr 0.01, so a lower rate, cosine decay and
-# l2=0.2; 128 factors beat 64 (val RMSE 0.818 vs 0.823). CollabFNet keeps the seed's
+# l2=0.2; 128 factors beat 64 (val RMSE 0.818 vs 0.823). CollabFNet keeps the blog post's
 # published settings. The class defaults stay plain and unregularised (a model can then
 # fit a table exactly).
 TUNED: dict[str, dict] = {
@@ -220,7 +220,7 @@ def untrained(model, train: pd.DataFrame, mu: float | None = None):
     Args:
         model: an unfitted ``TorchRecommender`` (its hyperparameters are kept).
         mu: the net's starting offset (MF's mu, CollabFNet's output bias); default the
-            training mean, 0.0 reproduces a net that starts from zero like the seed's.
+            training mean, 0.0 reproduces a net that starts from zero like the blog post's.
 
     Returns:
         a new model of ``model``'s class, with ``history_`` ``None`` (it was never trained).
