@@ -37,10 +37,10 @@ DEFAULT_PORT = 8866
 HOST = "127.0.0.1"
 CHECKPOINT_ENV = "RECSYS_APP_CHECKPOINT"
 TOKEN_ENV = "RECSYS_APP_TOKEN"  # read (and removed) by app._voila_server
-FOLDER_PREFIX = "recsys-app-"
-OWNER_FILE = "server.pid"
+_FOLDER_PREFIX = "recsys-app-"
+_OWNER_FILE = "server.pid"
 
-APP_CELL = """\
+_APP_CELL = """\
 import os
 from IPython.display import display
 from recsys_utils import data
@@ -56,12 +56,12 @@ display(app.widget)
 """
 
 
-def write_app_notebook(folder: Path, dataset: str = DEFAULT_DATASET) -> Path:
+def _write_app_notebook(folder: Path, dataset: str = DEFAULT_DATASET) -> Path:
     """The one-cell notebook Voila serves (the checkpoint comes from ``$RECSYS_APP_CHECKPOINT``)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(APP_CELL.format(env=CHECKPOINT_ENV, dataset=dataset))]
+    nb.cells = [nbformat.v4.new_code_cell(_APP_CELL.format(env=CHECKPOINT_ENV, dataset=dataset))]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -77,7 +77,7 @@ def port_is_free(port: int) -> bool:
         return s.connect_ex((HOST, port)) != 0
 
 
-def voila_command(
+def _voila_command(
     notebook: Path,
     port: int,
     max_sessions: int = 4,
@@ -129,12 +129,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_folders(root: Path | None = None) -> list[Path]:
+def _remove_stale_folders(root: Path | None = None) -> list[Path]:
     """Remove the notebook folders of app servers that were killed (their pid is gone)."""
     root = Path(root or tempfile.gettempdir())
     removed = []
-    for folder in root.glob(f"{FOLDER_PREFIX}*"):
-        owner = folder / OWNER_FILE
+    for folder in root.glob(f"{_FOLDER_PREFIX}*"):
+        owner = folder / _OWNER_FILE
         try:
             pid = int(owner.read_text().strip())
         except (OSError, ValueError):
@@ -148,7 +148,7 @@ def remove_stale_folders(root: Path | None = None) -> list[Path]:
     return removed
 
 
-def check_checkpoint(sidecar: Path, dataset: str):
+def _check_checkpoint(sidecar: Path, dataset: str):
     """Load the checkpoint here and check it against ``dataset``'s movies.
 
     Raises:
@@ -180,18 +180,18 @@ def serve(
         raise ValueError(f"--max-sessions must be at least 1, got {max_sessions}")
     if not idle_timeout >= 1:
         raise ValueError(f"--idle-timeout must be at least 1 second, got {idle_timeout}")
-    remove_stale_folders()
+    _remove_stale_folders()
     if not port_is_free(port):
         raise ValueError(f"port {port} on {HOST} is in use: pass --port")
     sidecar = ensure_checkpoint(stem, dataset)
-    check_checkpoint(sidecar, dataset)
+    _check_checkpoint(sidecar, dataset)
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
-    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+    folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX))
     try:
-        (folder / OWNER_FILE).write_text(str(os.getpid()))
-        notebook = write_app_notebook(folder, dataset)
+        (folder / _OWNER_FILE).write_text(str(os.getpid()))
+        notebook = _write_app_notebook(folder, dataset)
         env = {**os.environ, CHECKPOINT_ENV: str(Path(sidecar).resolve()), TOKEN_ENV: token}
-        command = voila_command(notebook, port, max_sessions, idle_timeout, allow_hosts)
+        command = _voila_command(notebook, port, max_sessions, idle_timeout, allow_hosts)
         server = subprocess.Popen(command, env=env, cwd=folder, preexec_fn=_die_with_parent)
         print(
             f"serving the recommendation app ({Path(sidecar).name}) at "

@@ -77,7 +77,7 @@ _LAYOUT = {
 _CSV_RATINGS_HEADER = ["userId", "movieId", "rating", "timestamp"]
 _CSV_MOVIES_HEADER = ["movieId", "title", "genres"]
 _READ_DTYPES = {USER_COL: "int64", ITEM_COL: "int64", RATING_COL: "float64", TIMESTAMP_COL: "int64"}
-COMPACT_DTYPES = {
+_COMPACT_DTYPES = {
     USER_COL: "int32",
     ITEM_COL: "int32",
     RATING_COL: "float32",
@@ -129,7 +129,7 @@ def read_ratings(path: str | Path, spec: DatasetSpec | str | None = None) -> pd.
         with reader:
             for chunk in reader:
                 validate_ratings(chunk, spec, source=str(path), line_offset=2 if header else 1)
-                parts.append(chunk.astype(COMPACT_DTYPES))
+                parts.append(chunk.astype(_COMPACT_DTYPES))
     except DataError:
         raise
     except (ValueError, OverflowError, pd.errors.ParserError) as err:  # UnicodeDecodeError too
@@ -297,7 +297,7 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def read_movies_parquet(path: Path) -> pd.DataFrame:
+def _read_movies_parquet(path: Path) -> pd.DataFrame:
     movies = pd.read_parquet(path)
     movies[GENRES_COL] = movies[GENRES_COL].map(list)  # parquet gives arrays back
     return movies[list(MOVIES_COLUMNS)]
@@ -326,7 +326,7 @@ def load_dataset(name: str = DEFAULT_DATASET, *, fetch: bool = True) -> Dataset:
     if _cache_is_fresh(
         (ratings_pq, movies_pq), (folder / spec.ratings_file, folder / spec.movies_file)
     ):
-        return Dataset(pd.read_parquet(ratings_pq), read_movies_parquet(movies_pq), spec)
+        return Dataset(pd.read_parquet(ratings_pq), _read_movies_parquet(movies_pq), spec)
     if not folder.is_dir():
         if not fetch:
             raise FileNotFoundError(

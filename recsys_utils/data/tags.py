@@ -24,7 +24,7 @@ GENOME_SCORES_FILE = "genome-scores.csv"
 GENOME_TAGS_FILE = "genome-tags.csv"
 
 
-def release_file(name: str, filename: str) -> Path | None:
+def _release_file(name: str, filename: str) -> Path | None:
     """The path of ``filename`` in a release's raw folder, or ``None`` if it has none.
 
     The raw folder is fetched (from the mirror or GroupLens) when missing.
@@ -41,7 +41,7 @@ def release_file(name: str, filename: str) -> Path | None:
 
 def load_tags(name: str) -> pd.DataFrame | None:
     """``tags.csv`` of a release as a table user_id, item_id, tag; ``None`` if it has none."""
-    path = release_file(name, "tags.csv")
+    path = _release_file(name, "tags.csv")
     if path is None:
         return None
     raw = pd.read_csv(
@@ -66,8 +66,8 @@ def load_genome(name: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         ``(scores, tags)``: scores as item_id, tag_id, relevance (int32, int32, float32);
         tags as tag_id, tag.
     """
-    scores_path = release_file(name, GENOME_SCORES_FILE)
-    tags_path = release_file(name, GENOME_TAGS_FILE)
+    scores_path = _release_file(name, GENOME_SCORES_FILE)
+    tags_path = _release_file(name, GENOME_TAGS_FILE)
     if scores_path is None or tags_path is None:
         return None
     scores = pd.read_csv(

@@ -16,13 +16,13 @@ import numpy as np
 
 from recsys_utils.constants import cache_dir
 
-EXACT_KNN_MAX = 20_000  # above this, UMAP's own approximate neighbour search
+_EXACT_KNN_MAX = 20_000  # above this, UMAP's own approximate neighbour search
 # UMAP would run 500 epochs below 10,000 points; 200 (its choice above that) draws the
 # same clusters in well under half the time on two cores
 UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "n_epochs": 200}
 
 
-def vectors_digest(vectors: np.ndarray) -> str:
+def _vectors_digest(vectors: np.ndarray) -> str:
     """A SHA-256 of the array's shape, dtype and bytes (the default cache key)."""
     arr = np.ascontiguousarray(vectors)
     h = hashlib.sha256(f"{arr.shape}{arr.dtype}".encode())
@@ -52,7 +52,7 @@ def _compute_projection(vectors: np.ndarray, method: str, seed: int, params: dic
     import umap
 
     kw = dict(params)
-    if kw.get("metric") == "cosine" and len(vectors) <= EXACT_KNN_MAX:
+    if kw.get("metric") == "cosine" and len(vectors) <= _EXACT_KNN_MAX:
         kw["precomputed_knn"] = exact_cosine_knn(vectors, kw.get("n_neighbors", 15))
     reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **kw)  # seeded: serial
     with warnings.catch_warnings():
@@ -63,7 +63,7 @@ def _compute_projection(vectors: np.ndarray, method: str, seed: int, params: dic
 def exact_cosine_knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, None]:
     """UMAP's ``precomputed_knn``: each row's k nearest rows (itself first), cosine distances.
 
-    Exact and computed by blocks of matrix products. Up to ``EXACT_KNN_MAX`` rows this
+    Exact and computed by blocks of matrix products. Up to ``_EXACT_KNN_MAX`` rows this
     replaces UMAP's approximate search, whose numba compilation alone took about 55 of
     the 77 CPU-seconds of a first UMAP call on 9,375 movies.
     """
@@ -90,11 +90,11 @@ def projection_path(
     """Where ``project`` keeps the coordinates for these inputs."""
     key = json.dumps(
         {
-            "vectors": cache_key or vectors_digest(vectors),
+            "vectors": cache_key or _vectors_digest(vectors),
             "method": method,
             "params": params,
             "seed": seed,
-            "rows": vectors_digest(rows),
+            "rows": _vectors_digest(rows),
         },
         sort_keys=True,
         default=str,

@@ -27,7 +27,7 @@ from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.evaluation.ranking_protocol import HeldOut, RankingSplit
 from recsys_utils.metrics import report
 
-CURVE_METRICS = ("ndcg@10", "recall@20", "ndcg@100")  # each n's row, in this order
+_CURVE_METRICS = ("ndcg@10", "recall@20", "ndcg@100")  # each n's row, in this order
 
 Scorer = Callable[[sp.csr_matrix], np.ndarray]
 UNKNOWN = -1e30  # a score no movie the model does not know can beat
@@ -104,7 +104,7 @@ def new_user_curve(
             row = {
                 "model": name,
                 "n": n,
-                **report(scores, held.targets, held.history, CURVE_METRICS),
+                **report(scores, held.targets, held.history, _CURVE_METRICS),
                 "n_capped": int((sizes < n).sum()),
             }
             if rest:

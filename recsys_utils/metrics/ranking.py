@@ -183,14 +183,14 @@ PER_USER = {
     "mrr": _mrr,
     "map": _map,
 }
-CATALOGUE = ("coverage",)  # metrics of the set of lists, not of one user
+_CATALOGUE = ("coverage",)  # metrics of the set of lists, not of one user
 
 
 def parse_metric(name: str) -> tuple[str, int]:
     """``"ndcg@100"`` -> ``("ndcg", 100)``; refuses an unknown name or a bad cut-off."""
     base, sep, cut = name.partition("@")
-    if base not in PER_USER and base not in CATALOGUE:
-        known = ", ".join([*PER_USER, *CATALOGUE])
+    if base not in PER_USER and base not in _CATALOGUE:
+        known = ", ".join([*PER_USER, *_CATALOGUE])
         raise ValueError(f"unknown metric {name!r}; known: {known} (as name@k)")
     if not sep or not cut.isdigit() or int(cut) < 1:
         raise ValueError(f"metric {name!r} needs a cut-off, e.g. {base}@10")
@@ -212,7 +212,7 @@ def _as_targets(targets, n_rows: int, n_items: int) -> sp.csr_matrix:
     return t
 
 
-def hits_of(top: np.ndarray, targets) -> np.ndarray:
+def _hits_of(top: np.ndarray, targets) -> np.ndarray:
     """Boolean (n_users, k): slot j of user u holds one of u's targets."""
     top = np.asarray(top, dtype=np.int64)
     t = _as_targets(targets, top.shape[0], 0)
@@ -245,10 +245,10 @@ def per_user_from_top(top, targets, metrics: Sequence[str], n_items: int | None 
             n_items = int(most) + 1
     targets = _as_targets(targets, top.shape[0], n_items or 0)
     n = np.diff(targets.indptr)  # targets a user (stored non-zeros, duplicates summed)
-    hits = hits_of(top[:, :width], targets)
+    hits = _hits_of(top[:, :width], targets)
     out = {}
     for name, (base, k) in zip(metrics, parsed, strict=True):
-        if base in CATALOGUE:
+        if base in _CATALOGUE:
             raise ValueError(f"{name} is a property of all the lists, not of one user: use report")
         out[name] = np.where(n > 0, PER_USER[base](hits[:, :k], n, k), np.nan)
     return out
@@ -261,7 +261,7 @@ def report_from_top(top, targets, metrics: Sequence[str], n_items: int) -> dict:
         ValueError: no user has a target.
     """
     top = np.asarray(top, dtype=np.int64)
-    users = [m for m in metrics if parse_metric(m)[0] not in CATALOGUE]
+    users = [m for m in metrics if parse_metric(m)[0] not in _CATALOGUE]
     if users:
         values = per_user_from_top(top, targets, users, n_items)
         has = ~np.isnan(values[users[0]])

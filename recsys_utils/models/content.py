@@ -37,7 +37,7 @@ from recsys_utils.models.base import (
 )
 from recsys_utils.models.registry import register
 
-DENSE_LIMIT = 50_000_000  # feature table cells held dense for content kNN (200 MB float32)
+_DENSE_LIMIT = 50_000_000  # feature table cells held dense for content kNN (200 MB float32)
 
 
 class FeatureRanker(Recommender):
@@ -152,7 +152,7 @@ class ContentKNN(FeatureRanker):
         norms[self.features.no_features | (norms == 0)] = np.inf  # no description: no score
         unit = sp.csr_matrix(sp.diags(1.0 / norms) @ X, dtype=np.float32)
         # dense where it fits: the per-user products are then BLAS calls
-        self.unit_ = unit.toarray() if unit.shape[0] * unit.shape[1] <= DENSE_LIMIT else unit
+        self.unit_ = unit.toarray() if unit.shape[0] * unit.shape[1] <= _DENSE_LIMIT else unit
 
     def _rank(self, liked, rows) -> np.ndarray:
         cand = self.unit_[rows]

@@ -10,7 +10,7 @@ movie i, with mu the mean training rating:
     F_u      = the ``n_genres`` genres with the largest positive pref_u,g
     s_u,g    = pref_u,g / sum_{h in F_u} pref_u,h  for g in F_u, else 0
     score    = q_i + match_weight * sum_{g in G_i} s_u,g
-               + tag_weight * cos(t_u, t_i) - PENALTY * [n_i < min_count]
+               + tag_weight * cos(t_u, t_i) - _PENALTY * [n_i < min_count]
 
 where G_i are the movie's genres. The optional tag rule uses ``tags.csv``: t_i is the
 movie's tf-idf vector of whole tags (lower-cased), t_u the sum of t_i over the movies u
@@ -31,7 +31,7 @@ from recsys_utils.constants import GENRES_COL, ITEM_COL, TAG_COL, USER_COL
 from recsys_utils.models.base import Capabilities, Recommender
 from recsys_utils.models.registry import register
 
-PENALTY = 100.0  # larger than any rating-scale score: rare movies rank after all others
+_PENALTY = 100.0  # larger than any rating-scale score: rare movies rank after all others
 
 
 @register
@@ -195,7 +195,7 @@ class GenreRules(Recommender):
         scores = self.quality_[None, :] + p["match_weight"] * (share @ self.item_genres_.T)
         if p["tag_weight"] > 0:
             scores = scores + p["tag_weight"] * self._tag_cosines(liked)
-        return scores - PENALTY * (self.item_counts_ < p["min_count"])[None, :]
+        return scores - _PENALTY * (self.item_counts_ < p["min_count"])[None, :]
 
     def _tag_cosines(self, liked) -> np.ndarray:
         """Cosine of each movie's tags with the profile of ``liked`` (rows: people,

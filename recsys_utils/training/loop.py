@@ -20,7 +20,6 @@ shares.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -146,11 +145,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def default_threads() -> int:
-    """Physical-core-sized thread count: more threads than cores only adds contention."""
-    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
 
 
 def make_optimizer(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from recsys_utils.tuning.config import SweepConfig
 
 RESULT_COLUMNS = ("trial", "state", "epoch", "train_loss", "val_rmse", "seconds")
-SUMMARY_STATS = ("epochs", "best_epoch", "best_val_rmse", "seconds")
+_SUMMARY_STATS = ("epochs", "best_epoch", "best_val_rmse", "seconds")
 
 
 @dataclasses.dataclass
@@ -78,7 +78,7 @@ def trial_summary(results: pd.DataFrame, objective=("val_rmse", "minimize")) -> 
     metric, direction = objective
     params = [c for c in results.columns if c not in (*RESULT_COLUMNS, metric)]
     run = "epochs_run" if "epochs" in params else "epochs"  # a grid over epochs keeps its name
-    stats = [s.replace("val_rmse", metric).replace("epochs", run) for s in SUMMARY_STATS]
+    stats = [s.replace("val_rmse", metric).replace("epochs", run) for s in _SUMMARY_STATS]
     cols = ["state", *params, *stats]
     if results.empty:
         return pd.DataFrame(columns=["trial", *cols])
