@@ -3,9 +3,6 @@ and neighbour search / UMAP at a large catalogue.
 
 ``python -m recsys_utils bench scale`` calls ``run_scale``. Figures, never assertions:
 timings depend on the machine and on what else it runs.
-
-Length: a little over 300 lines: one benchmark per model kind (MF, the ranking model,
-neighbours and UMAP) on the same synthetic data.
 """
 
 from __future__ import annotations

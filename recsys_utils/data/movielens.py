@@ -5,9 +5,6 @@ header), ``100k`` (``u.data`` tab-separated, ``u.item``/``u.genre`` ``|``-separa
 latin-1) and ``1m`` (``::``-separated, latin-1). Ratings are read in chunks and kept as
 int32/float32 while parsing, so ml-32m loads with a modest peak memory. A file that
 does not parse gives a one-line ``DataError`` naming the file, the line and the problem.
-
-Length: a little over 300 lines: one reader per MovieLens format, which share the
-chunked parsing and the error messages; splitting them would spread one concern.
 """
 
 from __future__ import annotations

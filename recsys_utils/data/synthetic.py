@@ -17,9 +17,6 @@ than one block in memory.
 A release can also carry a tag genome (``genome-scores.csv``, ``genome-tags.csv`` in the
 real files' format, `genome_tables`): relevance follows the movie's latent factors, so
 movies with similar genome rows are rated alike.
-
-Length: a little over 300 lines because the generator, its block streaming and the
-zip writer must agree row for row; split apart they would share private helpers.
 """
 
 from __future__ import annotations

@@ -15,9 +15,7 @@ and whether nearest users in embedding space like the same movies.
   of their nearest users (cosine of user vectors) against random users:
   J(A, B) = |A & B| / |A | B|, 0 when both are empty.
 
-Length: over 300 lines because it holds the four claim checks of notebook 07, each
-small, which share the top-k lists. Checkpoints are loaded by the caller
-(``models.recipes.load_matching``).
+Checkpoints are loaded by the caller (``models.recipes.load_matching``).
 """
 
 from __future__ import annotations

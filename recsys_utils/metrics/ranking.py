@@ -21,10 +21,6 @@ A user without targets has no value (NaN in ``per_user``) and is left out of the
 means of ``report``. Metric names are ``name@k``; one top-k selection at the largest k
 serves every metric of a call.
 
-Length: over 300 lines because the selection and every metric belong together: each
-metric is a few lines on the hits of the one top-k, and the one-metric functions at the
-end are thin names for ``per_user``.
-
 Hand-worked check, one user, 5 items, targets {1, 3}, item 0 excluded:
 
 >>> import numpy as np, scipy.sparse as sp

@@ -11,10 +11,6 @@ per-epoch log (``history``) as a DataFrame, the tqdm bar, the ``on_epoch`` callb
 threads and the divergence check. ``train`` is the rating nets' step on index tensors
 (minibatches are slices of a shuffled index, no DataLoader; MF's compiled CPU step of
 ``_fused_mf`` where it applies); ``training.pooled`` is the ranking model's step.
-
-Length: about 450 lines: the loop, its configuration, optimisers and schedules, and the
-rating nets' step (their batches, loss, fast path and RMSE), which every rating model
-shares.
 """
 
 from __future__ import annotations

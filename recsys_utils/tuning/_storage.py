@@ -5,9 +5,6 @@ database URL is given. Exactly-once for grids: a trial left RUNNING by a worker 
 died (its pid is gone on this host, or its heartbeat stopped on a database) is marked
 FAIL and its grid point is enqueued again; a trial that finds its point already done or
 claimed by a lower-numbered trial fails at once as a duplicate (``DuplicatePoint``).
-
-Length: over 300 lines: journal and database storage, the schema lock, dead-worker
-repair and exactly-once grid points all act on one study's storage.
 """
 
 from __future__ import annotations
