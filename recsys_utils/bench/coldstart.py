@@ -13,6 +13,10 @@ Models: content kNN and popularity within genre (``models.content``), our hybrid
 (WARP loss, item features = the same feature table, with or without an identity block),
 which runs only when installed: it is not in the lock (see pyproject.toml's ``lightfm``
 extra for how it installs).
+
+``bench coldstart --timing`` instead times how long the hybrid app model (``models.recipes``,
+checkpoint ``hybrid``) takes to place one new movie from its features (`placement_timing`),
+against the issue's 5 ms.
 """
 
 from __future__ import annotations
@@ -246,3 +250,90 @@ def write_report(rows, choices, stats, out: Path, dataset: str, seeds, seconds: 
     path = out / "bench_coldstart.md"
     path.write_text("\n".join(lines))
     return path
+
+
+# --- how long placing one new movie takes ------------------------------------------------
+PLACE_TARGET_MS = 5.0  # issue 24: "a movie that arrives after training ... within 5 ms"
+
+
+def random_descriptions(features: MovieFeatures, n: int, seed: int = 0) -> list[dict]:
+    """``n`` new movies as a person would type them: 1-3 genres, 0-3 kept tags and a
+    year (1920-2030) drawn from the table's vocabulary; ``MovieFeatures.describe``'s
+    keyword arguments."""
+    rng = np.random.default_rng(seed)
+    genres, tags = features.labels("genre"), features.labels("tag")
+    out = []
+    for _ in range(n):
+        g = rng.choice(genres, size=int(rng.integers(1, min(3, len(genres)) + 1)), replace=False)
+        n_tags = int(rng.integers(0, min(3, len(tags)) + 1)) if tags else 0
+        t = rng.choice(tags, size=n_tags, replace=False) if n_tags else []
+        out.append({"genres": list(g), "tags": list(t), "year": int(rng.integers(1920, 2031))})
+    return out
+
+
+def placement_timing(model, n: int = 200, seed: int = 0, k: int = 10) -> dict:
+    """Milliseconds to place one new movie with a fitted hybrid model, one at a time.
+
+    "Place": ``features.describe(...)`` then ``model.movie_vectors(row)``, the vector from
+    the features alone (no retraining). Also timed, apart: its ``k`` neighbours among every
+    training movie (``model.neighbours``). Each of ``n`` random descriptions
+    (`random_descriptions`) is timed once after one untimed warm-up; the load average
+    (1 min) is read before and after.
+
+    Returns:
+        a dict: n, k, place_median_ms, place_p95_ms, place_max_ms, neighbours_median_ms,
+        neighbours_p95_ms, target_ms, met (median and p95 under the target), load_before,
+        load_after, n_features, dim, n_movies.
+    """
+    import os
+
+    features = model.features
+    movies = random_descriptions(features, n + 1, seed)
+    model.movie_vectors(features.describe(**movies[0]))  # warm-up: lazy vocabulary, caches
+    load_before = os.getloadavg()[0]
+    place, near = [], []
+    for kw in movies[1:]:
+        t0 = time.perf_counter()
+        row = features.describe(**kw)
+        model.movie_vectors(row)
+        t1 = time.perf_counter()
+        model.neighbours(row, k=k)
+        place.append(t1 - t0)
+        near.append(time.perf_counter() - t1)
+    place_ms, near_ms = np.asarray(place) * 1e3, np.asarray(near) * 1e3
+    out = {
+        "n": n,
+        "k": k,
+        "place_median_ms": float(np.median(place_ms)),
+        "place_p95_ms": float(np.percentile(place_ms, 95)),
+        "place_max_ms": float(place_ms.max()),
+        "neighbours_median_ms": float(np.median(near_ms)),
+        "neighbours_p95_ms": float(np.percentile(near_ms, 95)),
+        "target_ms": PLACE_TARGET_MS,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "n_features": features.n_features,
+        "dim": int(model.F_out_.shape[1]),
+        "n_movies": len(model.item_map),
+    }
+    out["met"] = out["place_median_ms"] < PLACE_TARGET_MS and out["place_p95_ms"] < PLACE_TARGET_MS
+    return out
+
+
+def timing_lines(t: dict, cpus: int | None = None) -> list[str]:
+    """`placement_timing`'s figures in words, against the target."""
+    import os
+
+    verdict = "meets" if t["met"] else "MISSES"
+    return [
+        f"placing one new movie (describe + its vector from its features, no retraining), "
+        f"{t['n']} random new movies, one at a time:",
+        f"  median {t['place_median_ms']:.3f} ms, p95 {t['place_p95_ms']:.3f} ms, max "
+        f"{t['place_max_ms']:.3f} ms: {verdict} the {t['target_ms']:g} ms target (median "
+        "and p95)",
+        f"  its {t['k']} neighbours among the {t['n_movies']:,} training movies, apart: median "
+        f"{t['neighbours_median_ms']:.3f} ms, p95 {t['neighbours_p95_ms']:.3f} ms",
+        f"  model: {t['n_features']:,} features x {t['dim']} dimensions; load average (1 min) "
+        f"{t['load_before']:.1f} before, {t['load_after']:.1f} after, on "
+        f"{cpus or os.cpu_count()} CPUs",
+    ]

@@ -223,19 +223,20 @@ def _require_placing(model, args, flags: str) -> None:
         )
 
 
-def _feature_text(features, row) -> str:
-    """A feature row in words: its genres, up to three tags (heaviest first), its years."""
+def _feature_text(features, row, year: int | None = None) -> str:
+    """A feature row in words: its genres, up to three tags (heaviest first), and its
+    year bucket (``year``, when given, instead)."""
     import numpy as np
 
     row = row.tocsr()
-    names = features.names[row.indices]
     kinds = features.kinds[row.indices]
-    label = [str(n).split(":", 1)[1] for n in names]
+    label = [str(n).split(":", 1)[1] for n in features.names[row.indices]]
     genres = [x for x, k in zip(label, kinds, strict=True) if k == "genre"]
     order = np.argsort(-row.data, kind="stable")
     tags = [label[j] for j in order if kinds[j] == "tag"][:3]
     years = [x for x, k in zip(label, kinds, strict=True) if k == "year" and x != "unknown"]
-    parts = [", ".join(genres), ", ".join(tags), ", ".join(years)]
+    parts = [", ".join(genres), "tags " + ", ".join(tags) if tags else ""]
+    parts.append(str(year) if year is not None else ", ".join(years))
     return "; ".join(printable(p) for p in parts if p)
 
 
@@ -386,9 +387,7 @@ def _similar_placed(model, args, movies, described: bool) -> int:
     features = model.features
     if described:
         target = features.describe(genres=args.genres, tags=args.tags, year=args.year)
-        what = f"a new movie ({_feature_text(features, target)}" + (
-            f", {args.year})" if args.year is not None else ")"
-        )
+        what = f"a new movie ({_feature_text(features, target, args.year)})"
     else:
         target = args.movie
         title = _title(movies, args.movie)

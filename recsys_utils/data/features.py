@@ -162,12 +162,16 @@ class MovieFeatures:
         """The matrix (or ``rows`` over its columns, e.g. from `describe`) with each kind's
         block scaled to unit L2 norm per row (an empty block stays zero), so every kind a
         movie has weighs the same in a cosine."""
-        m = (self.matrix if rows is None else sp.csr_matrix(rows)).tocoo()
-        block = self._block[m.col]
+        m = self.matrix if rows is None else rows.tocsr()
+        if not m.has_canonical_format:  # the table's rows and describe's already are
+            m = m.copy()
+            m.sum_duplicates()
+        row_of = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        block = self._block[m.indices]
         sq = np.zeros((m.shape[0], len(KINDS)))
-        np.add.at(sq, (m.row, block), m.data.astype(np.float64) ** 2)
-        scale = 1.0 / np.sqrt(sq[m.row, block])
-        return sp.csr_matrix(((m.data * scale).astype(np.float32), (m.row, m.col)), m.shape)
+        np.add.at(sq, (row_of, block), m.data.astype(np.float64) ** 2)
+        data = (m.data / np.sqrt(sq[row_of, block])).astype(np.float32)
+        return sp.csr_matrix((data, m.indices.copy(), m.indptr.copy()), shape=m.shape)
 
     @cached_property
     def _block(self) -> np.ndarray:

@@ -97,8 +97,12 @@ class HybridPooled(PooledSoftmax):
         return cls(MovieFeatures.from_state(state, data["features"]), rating_scale, **params)
 
     # --- training ----------------------------------------------------------------------------
-    def _weigh(self, normalised: sp.spmatrix) -> sp.csr_matrix:
-        out = sp.csr_matrix(normalised @ sp.diags(self._keep), dtype=np.float32)
+    def _weigh(self, normalised: sp.csr_matrix) -> sp.csr_matrix:
+        """Only the kinds used (all by default: nothing to do)."""
+        if self.params["kinds"] is None:
+            return normalised
+        m = normalised
+        out = sp.csr_matrix((m.data * self._keep[m.indices], m.indices, m.indptr), m.shape)
         out.eliminate_zeros()
         return out
 
@@ -130,10 +134,11 @@ class HybridPooled(PooledSoftmax):
         self.F_bias_ = net.feat_bias.detach().cpu().numpy()[:, 0].copy()
 
     # --- movies nobody rated ---------------------------------------------------------------
-    def _movies(self, movies) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-        """(weighted feature rows, item index or -1, has features) of ``movies``: raw ids,
-        or a sparse matrix of described rows over the table's columns. A movie flagged
-        ``no_features`` has none."""
+    def _movies(self, movies):
+        """(feature rows, item index or -1, has features) of ``movies``: raw ids, or a
+        sparse matrix of described rows over the table's columns (a movie flagged
+        ``no_features`` has none). ``feature rows`` is a function of a mask that gives the
+        weighted rows of those movies: only the movies that need them pay for them."""
         if sp.issparse(movies):  # the argument's type, never the model's
             if movies.shape[1] != self.features.n_features:
                 raise ValueError(
@@ -141,12 +146,14 @@ class HybridPooled(PooledSoftmax):
                     f"table has {self.features.n_features} (describe them with its features)"
                 )
             n = movies.shape[0]
-            return self._weigh(self.features.normalised(movies)), np.full(n, -1), np.ones(n, bool)
+            weighted = self._weigh(self.features.normalised(movies))
+            rows_of = lambda mask: weighted if mask.all() else weighted[mask]  # noqa: E731
+            return rows_of, np.full(n, -1), np.ones(n, bool)
         ids = np.asarray(movies).reshape(-1)
         rows = self.features.rows(ids)
         described = rows >= 0
         described[described] = ~self.features.no_features[rows[described]]
-        return self._feature_rows(ids), self.item_map.encode(ids), described
+        return (lambda mask: self._feature_rows(ids[mask])), self.item_map.encode(ids), described
 
     def movie_vectors(self, movies) -> tuple[np.ndarray, np.ndarray]:
         """(vectors (n, dim), biases (n,)) of ``movies``: raw ids, or described rows
@@ -156,15 +163,19 @@ class HybridPooled(PooledSoftmax):
         from its features alone (zero for an id the feature table lacks: see
         ``vector_from``).
         """
-        F, idx, _ = self._movies(movies)
-        if self.F_out_.shape[0] != F.shape[1]:
+        rows_of, idx, _ = self._movies(movies)
+        if self.F_out_.shape[0] != self.table_.shape[1]:
             raise ValueError(
                 f"the feature vectors ({self.F_out_.shape[0]}) do not fit the feature "
-                f"table ({F.shape[1]} columns)"
+                f"table ({self.table_.shape[1]} columns)"
             )
-        vec, bias = np.asarray(F @ self.F_out_), np.asarray(F @ self.F_bias_)
         warm = idx >= 0
+        vec = np.empty((idx.size, self.W_out_.shape[1]), self.W_out_.dtype)
+        bias = np.empty(idx.size, self.b_out_.dtype)
         vec[warm], bias[warm] = self.W_out_[idx[warm]], self.b_out_[idx[warm]]
+        if not warm.all():  # the rest from their features alone
+            F = rows_of(~warm)
+            vec[~warm], bias[~warm] = np.asarray(F @ self.F_out_), np.asarray(F @ self.F_bias_)
         return vec, bias
 
     def vector_from(self, movies) -> np.ndarray:
