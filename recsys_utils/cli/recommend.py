@@ -85,6 +85,11 @@ def register(subparsers) -> None:
     new.add_argument("--genres", default=None, help='genres, e.g. "Horror|Thriller"')
     new.add_argument("--tags", default=None, help='tags users would give it, e.g. "zombies,gore"')
     new.add_argument("--year", type=int, default=None, help="release year, e.g. 2025")
+    new.add_argument(
+        "--list-tags",
+        action="store_true",
+        help="print the genres and tags a new movie can be described with, and stop",
+    )
     sim.add_argument(
         "--include-unrated",
         action="store_true",
@@ -334,6 +339,12 @@ def _similar(args: argparse.Namespace) -> int:
     from recsys_utils import embeddings
 
     described = any(x is not None for x in (args.genres, args.tags, args.year))
+    if args.list_tags:
+        if described or args.movie is not None or args.include_unrated:
+            raise ValueError("--list-tags lists the vocabulary and stops: give it alone")
+        model = load_model(args)
+        _require_placing(model, args, "--list-tags")
+        return _list_tags(model.features, args.json)
     if described and args.movie is not None:
         raise ValueError(
             "give --movie ID or describe a new movie with --genres/--tags/--year, not both"
@@ -386,7 +397,12 @@ def _similar_placed(model, args, movies, described: bool) -> int:
 
     features = model.features
     if described:
-        target = features.describe(genres=args.genres, tags=args.tags, year=args.year)
+        try:
+            target = features.describe(genres=args.genres, tags=args.tags, year=args.year)
+        except ValueError as err:
+            if str(err).startswith("unknown "):  # a genre or tag: where the known ones are
+                raise ValueError(f"{err}; --list-tags lists them all") from None
+            raise
         what = f"a new movie ({_feature_text(features, target, args.year)})"
     else:
         target = args.movie
@@ -449,3 +465,24 @@ def _print_audience(model, target, n: int, movies) -> None:
             f"  user {row.user_id:>6}  would rank it #{row.rank:<5}  liked {mine.size:>4} "
             f"movies, closest to it: {names}"
         )
+
+
+def _list_tags(features, as_json: bool) -> int:
+    """The genres and kept tags of the model's feature table, each with its movie count."""
+    import numpy as np
+
+    counts = np.bincount(features.matrix.indices, minlength=features.n_features)
+    vocab = {
+        kind: {
+            label: int(counts[c])
+            for label, c in zip(features.labels(kind), features.columns(kind), strict=True)
+        }
+        for kind in ("genre", "tag")
+    }
+    if as_json:
+        print(json.dumps(vocab, ensure_ascii=False, indent=1))
+        return 0
+    for kind, heading in (("genre", "genres"), ("tag", "tags (kept: used by enough users)")):
+        items = ", ".join(f"{printable(x)} ({n})" for x, n in vocab[kind].items())
+        print(f"{heading}, with the movies carrying each: {items or 'none'}")
+    return 0

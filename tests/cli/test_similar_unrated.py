@@ -89,7 +89,10 @@ def test_similar_describes_a_new_movie(saved, capsys):
          "--include-unrated needs a model that places movies nobody rated"),
         (["recommend", "--model", "ease", "--ratings", "1:5", "--include-unrated"],
          "--include-unrated needs a model that places movies nobody rated"),
-        (["similar", "--model", "hybrid", "--genres", "C"], "unknown genre 'C'; genres: A, B"),
+        (["similar", "--model", "hybrid", "--genres", "C"],
+         "unknown genre 'C'; genres: A, B; --list-tags lists them all"),
+        (["similar", "--model", "hybrid", "--list-tags", "--movie", "1"], "give it alone"),
+        (["similar", "--model", "ease", "--list-tags"], "--list-tags needs a model that places"),
         (["similar", "--model", "hybrid", "--genres", "A", "--year", "3000"], "year 3000 is outside"),
         (["similar", "--model", "hybrid", "--genres", "A", "--json", "--audience", "3"],
          "--audience lists users in the table output"),
@@ -140,3 +143,10 @@ def test_the_hybrid_checkpoint_is_trained_on_the_data_sets_features_when_missing
     model = checkpoints.load(data_home / "checkpoints" / "hybrid.json")
     assert model.features.n_movies > len(model.item_map)  # the whole table came with it
     assert main(argv) == 0 and "training" not in capsys.readouterr().err
+
+
+def test_list_tags_prints_the_vocabulary(saved, capsys):
+    code, out, _ = _run(capsys, "similar", "--model", "hybrid", "--list-tags", "--json")
+    assert code == 0 and json.loads(out) == {"genre": {"A": 11, "B": 11}, "tag": {}}
+    code, out, _ = _run(capsys, "similar", "--model", "hybrid", "--list-tags")
+    assert out.splitlines()[0] == "genres, with the movies carrying each: A (11), B (11)"
