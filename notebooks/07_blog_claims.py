@@ -124,6 +124,9 @@ protocol = StrongGeneralisation(**{k: v for k, v in run.protocol.items() if k !=
 FIT = " (histories in fit)"
 OURS, POP = "ranking model (03's run)", "popularity (03's run)"
 RULES, BLOG = "rules" + FIT, "MF or CollabFNet" + FIT
+# the names a verdict sentence uses (the table and its key say which protocol is which)
+SHORT = {BLOG: "MF or CollabFNet", RULES: "the rules", OURS: "ours (03's run)", POP: "popularity"}
+SHORT |= {"MF": "MF", "CollabFNet": "CollabFNet"}
 
 
 def rules_maker(with_tags: bool):
@@ -257,9 +260,7 @@ fig = plots.interval_dots(
 # %%
 claim1 = stats.compare_table(users, "ndcg@100", models=[BLOG, OURS, POP, RULES], baseline=RULES)
 c1 = {c.a: c for c in claim1.comparisons}
-claim1_verdicts = {
-    n: stats.verdict(c1[n], a=n, b=f"the rules{FIT}") for n in (BLOG, OURS, POP)
-}  # fmt: skip
+claim1_verdicts = {n: stats.verdict(c1[n], a=SHORT[n], b=SHORT[RULES]) for n in (BLOG, OURS, POP)}
 for text in claim1_verdicts.values():
     display(Markdown(text))
 
@@ -338,7 +339,7 @@ claim2 = {
     for c, h in zip(claim2, holm2, strict=True)
 }
 claim2_verdicts = {
-    m: stats.verdict(c, a=f"{m}'s genre probe", b="shuffled labels", unit="genres")
+    m: stats.verdict(c, a=f"the genre probe of {SHORT[m]}", b="shuffled labels", unit="genres")
     for m, c in claim2.items()
 }
 probe_summary = pd.DataFrame(
@@ -403,8 +404,8 @@ tidy(ladder)
 # %% [markdown]
 # Each rung's RMSE per test user (the root mean square of that user's own errors), the
 # mean over users with its 95% t-interval: a dot plot, so rungs a hundredth apart are
-# not stretched into long and short bars. The untrained starts are far off to the right
-# and named under the axis.
+# not stretched into long and short bars. The dotted line is biases alone; the untrained
+# start from zero is far off to the right and named under the axis.
 
 # %%
 rating_rows = stats.rating_rows(rungs, test)
@@ -419,7 +420,7 @@ fig = plots.interval_dots(
     rung_iv[~far],
     reference=float(rung_iv.loc["bias only", "mean"]),
     title="The ladder: test RMSE per user (lower is better)",
-    xlabel="mean over test users of each user's RMSE, 95% t-interval; off the axis: "
+    xlabel="mean over test users of each user's RMSE, 95% t-interval\noff the axis: "
     + ", ".join(f"{n} {fmt(float(v))}" for n, v in rung_iv.loc[far, "mean"].items()),
 )
 
@@ -483,7 +484,8 @@ claim4 = {
     for m, c, h in zip(overlaps, claim4, holm4, strict=True)
 }
 claim4_verdicts = {
-    m: stats.verdict(c, a=f"{m}'s nearest users", b="random users") for m, c in claim4.items()
+    m: stats.verdict(c, a=f"nearest-user overlap ({SHORT[m]})", b="random-user overlap")
+    for m, c in claim4.items()
 }
 overlap_summary = pd.DataFrame(
     {
@@ -521,7 +523,7 @@ claims = pd.DataFrame(
             "claim": "rules-based systems are limited by the rules",
             "judged on": f"{BLOG}; {OURS}",
             "measured": f"test NDCG@100 over {ivs[OURS, 'ndcg@100'].n_users} users, "
-            f"{len(run.seeds)} random seed(s): "
+            f"{len(run.seeds)} random seed{'s' * (len(run.seeds) > 1)}: "
             + ", ".join(f"{n} {fmt(ivs[n, 'ndcg@100'].mean)}" for n in (BLOG, OURS, RULES, POP)),
             "verdict": claim_words(c1, [BLOG, OURS]),
             "tests": "; ".join(claim1_verdicts[m] for m in (BLOG, OURS)),
@@ -546,7 +548,9 @@ claims = pd.DataFrame(
             "measured": f"test RMSE: {ladder_figures} ({fmt(blog_start / best_rmse)}x)",
             "verdict": ("misleading" if share_mean > 0.5 else "fair")
             + f": of the {fmt(blog_start)} to {fmt(best_rmse)} gain the mean alone gives "
-            f"{pct(share_mean)}, biases {pct(share_bias)}, embeddings {pct(share_emb)}",
+            f"{pct(share_mean)}, biases {pct(share_bias)}, embeddings {pct(share_emb)}; "
+            "the embeddings' gain beyond biases: "
+            + claim_words({c.a: c for c in claim3.comparisons}, ["MF", "CollabFNet"]),
             "tests": "; ".join(claim3_verdicts.values()),
         },
         {
@@ -578,7 +582,8 @@ takeaway = (
 )
 findings = [
     f"Claim 1 (rules are limited), on {ivs[OURS, 'ndcg@100'].n_users} of notebook 03's "
-    f"held-out test users ({len(run.seeds)} random seed(s)), test NDCG@100: "
+    f"held-out test users ({len(run.seeds)} random seed{'s' * (len(run.seeds) > 1)}), "
+    f"test NDCG@100, the rules, MF and CollabFNet with the histories in their fit: "
     f"{c1_words[BLOG]} on the blog's kind of model, {c1_words[OURS]} on ours. "
     + "; ".join(claim1_verdicts.values())
     + ".",
