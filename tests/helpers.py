@@ -39,6 +39,15 @@ FAST = {
 }
 
 
+def small_net(cls, dim: int, **over) -> dict:
+    """``FAST`` with ``over`` and embeddings of size ``dim`` for a rating net (a class that
+    declares ``predicts_ratings`` and the ``epochs`` loop option); {} for any other model."""
+    if "epochs" not in cls.loop_options or not cls.capabilities.predicts_ratings:
+        return {}
+    sizes = {key: dim for key in ("n_factors", "emb_size") if key in cls.net_defaults}
+    return {**FAST, **over, **sizes}
+
+
 def table(users, items, ratings) -> pd.DataFrame:
     """A tidy ratings table from three equal-length columns (no timestamps)."""
     return pd.DataFrame(

@@ -142,6 +142,8 @@ class _LinearFoldIn:
     (``score_parameters``).
     """
 
+    _fold_cache = None  # (weights' version, numpy tables) of the last ``_fold_tables``
+
     def _fold_parameters(
         self,
         R,
@@ -184,7 +186,7 @@ class _LinearFoldIn:
         """``build()``'s numpy tables, cached until the weights change (torch bumps a
         tensor's ``_version`` on every in-place update)."""
         version = tuple((p.data_ptr(), p._version) for p in self.net.parameters())
-        cached = getattr(self, "_fold_cache", None)
+        cached = self._fold_cache
         if cached is None or cached[0] != version:
             cached = self._fold_cache = (version, build())
         return cached[1]

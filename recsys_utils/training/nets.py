@@ -54,6 +54,7 @@ class MFNet(nn.Module):
     ):
         super().__init__()
         _add_biased_tables(self, n_users, n_items, n_factors, mu, init_std)
+        self._batch = None  # the last training batch's rows, for ``penalty``
 
     def _lookup(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (
@@ -72,7 +73,7 @@ class MFNet(nn.Module):
         return self.mu + b_u + b_i + (p * q).sum(-1)
 
     def penalty(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        cached, self._batch = getattr(self, "_batch", None), None
+        cached, self._batch = self._batch, None
         same = cached is not None and cached[0] is users and cached[1] is items
         p, q, b_u, b_i = cached[2] if same else self._lookup(users, items)
         return p.pow(2).sum() + q.pow(2).sum() + b_u.pow(2).sum() + b_i.pow(2).sum()

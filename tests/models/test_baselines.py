@@ -11,7 +11,7 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import side_features
+from helpers import side_features, small_net
 
 from recsys_utils.constants import (
     GENRES_COL,
@@ -28,14 +28,14 @@ from recsys_utils.models import (
     BiasOnly,
     GlobalMean,
     Popularity,
-    TorchRecommender,
     make_model,
 )
 from recsys_utils.models._liked import LikedRecommender
 from recsys_utils.models.content import FeatureRanker
 
 ALL = sorted(MODELS)
-TORCH = sorted(n for n, c in MODELS.items() if issubclass(c, TorchRecommender))
+# the rating nets: trained epoch by epoch, early stopping on validation RMSE
+TORCH = sorted(n for n, c in MODELS.items() if small_net(c, 8))
 
 
 def side_tables() -> dict:
@@ -60,18 +60,7 @@ def fast(name: str, **over) -> dict:
         base |= side_tables()
     if "features" in inspect.signature(cls.__init__).parameters:
         base |= {"features": side_features()}
-    if issubclass(cls, TorchRecommender):
-        base |= {
-            "epochs": 5,
-            "batch_size": 64,
-            "lr": 0.01,
-            "patience": None,
-            "seed": 0,
-            "device": "cpu",
-            "progress": False,
-            "num_threads": 1,
-        }
-        base |= {key: 8 for key in ("n_factors", "emb_size") if key in cls.net_defaults}
+    base |= small_net(cls, 8, epochs=5, lr=0.01, patience=None)
     if issubclass(cls, (LikedRecommender, FeatureRanker)):  # ratings around 3: >= 3 liked
         base |= {"threshold": 3.0}
     if name in ("ials", "bpr"):

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import side_features
+from helpers import side_features, small_net
 
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, USER_COL
-from recsys_utils.models import MODELS, BiasOnly, TorchRecommender, checkpoints, make_model
+from recsys_utils.models import MODELS, BiasOnly, checkpoints, make_model
 from recsys_utils.models.checkpoints import CheckpointError, check_items, latest, load, save
 
 ALL = sorted(n for n, c in MODELS.items() if c.capabilities.checkpointable)
@@ -53,17 +53,7 @@ def fit(name: str, df: pd.DataFrame, seed: int = 0):
         kw["tag_weight"], kw["min_count"] = 0.5, 2
     if "features" in inspect.signature(cls.__init__).parameters:
         kw["features"] = side_features()
-    if issubclass(cls, TorchRecommender):
-        kw |= {
-            "epochs": 3,
-            "batch_size": 16,
-            "lr": 0.02,
-            "seed": seed,
-            "device": "cpu",
-            "progress": False,
-            "num_threads": 1,
-        }
-        kw |= {key: 4 for key in ("n_factors", "emb_size") if key in cls.net_defaults}
+    kw |= small_net(cls, 4, epochs=3, batch_size=16, seed=seed)
     return make_model(name, **kw).fit(df)
 
 
