@@ -248,10 +248,10 @@ def _ranking(args: argparse.Namespace) -> int:
             models=args.models,
             features=features,
         )
-    path = ranking.write_report(result, args.out, args.dataset)
-    if args.save is not None:
+    if args.save is not None:  # first: a report that fails can be rebuilt with --from-run
         result.save(args.save)
         print(f"saved the run to {args.save}")
+    path = ranking.write_report(result, args.out, args.dataset)
     print()
     print(ranking.PROTOCOL)
     print(f"Validation grids: {ranking.grids_text(result)}.")
