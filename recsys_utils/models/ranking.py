@@ -77,6 +77,7 @@ class PooledSoftmax(LikedRecommender):
     name = "pooled_softmax"
     capabilities = Capabilities(uses_validation=True, objective="val_ndcg@100")
     loop_options = MappingProxyType({k: k for k in LOOP_OPTIONS} | {"epochs": "max_epochs"})
+    best_epoch_: int | None = None  # the epoch early stopping chose (set by fit)
     DEFAULTS = dict(
         dim=600,
         hidden="linear",
@@ -254,6 +255,6 @@ class PooledSoftmax(LikedRecommender):
     def selected_params(self) -> dict:
         """Refit without validation: the epochs early stopping chose."""
         out = self.get_params()
-        if getattr(self, "best_epoch_", None) is not None:
+        if self.best_epoch_ is not None:
             out["max_epochs"] = int(self.best_epoch_)
         return out

@@ -53,6 +53,7 @@ class GenreRules(Recommender):
 
     name = "rules"
     capabilities = Capabilities(predicts_ratings=False)  # the rules rank; predict() is the fallback
+    genre_names_: list | None = None  # set by fit; not stored in checkpoints
 
     def __init__(
         self,
@@ -221,7 +222,7 @@ class GenreRules(Recommender):
         idx = self.user_map.encode([user])[0]
         if idx < 0:
             raise KeyError(f"unknown user {user}: not in the training data")
-        if not hasattr(self, "genre_names_"):
+        if self.genre_names_ is None:
             raise ValueError("genre names are not stored in checkpoints; refit with movies")
         share = self.user_genre_share_[idx]
         order = [int(g) for g in np.argsort(-share, kind="stable") if share[g] > 0]
