@@ -29,8 +29,10 @@
 # curves, and the time each trial takes; we measure what median pruning saves; we ask
 # whether the model chosen is ahead of the other by more than noise (a paired test on the
 # validation users); and we score the chosen configuration once on the test ratings. Notebook 02
-# trained MF with a setting of its own (a larger batch, L2 and a cosine schedule); we run
-# that setting once on the same split, so the sweep's best can be set beside it.
+# trained MF with a setting of its own (a larger batch, L2 and a cosine schedule), and that
+# setting is what the later notebooks load (notebook 02's `mf` checkpoint, read by 05 and 06):
+# it joins the candidates as one more point, run on the same split, so the choice is made
+# among the grid's best points *and* the setting in use.
 
 # %% tags=["parameters"]
 DATASET = "ml-latest-small"
@@ -89,7 +91,7 @@ for name, run in runs.items():
 # the grid shows which learning rate each batch size wants (larger batches take fewer,
 # larger steps per epoch). Both panels share **one** colour scale, so a colour is the same
 # RMSE in each; it spans the bulk of the cells, and a cell beyond it (a trial that diverged)
-# is drawn in the end colour and marked ▲. These are single-seed figures: differences of a
+# is drawn in the end colour and marked ▲. These are figures of one random seed: differences of a
 # few thousandths between cells are within the noise measured below.
 
 # %%
@@ -136,10 +138,11 @@ same_best = pruned.best_params == runs[PRUNE_MODEL].best_params
 display(folded(f"{PRUNE_MODEL} with pruning: every trial", pruned.summary))
 
 # %% [markdown]
-# ## Notebook 02's MF setting on the same split
+# ## Notebook 02's MF setting: one more candidate
 # Notebook 02 trains MF with batch size, learning rate, L2 and schedule of its own
-# (`TUNED["mf"]`), which the grid above does not hold. One trial of that setting, on
-# the same split and seed, tells how the sweep's best compares with it.
+# (`TUNED["mf"]`: L2 and a cosine schedule that the grid's points do not use), and its
+# checkpoint is the MF that notebooks 05 and 06 load. One trial of that setting, on the
+# same split and seed, makes it a candidate beside each model's best grid point.
 
 # %%
 reference_params = TUNED["mf"]
@@ -153,55 +156,89 @@ reference_cfg = sweeps.SweepConfig(
     seed=SEED,
 )
 reference = sweeps.run_sweep(reference_cfg, workers=1, verbose=False)
+REFERENCE = "notebook 02's MF"
+setting_02 = (
+    f"batch size {reference_params['batch_size']:,}, learning rate {reference_params['lr']:g}, "
+    f"L2 {reference_params['l2']:g}, a {reference_params['schedule']} schedule over "
+    f"{reference_params['epochs']} epochs"
+)
+best_of = {name: run.best_value for name, run in runs.items()} | {REFERENCE: reference.best_value}
 comparison = pd.DataFrame(
     {
-        "setting": [f"sweep best ({name})" for name in runs] + ["notebook 02's MF"],
-        "best validation RMSE": [run.best_value for run in runs.values()] + [reference.best_value],
-    }
+        "setting": [f"sweep best ({name})" for name in runs] + [setting_02],
+        "best validation RMSE": list(best_of.values()),
+    },
+    index=pd.Index(list(best_of), name="candidate"),
 )
 tidy(comparison)
 
 # %% [markdown]
-# ## Is the chosen model ahead, or within noise?
-# The sweep picks the model with the lowest validation RMSE, but on one seed a gap of a few
-# thousandths can be noise. Each model's best point is retrained with the sweep's settings
-# (same seed, so it reproduces the trial) and scored per validation user: each user's own
-# RMSE, a 95% t-interval over users per model, and a paired t-test on the same users for
-# the difference (`evaluation.stats`; "ahead" only where the interval of the difference
-# excludes 0, "on par" otherwise). Notebook 02's MF setting is scored the same way.
+# ## Is the chosen candidate ahead, or within noise?
+# The candidate with the lowest validation RMSE is chosen, but on one random seed a gap of a few
+# thousandths can be noise. Each candidate is retrained with its trial's settings (same
+# seed, so it reproduces the trial) and scored per validation user: each user's own RMSE,
+# a 95% t-interval over users per candidate, and a paired t-test on the same users for
+# each difference to the chosen one, Holm-adjusted over the pairs (`evaluation.stats`;
+# "ahead" only where the interval of the difference excludes 0, "on par" otherwise).
 
 # %%
-REFERENCE = "notebook 02's MF"
-fitted = {
-    name: sweeps.build_model(configs[name], run.best_params, scale) for name, run in runs.items()
+cfg_of = {**configs, REFERENCE: reference_cfg}
+params_of = {name: run.best_params for name, run in runs.items()} | {
+    REFERENCE: reference.best_params
 }
-fitted[REFERENCE] = sweeps.build_model(reference_cfg, reference.best_params, scale)
+fitted = {name: sweeps.build_model(cfg_of[name], params_of[name], scale) for name in best_of}
 for m in fitted.values():
     m.fit(split.train, split.valid)
 valid_rows = stats.rating_rows(fitted, split.valid, seed=SEED)
-best_name = min(runs, key=lambda n: runs[n].best_value)
-choice = stats.compare_table(valid_rows, "rmse", models=list(runs), baseline=best_name)
-display(choice.display())
-choice_verdicts = [stats.verdict(c) for c in choice.comparisons]
-choice_within_noise = not any(c.significant for c in choice.comparisons)
-versus_02 = stats.paired(valid_rows, best_name, REFERENCE, "rmse")
-for text in [*choice_verdicts, stats.verdict(versus_02)]:
+ranked = sorted(best_of, key=best_of.get)  # the chosen candidate first
+best_name = ranked[0]
+choice = stats.compare_table(valid_rows, "rmse", models=ranked)  # every pair, Holm over them
+display(choice.display().rename(columns={"rmse": "RMSE per validation user [95% interval]"}))
+NAMES = {"mf": "MF (sweep best)", "collabfnet": "CollabFNet (sweep best)",
+         REFERENCE: "MF (notebook 02's setting)"}  # fmt: skip
+verdicts = {
+    (c.a, c.b): stats.verdict(c, a=NAMES.get(c.a, c.a), b=NAMES.get(c.b, c.b))
+    for c in choice.comparisons
+}
+against_chosen = [c for c in choice.comparisons if c.a == best_name]
+choice_within_noise = not all(c.significant for c in against_chosen)
+mf_vs_cnet = next(c for c in choice.comparisons if {c.a, c.b} == {"mf", "collabfnet"})
+for text in verdicts.values():
     display(Markdown(text))
 
 # %% [markdown]
+# The same pairs as dots: each difference in RMSE per validation user with its 95%
+# interval (Holm's adjusted p decides the verdict). Users differ from each other far more
+# than the candidates do, so each candidate's own interval is wide; the paired difference,
+# taken user by user, removes that spread. A bar that crosses the dotted 0 is "on par".
+
+# %%
+gaps = choice.pairs.assign(
+    pair=[
+        f"{NAMES[a]} - {NAMES[b]}"
+        for a, b in zip(choice.pairs["a"], choice.pairs["b"], strict=True)
+    ]
+).set_index("pair")
+plots.interval_dots(
+    gaps, mean="diff", reference=0.0,
+    title="Difference in RMSE per validation user (negative: the first is better)",
+    xlabel="RMSE difference, 95% t-interval over users",
+)  # fmt: skip
+plt.show()
+
+# %% [markdown]
 # ## The chosen configuration, scored once on test
-# The best point by validation RMSE over both models (retrained above) is scored on the
+# The candidate with the lowest validation RMSE (retrained above) is scored on the
 # held-out test ratings.
 
 # %%
-best = runs[best_name]
 model = fitted[best_name]
 retrained_val_rmse = float(model.history_["val_rmse"].min())
 test = rating_metrics(model, split.test)
 print(
-    f"chosen: {best_name}, batch size {best.best_params['batch_size']:,}, learning rate "
-    f"{best.best_params['lr']:g}; validation RMSE {fmt(retrained_val_rmse)} (in the sweep "
-    f"{fmt(best.best_value)}); test RMSE {fmt(test['rmse'])}, MAE {fmt(test['mae'])}"
+    f"chosen: {NAMES[best_name]}, batch size {params_of[best_name]['batch_size']:,}, learning "
+    f"rate {params_of[best_name]['lr']:g}; validation RMSE {fmt(retrained_val_rmse)} (in its "
+    f"trial {fmt(best_of[best_name])}); test RMSE {fmt(test['rmse'])}, MAE {fmt(test['mae'])}"
 )
 
 # %% [markdown]
@@ -218,37 +255,56 @@ findings = [
     for name, run in runs.items()
 ]
 findings.append(
-    f"Notebook 02's MF setting scores validation RMSE {fmt(reference.best_value)} on the same "
-    f"split, against the sweep's best {fmt(min(r.best_value for r in runs.values()))}; per "
-    f"validation user, {stats.verdict(versus_02)}."
+    f"Chosen by validation RMSE among the grid's best points and notebook 02's setting: "
+    f"{NAMES[best_name]}. Per validation user (mean of each user's RMSE, paired t-test on the "
+    "same users, Holm over the pairs): "
+    + "; ".join(verdicts[(c.a, c.b)] for c in against_chosen)
+    + (
+        ". The choice is within noise: on this random seed the chosen candidate cannot be told apart "
+        "from every other."
+        if choice_within_noise
+        else "."
+    )
+)
+if mf_vs_cnet not in against_chosen:  # else the sentence above holds it already
+    findings.append(
+        "MF against CollabFNet, each at its best grid point: "
+        + verdicts[(mf_vs_cnet.a, mf_vs_cnet.b)]
+        + "."
+    )
+findings.append(
+    f"The later notebooks (05, 06) load notebook 02's MF checkpoint, trained with {setting_02}; "
+    f"run here for {reference_cfg.epochs} epoch{'s' * (reference_cfg.epochs != 1)} on the same "
+    f"split, it scores validation RMSE "
+    f"{fmt(reference.best_value)}"
+    + (
+        ", and it is the candidate chosen."
+        if best_name == REFERENCE
+        else f", and {verdicts[(best_name, REFERENCE)]}."
+    )
 )
 findings.append(
     f"Median pruning on {PRUNE_MODEL} stopped {n_pruned} of {len(pruned.summary)} trials and cut "
     f"training time from {fmt(float(full_seconds))} s to {fmt(float(pruned_seconds))} s "
     f"({full_seconds / max(pruned_seconds, 1e-9):.1f}x), finding "
     f"{'the same' if same_best else 'a different'} best point."
+    if n_pruned
+    else f"Median pruning on {PRUNE_MODEL} stopped none of {len(pruned.summary)} trials: the same "
+    f"work, so the two training times ({fmt(float(full_seconds))} s and "
+    f"{fmt(float(pruned_seconds))} s) differ only by the machine's load."
 )
 findings.append(
-    f"Chosen by validation RMSE: {best_name}. Per validation user (mean of each user's RMSE, "
-    "paired t-test on the same users): "
-    + "; ".join(choice_verdicts)
-    + (
-        ". The choice is within noise: on this seed the models cannot be told apart."
-        if choice_within_noise
-        else "."
-    )
-)
-findings.append(
-    f"The chosen configuration, {best_name} with batch size {best.best_params['batch_size']:,} "
-    f"and learning rate {best.best_params['lr']:g}, scores test RMSE {fmt(test['rmse'])} "
-    f"(validation {fmt(retrained_val_rmse)}); notebook 02's lowest test RMSE comes from its "
-    "blend of three models, which no single grid point here matches."
+    f"The chosen configuration, {NAMES[best_name]} with batch size "
+    f"{params_of[best_name]['batch_size']:,} and learning rate {params_of[best_name]['lr']:g}, "
+    f"scores test RMSE {fmt(test['rmse'])} (validation {fmt(retrained_val_rmse)}); notebook "
+    "02's lowest test RMSE comes from its blend of three models, which no single setting here "
+    "matches."
 )
 record_figures(
     {
         "findings": findings,
-        "takeaway": "Sweeps (notebook 04, one random seed): per validation user, "
-        + "; ".join(choice_verdicts)
+        "takeaway": f"Sweeps (notebook 04, one random seed): chosen {NAMES[best_name]}; "
+        + "; ".join(verdicts[(c.a, c.b)] for c in against_chosen)
         + (": the choice is within noise." if choice_within_noise else "."),
         "dataset": DATASET,
         "n_points": len(BATCH_SIZES) * len(LEARNING_RATES),
@@ -258,6 +314,9 @@ record_figures(
         **{f"{n}_best_epoch": int(r.summary["best_epoch"].iloc[0]) for n, r in runs.items()},
         **{f"{n}_train_seconds": float(r.summary["seconds"].sum()) for n, r in runs.items()},
         "reference_val_rmse": reference.best_value,
+        "reference_setting": dict(reference_params),
+        "later_notebooks_load": REFERENCE,
+        "candidates_val_rmse": best_of,
         "prune_model": PRUNE_MODEL,
         "pruned_trials": n_pruned,
         "pruned_train_seconds": float(pruned_seconds),
@@ -265,13 +324,23 @@ record_figures(
         "prune_same_best": bool(same_best),
         "chosen_model": best_name,
         "choice_within_noise": bool(choice_within_noise),
-        "choice_user_rmse": {n: float(choice.models.loc[n, "mean"]) for n in runs},
-        "choice_diff": {c.a: [c.diff, c.low, c.high, c.p] for c in choice.comparisons},
-        "versus_02_diff": [versus_02.diff, versus_02.low, versus_02.high, versus_02.p],
-        "chosen_params": best.best_params,
+        "choice_user_rmse": {n: float(choice.models.loc[n, "mean"]) for n in best_of},
+        "choice_diff": {c.b: [c.diff, c.low, c.high, c.p_holm] for c in against_chosen},
+        "mf_vs_collabfnet": {
+            "a": mf_vs_cnet.a,
+            "b": mf_vs_cnet.b,
+            "diff": mf_vs_cnet.diff,
+            "low": mf_vs_cnet.low,
+            "high": mf_vs_cnet.high,
+            "p_holm": mf_vs_cnet.p_holm,
+            "significant": bool(mf_vs_cnet.significant),
+        },  # fmt: skip
+        "chosen_params": params_of[best_name],
         "retrained_val_rmse": retrained_val_rmse,
         "test_rmse": test["rmse"],
         "test_mae": test["mae"],
     },
-    table=comparison,
+    table=comparison.join(
+        choice.display().rename(columns={"rmse": "RMSE per validation user [95% interval]"})
+    ),
 )

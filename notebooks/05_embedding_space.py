@@ -42,6 +42,7 @@ NEIGHBOURS_K = 8
 NEIGHBOURS_MIN_RATINGS = 20
 ANALYSIS_MIN_RATINGS = 20
 N_LABELS = 12
+MIN_TRAINING = 2  # movies with fewer training ratings (positives) are drawn apart on the maps
 INTERACTIVE_MAX_POINTS = 4000
 FALLBACK_EPOCHS = 15
 SEED = 42
@@ -49,7 +50,7 @@ SEED = 42
 # %%
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from recsys_utils import data, embeddings
@@ -58,6 +59,7 @@ from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.app.figures import tidy
 from recsys_utils.constants import ITEM_COL, TITLE_COL
 from recsys_utils.embeddings import maps
+from recsys_utils.evaluation import stats
 from recsys_utils.models import checkpoints, recipes
 
 umap_params = (
@@ -119,20 +121,53 @@ for movie_id in landmarks:
 # movie's nearest neighbours close. Three colourings of the same MF map: most distinctive
 # genre, how many ratings the movie has (log scale), and its mean rating; then the ranking
 # model's map by genre. Well-known titles are labelled as landmarks.
+#
+# **Movies with almost no training signal are drawn apart, in light grey under the
+# rest.** A movie's vector moves only when the training data hold it: MF learns from each
+# training rating of the movie, the ranking model from each training user who liked it (a
+# positive). A movie with fewer than `MIN_TRAINING` of them (one rating, or one positive)
+# has a vector that a single example moved from its random start; thousands of such movies
+# form clumps that say nothing about taste, and would hide the rest. Each title says how
+# many were set apart.
+
 
 # %%
+def thin(model, frame):
+    """The map's movies with fewer than MIN_TRAINING training rows (ratings; positives for
+    the ranking model, which is fitted on liked movies only)."""
+    return model.item_counts_[model.item_map.encode(frame[ITEM_COL].to_numpy())] < MIN_TRAINING
+
+
+thin_label = f"under {MIN_TRAINING} training ratings"
 coords = embeddings.project(emb_mf.item, PROJECTION, seed=SEED, **umap_params)
 movie_map = maps.movie_frame(mf, coords, movies, ratings)
-labels = maps.label_titles(movie_map, N_LABELS)
-fig_movies = map_plots.static_maps(movie_map, labels=labels, what="MF movie")
+thin_mf = thin(mf, movie_map)
+labels = maps.label_titles(movie_map[~thin_mf], N_LABELS)
+fig_movies = map_plots.static_maps(
+    movie_map, labels=labels, what="MF movie", untrained=thin_mf, untrained_label=thin_label
+)
 
 # %%
 rk_coords = embeddings.project(emb_rk.item, PROJECTION, seed=SEED, **umap_params)
 rk_map = maps.movie_frame(ranking, rk_coords, movies, ratings)
+thin_rk = thin(ranking, rk_map)
 fig_rk = map_plots.static_maps(
-    rk_map, colors=("genre", "log_popularity"), labels=maps.label_titles(rk_map, N_LABELS),
-    what="ranking-model movie",
+    rk_map, colors=("genre", "log_popularity"), labels=maps.label_titles(rk_map[~thin_rk], N_LABELS),
+    what="ranking-model movie", untrained=thin_rk,
+    untrained_label=f"under {MIN_TRAINING} training positives",
 )  # fmt: skip
+print(
+    f"drawn apart: {int(thin_mf.sum()):,} of {len(movie_map):,} movies on MF's map, "
+    f"{int(thin_rk.sum()):,} of {len(rk_map):,} on the ranking model's"
+)
+
+# %% [markdown]
+# Where the ranking model's map still shows a dense clump of dark points (few ratings) at
+# one side, those are movies that only a few training users liked. Its loss is a softmax
+# over the whole catalogue, so every movie's vector is also pushed away from every user
+# who did not pick it; for a movie almost nobody picked that common push is most of what
+# it learned, so such movies end up alike. Read the clump as "rarely liked", not as a
+# genre or a taste.
 
 # %% [markdown]
 # ## What the map suggests, measured
@@ -141,8 +176,9 @@ fig_rk = map_plots.static_maps(
 # - **genre clusters**: how often a movie's 10 nearest neighbours (cosine, in the full
 #   space, not the 2-D map) share its most distinctive genre, against the rate for random
 #   pairs, for the ranking model, MF and CollabFNet on the same movies;
-# - **a popularity direction**: cross-validated R² of a linear (ridge) regression of log
-#   popularity, and of mean rating, on the vectors;
+# - **is popularity a direction?** cross-validated R² of a linear (ridge) regression of log
+#   popularity, and of mean rating, on the vectors (1: a straight line through the space
+#   reads it exactly; 0: no better than guessing the average);
 # - **bias against norm**: rank correlations of the learned bias b_i and of log
 #   popularity with the vector length |q_i|.
 
@@ -153,17 +189,31 @@ shared_known = movie_map.loc[well_known, ITEM_COL].to_numpy()
 shared_known = shared_known[
     np.isin(shared_known, cf.item_map.ids) & np.isin(shared_known, ranking.item_map.ids)
 ]
-agreement = {}
+agreement, shares = {}, []
 for name, emb in (("ranking model", emb_rk), ("MF", emb_mf), ("CollabFNet", emb_cf)):
     labels_of = genre_of.reindex(emb.item_ids).fillna("(none)").to_numpy()
     rows = np.searchsorted(emb.item_ids, shared_known)
     agree, chance = embeddings.label_agreement(emb.item, labels_of, k=10, rows=rows)
     agreement[name] = {"neighbours sharing the genre": agree, "random pairs": chance,
                        "times chance": agree / chance}  # fmt: skip
+    # the same figure per movie (its mean is ``agree``), for a paired test between models
+    near = embeddings.neighbour_lists(emb.item[rows], np.arange(len(rows)), 10)
+    own = labels_of[rows]
+    shares.append(pd.DataFrame(
+        {"model": name, "user": shared_known, "genre share": (own[near] == own[:, None]).mean(1)}
+    ))  # fmt: skip
 agreement = pd.DataFrame(agreement).T
 genre_agree, genre_chance = agreement.loc["MF", ["neighbours sharing the genre", "random pairs"]]
 rk_agree = agreement.loc["ranking model", "neighbours sharing the genre"]
+# each model against MF on the same movies: paired t-test over movies, Holm over the 2 pairs
+by_genre = stats.compare_table(
+    pd.concat(shares, ignore_index=True), "genre share", models=list(agreement.index),
+    baseline="MF",
+)  # fmt: skip
+genre_verdicts = {c.a: stats.verdict(c, unit="movies") for c in by_genre.comparisons}
 display(tidy(agreement))
+for text in genre_verdicts.values():
+    display(Markdown(text))
 sub = movie_map.iloc[well_known]
 pop_r2 = embeddings.linear_r2(emb_mf.item[well_known], sub["log_popularity"].to_numpy(), seed=SEED)
 mean_r2 = embeddings.linear_r2(emb_mf.item[well_known], sub["mean_rating"].to_numpy(), seed=SEED)
@@ -207,6 +257,8 @@ map_plots.interactive_map(
     "genre",
     max_points=INTERACTIVE_MAX_POINTS,
     title="MF movie embeddings (UMAP), coloured by most distinctive genre",
+    untrained=thin_mf,
+    untrained_label=thin_label,
 ).show()
 
 # %% [markdown]
@@ -220,6 +272,8 @@ user_map = maps.user_frame(mf, user_coords, movies, ratings)
 fig_users = map_plots.static_maps(
     user_map, colors=("favourite_genre", "log_popularity", "mean_rating"), what="MF user"
 )
+
+# %%
 user_mean_r2 = embeddings.linear_r2(emb_mf.user, user_map["mean_rating"].to_numpy(), seed=SEED)
 user_bias_rho = float(spearmanr(user_map["bias"], user_map["mean_rating"]).statistic)
 print(
@@ -235,15 +289,31 @@ map_plots.interactive_map(
 # %% [markdown]
 # ## What this run found
 
+
 # %%
+def r2_words(r2: float) -> str:
+    """What a cross-validated R² supports, in words."""
+    if r2 < 0.25:
+        return "a line through the space reads little of it"
+    if r2 < 0.6:
+        return "a line through the space reads part of it"
+    return "a line through the space reads most of it"
+
+
 findings = [
     f"Neighbours share a movie's most distinctive genre {fmt(rk_agree)} of the time in the "
     f"ranking model's space and {fmt(genre_agree)} in MF's, against {fmt(genre_chance)} for random "
-    f"pairs ({rk_agree / genre_chance:.1f}x and {genre_agree / genre_chance:.1f}x chance).",
-    f"Popularity lies along a direction of MF's space: a linear fit explains R² "
-    f"{fmt(pop_r2)} of log popularity and {fmt(mean_r2)} of the mean rating; the vector norm's "
-    f"rank correlation with log popularity is {fmt(pop_norm_rho)}, with the learned bias "
-    f"{fmt(bias_norm_rho)}.",
+    f"pairs ({rk_agree / genre_chance:.1f}x and {genre_agree / genre_chance:.1f}x chance). Per "
+    "movie (the share of its 10 neighbours with its genre, paired t-test over the same movies, "
+    "Holm over 2 pairs): " + "; ".join(genre_verdicts.values()) + ".",
+    f"A linear direction of MF's space explains R² = {fmt(pop_r2)} of log popularity "
+    f"(cross-validated): {r2_words(pop_r2)}; it explains {fmt(mean_r2)} of the mean rating "
+    f"({r2_words(mean_r2)}). The vector norm's rank correlation with log popularity is "
+    f"{fmt(pop_norm_rho)}, with the learned bias {fmt(bias_norm_rho)}.",
+    f"On the maps, movies with under {MIN_TRAINING} training ratings (MF: "
+    f"{int(thin_mf.sum()):,} of {len(movie_map):,}) or positives (ranking model: "
+    f"{int(thin_rk.sum()):,} of {len(rk_map):,}) are drawn apart in grey: a single example "
+    "moved their vectors, so where they land says nothing about taste.",
     f"MF and CollabFNet, trained on the same ratings, have a mean Jaccard index of "
     f"{fmt(overlap)} between their 10-neighbour lists, {overlap / overlap_chance:.0f}x what "
     "unrelated spaces would share.",
@@ -267,6 +337,11 @@ report.record_figures(
         "overlap_chance": overlap_chance,
         "collabfnet_genre_agreement": cf_agree,
         "user_mean_rating_r2": user_mean_r2,
+        "genre_share_vs_mf": {c.a: [c.diff, c.low, c.high, c.p_holm] for c in by_genre.comparisons},
+        "min_training": MIN_TRAINING,
+        "n_thin_mf": int(thin_mf.sum()),
+        "n_thin_ranking": int(thin_rk.sum()),
+        "r2_words": r2_words(pop_r2),
     },
     table=agreement,
 )

@@ -132,36 +132,49 @@ def check_04_hyperparameter_sweeps(fig: Figures) -> None:
         assert fig[f"{name}_n_trials"] == fig["n_points"]  # every grid point exactly once
         assert 0.5 < fig[f"{name}_best_val_rmse"] < 1.5
         assert fig[f"{name}_best_params"]["lr"] in (0.01, 0.03)
+    # notebook 02's setting is a candidate, and the page says the later notebooks load it
+    candidates = fig["candidates_val_rmse"]
+    assert set(candidates) == {"mf", "collabfnet", fig["later_notebooks_load"]}
+    assert candidates[fig["later_notebooks_load"]] == fig["reference_val_rmse"]
+    assert 0.5 < fig["reference_val_rmse"] < 1.5
+    assert fig["reference_setting"]["batch_size"] == 8192  # models.recipes.TUNED["mf"]
+    assert any("later notebooks (05, 06) load notebook 02" in s for s in fig["findings"])
     chosen = fig["chosen_model"]
-    best = min(fig["mf_best_val_rmse"], fig["collabfnet_best_val_rmse"])
-    assert fig[f"{chosen}_best_val_rmse"] == best
-    # retraining the chosen point with the sweep's seed reproduces its validation RMSE
-    assert abs(fig["retrained_val_rmse"] - fig[f"{chosen}_best_val_rmse"]) < 1e-3
+    assert chosen == min(candidates, key=candidates.get)
+    # retraining the chosen candidate with its trial's seed reproduces its validation RMSE
+    assert abs(fig["retrained_val_rmse"] - candidates[chosen]) < 1e-3
     assert 0.5 < fig["test_rmse"] < 1.5
     assert fig["prune_same_best"] is True  # nothing can be pruned in a 1-epoch smoke run
     assert fig["pruned_trials"] == 0
-    assert 0.5 < fig["reference_val_rmse"] < 1.5  # notebook 02's MF setting, same split
-    assert any("Notebook 02's MF setting" in s for s in fig["findings"])
-    # the choice is tested per validation user: within noise unless the interval excludes 0
-    other = "collabfnet" if chosen == "mf" else "mf"
-    diff, low, high, p = fig["choice_diff"][other]  # other - chosen, in user RMSE
-    assert low <= diff <= high and 0 <= p <= 1
-    assert fig["choice_within_noise"] == (low <= 0 <= high or p >= 0.05)
+    # the choice is tested per validation user: within noise unless every interval of the
+    # difference to the chosen one excludes 0 (Holm over the pairs)
+    assert set(fig["choice_diff"]) == set(candidates) - {chosen}
+    clear = [
+        (high < 0 or low > 0) and p < 0.05 for diff, low, high, p in fig["choice_diff"].values()
+    ]
+    assert all(
+        low <= diff <= high and 0 <= p <= 1 for diff, low, high, p in fig["choice_diff"].values()
+    )
+    assert fig["choice_within_noise"] == (not all(clear))
     choice = next(s for s in fig["findings"] if s.startswith("Chosen by validation RMSE"))
-    assert '<span class="verdict"' in choice
+    assert choice.count('<span class="verdict"') == len(candidates) - 1
     assert ("within noise" in choice) == fig["choice_within_noise"]
-    from recsys_utils.app.figures import unbacked_comparisons
-
-    assert [w for s in fig["findings"] for w in unbacked_comparisons(s)] == []
+    pair = fig["mf_vs_collabfnet"]  # in the choice's sentence, or a sentence of its own
+    word = "on par" if not pair["significant"] else "ahead" if pair["diff"] < 0 else "behind"
+    names = {"mf": "MF (sweep best)", "collabfnet": "CollabFNet (sweep best)"}
+    said = [s for s in fig["findings"] if names[pair["a"]] in s and names[pair["b"]] in s]
+    assert any(f'data-verdict="{word}">{names[pair["a"]]}' in s for s in said)
+    assert_verdicts(fig)
 
 
 def check_02_model_building(fig: Figures) -> None:
     members = ("ImplicitMF", "MF", "CollabFNet")
-    names = {"global mean", "bias-only", "popularity", *members, "blend"}
+    rankers = {"global mean", "bias-only", "popularity", *members, "blend"}
+    names = rankers | {"Surprise SVD"}  # the Surprise peer predicts ratings, does not rank
     assert set(fig["rmse"]) == set(fig["val_rmse"]) == set(fig["ndcg_at_10"]) == names
     assert all(0.5 < v < 1.5 for v in fig["rmse"].values())
     assert fig["rmse"]["bias-only"] < fig["rmse"]["global mean"]
-    assert all(0 <= fig[k][m] <= 1 for k in ("ndcg_at_10", "recall_at_10") for m in names)
+    assert all(0 <= fig[k][m] <= 1 for k in ("ndcg_at_10", "recall_at_10") for m in rankers)
     # the best model is chosen on validation, never on test
     assert fig["best_model"] == min(fig["val_rmse"], key=fig["val_rmse"].get)
     assert fig["best_test_rmse"] == fig["rmse"][fig["best_model"]]
@@ -169,6 +182,23 @@ def check_02_model_building(fig: Figures) -> None:
     # least squares on validation can always pick a single member: never worse there
     assert fig["val_rmse"]["blend"] <= min(fig["val_rmse"][m] for m in members) + 1e-9
     assert fig["checkpoint_reload_identical"] is True
+    # user-level intervals: every model's interval holds its mean; each pair is tested
+    for key, models in (("user_rmse", names), ("user_ndcg_at_10", rankers)):
+        assert set(fig[key]) == models
+        assert all(v["low"] <= v["mean"] <= v["high"] for v in fig[key].values())
+    assert set(fig["rmse_vs_best"]) == names - {fig["best_model"]}
+    assert set(fig["ndcg_at_10_vs_popularity"]) == rankers - {"popularity"}
+    diff, low, high, p = fig["choice_diff"]
+    assert low <= diff <= high and fig["choice_within_noise"] == (low <= 0 <= high)
+    chosen = next(s for s in fig["findings"] if s.startswith("Chosen on validation"))
+    assert ("within noise" in chosen) == fig["choice_within_noise"]
+    # each comparison sentence carries its verdicts: the choice, the chosen model against
+    # each model quoted on test RMSE, MF against CollabFNet, two models against popularity
+    assert 2 <= len(fig["quoted_vs_best"]) <= 3
+    assert set(fig["quoted_vs_best"]) <= set(fig["rmse_vs_best"])
+    counts = [s.count('<span class="verdict"') for s in fig["findings"]]
+    assert sum(counts) == 1 + len(fig["quoted_vs_best"]) + 1 + 2, counts
+    assert_verdicts(fig)
 
 
 def check_03_ranking(fig: Figures) -> None:
@@ -239,6 +269,19 @@ def check_05_embedding_space(fig: Figures) -> None:
     assert 0 < fig["overlap_chance"] < fig["mf_cf_overlap_at_10"] <= 1
     assert all(-1 <= fig[k] <= 1 for k in ("bias_norm_spearman", "popularity_norm_spearman"))
     assert all(fig[k] <= 1 for k in ("popularity_r2", "mean_rating_r2", "user_mean_rating_r2"))
+    # the maps set apart the movies a single example moved, and the findings say how many
+    assert fig["min_training"] == 2
+    assert 0 < fig["n_thin_mf"] < fig["n_movies_mapped"] and 0 <= fig["n_thin_ranking"]
+    assert any(f"{fig['n_thin_mf']:,} of" in s for s in fig["findings"])
+    # the R² sentence says no more than the number: "little" below 0.25
+    assert ("reads little" in fig["r2_words"]) == (fig["popularity_r2"] < 0.25)
+    assert not any("Popularity lies along a direction" in s for s in fig["findings"])
+    # genre agreement per movie, each model against MF on the same movies
+    gap = fig["ranking_genre_agreement"] - fig["genre_agreement"]
+    diff, low, high, p = fig["genre_share_vs_mf"]["ranking model"]
+    assert abs(diff - gap) < 1e-9 and low <= diff <= high and 0 <= p <= 1
+    assert set(fig["genre_share_vs_mf"]) == {"ranking model", "CollabFNet"}
+    assert_verdicts(fig)
 
 
 def check_06_recommendation_demo(fig: Figures) -> None:
@@ -262,6 +305,29 @@ def check_06_recommendation_demo(fig: Figures) -> None:
     quoted = {(q["model"], q["metric"]): q["value"] for q in fig["quoted"]}
     for n in ("1", "10"):
         assert quoted[("ours(val-chosen)", f"ndcg@10 n={n}")] == ndcg["ranking model"][n]
+    # each n is tested against popularity and MF fold-in, each step against the previous n
+    for other in ("popularity", "MF fold-in"):
+        tests = fig["versus"][other]
+        assert set(tests) == {"1", "10"}
+        for n, (diff, low, high, p) in tests.items():
+            gap = ndcg["ranking model"][n] - ndcg[other][n]
+            assert abs(diff - gap) < 1e-9 and low <= diff <= high and 0 <= p <= 1
+    below = [
+        int(n)
+        for n, (diff, low, high, p) in fig["versus"]["popularity"].items()
+        if high < 0 and p < 0.05
+    ]
+    assert fig["below_popularity_at"] == below
+    assert set(fig["steps"]) == {"1->10"}
+    # the curve sentence follows the test at each n: one verdict per n and per step
+    versus = next(s for s in fig["findings"] if "against popularity at each number" in s)
+    assert versus.count('<span class="verdict"') == 2
+    for n in below:
+        assert f'with {n}, <span class="verdict" data-verdict="behind">' in versus
+    step = next(s for s in fig["findings"] if s.startswith("Step by step"))
+    assert step.count('<span class="verdict"') == 1
+    assert "rising at every step" not in " ".join(fig["findings"])
+    assert_verdicts(fig)
 
 
 # name -> (smoke parameters injected by papermill, check of the recorded figures)

@@ -40,8 +40,11 @@ def category_colors(values) -> dict[str, str]:
     return colors
 
 
-def _split(frame: pd.DataFrame, untrained, mode: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(rows to colour, rows drawn apart, a note for the title) for an ``untrained`` mask."""
+def _split(
+    frame: pd.DataFrame, untrained, mode: str, label: str = UNTRAINED_LABEL
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(rows to colour, rows drawn apart, a note for the title) for an ``untrained`` mask;
+    ``label`` says what the masked rows are ("no training signal")."""
     if untrained is None:
         return frame, frame.iloc[:0], ""
     mask = np.asarray(untrained, dtype=bool)
@@ -50,17 +53,19 @@ def _split(frame: pd.DataFrame, untrained, mode: str) -> tuple[pd.DataFrame, pd.
     if mode not in ("apart", "drop"):
         raise ValueError(f"untrained mode must be 'apart' or 'drop', not {mode!r}")
     n = int(mask.sum())
-    note = f"{n:,} without training signal " + ("in grey" if mode == "apart" else "left out")
+    note = f"{n:,} with {label}: " + ("in grey" if mode == "apart" else "left out")
     apart = frame[mask] if mode == "apart" else frame.iloc[:0]
     return frame[~mask], apart, note if n else ""
 
 
-def _scatter(ax, frame: pd.DataFrame, color: str, title: str, apart=None) -> None:
+def _scatter(
+    ax, frame: pd.DataFrame, color: str, title: str, apart=None, label: str = UNTRAINED_LABEL
+) -> None:
     import seaborn as sns
 
     if apart is not None and len(apart):
         ax.scatter(apart["x"], apart["y"], s=4, c=UNTRAINED_GREY, linewidths=0,
-                   label=f"{UNTRAINED_LABEL} ({len(apart):,})")  # fmt: skip
+                   label=f"{label} ({len(apart):,})")  # fmt: skip
     data = frame.dropna(subset=["x", "y"])
     if not pd.api.types.is_numeric_dtype(data[color]):
         data = data.assign(**{color: group_rare(data[color]).to_numpy()})
@@ -140,6 +145,7 @@ def static_maps(
     figsize=None,
     untrained=None,
     untrained_mode: str = "apart",
+    untrained_label: str = UNTRAINED_LABEL,
 ):
     """Scatters of one map, one large panel per colouring (two a row), ``labels`` titles
     marked with a white outline and placed so that they do not overlap.
@@ -151,9 +157,10 @@ def static_maps(
         labels: titles to label.
         untrained: a boolean mask over ``frame``'s rows without training signal;
             ``untrained_mode`` "apart" draws them in grey under the rest, "drop" leaves
-            them out; the title says how many.
+            them out; the title says how many. ``untrained_label`` names what they are
+            (default "no training signal"; e.g. "under 2 training ratings").
     """
-    shown, apart, note = _split(frame, untrained, untrained_mode)
+    shown, apart, note = _split(frame, untrained, untrained_mode, untrained_label)
     ncols = min(2, len(colors))
     nrows = -(-len(colors) // ncols)
     fig, axes = plt.subplots(
@@ -169,7 +176,7 @@ def static_maps(
     marked = shown[titled.isin(labels or [])].dropna(subset=["x", "y"])  # user maps: no titles
     for ax, color in zip(axes.ravel(), colors, strict=False):
         title = f"{what} embeddings by {COLOR_LABELS.get(color, color)}"
-        _scatter(ax, shown, color, title + (f"\n({note})" if note else ""), apart)
+        _scatter(ax, shown, color, title + (f"\n({note})" if note else ""), apart, untrained_label)
         ax.scatter(marked["x"], marked["y"], s=18, facecolors="none", edgecolors="black")
     if len(marked):
         short = [t if len(t) <= 26 else t[:25] + "…" for t in marked[TITLE_COL].astype(str)]
@@ -186,6 +193,7 @@ def interactive_map(
     max_points: int | None = None,
     untrained=None,
     untrained_mode: str = "apart",
+    untrained_label: str = UNTRAINED_LABEL,
 ):
     """A plotly scatter of a map, hover text from ``hover``; SVG markers, so it draws
     without WebGL (``max_points`` keeps the most-rated rows to bound the HTML size).
@@ -196,15 +204,15 @@ def interactive_map(
     left out."""
     import plotly.express as px
 
-    shown, apart, note = _split(frame, untrained, untrained_mode)
+    shown, apart, note = _split(frame, untrained, untrained_mode, untrained_label)
     categorical = not pd.api.types.is_numeric_dtype(frame[color])
     if categorical:
         shown = shown.assign(**{color: group_rare(shown[color]).to_numpy()})
         colors = category_colors(shown[color])  # the static map's colours
         if len(apart):
-            apart = apart.assign(**{color: UNTRAINED_LABEL})
+            apart = apart.assign(**{color: untrained_label})
             shown = pd.concat([shown, apart])
-            colors[UNTRAINED_LABEL] = UNTRAINED_GREY
+            colors[untrained_label] = UNTRAINED_GREY
     data = shown.dropna(subset=["x", "y"])
     if max_points is not None and len(data) > max_points:
         data = data.nlargest(max_points, "n_ratings")

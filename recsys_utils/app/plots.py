@@ -23,7 +23,9 @@ OTHER_GREY = "#b0b0b0"
 
 def distinct_colors(n: int) -> list[str]:
     """``n`` distinct colours (hex), ``n`` up to ``MAX_COLORS``: tab10's ten, then the light
-    partner of each from tab20, so no two categories share a colour.
+    partner of each from tab20, so no two categories share a colour. tab10's grey and its
+    light partner come last: grey is "other" (``OTHER_GREY``) and "no training signal" on
+    the maps, so a category gets a grey only past the eighteenth.
 
     Raises:
         ValueError: more colours than ``MAX_COLORS``; group the rare categories first
@@ -32,7 +34,12 @@ def distinct_colors(n: int) -> list[str]:
     if n > MAX_COLORS:
         raise ValueError(f"{n} categories: at most {MAX_COLORS} colours, group the rare ones")
     tab20 = plt.get_cmap("tab20").colors
-    order = list(tab20[0::2]) + list(tab20[1::2])  # the ten strong ones, then the ten light
+    strong, light = list(tab20[0::2]), list(tab20[1::2])
+    grey = 7  # tab10's grey, and its light partner
+    order = [c for k, c in enumerate(strong) if k != grey] + [
+        c for k, c in enumerate(light) if k != grey
+    ]
+    order += [strong[grey], light[grey]]
     return [mcolors.to_hex(c) for c in order[:n]]
 
 

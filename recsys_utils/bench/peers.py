@@ -126,8 +126,24 @@ class SurprisePeer:
         return self
 
     def predict(self, users, items) -> np.ndarray:
-        pairs = zip(np.asarray(users).tolist(), np.asarray(items).tolist(), strict=True)
-        return np.array([self.algo_.predict(u, i).est for u, i in pairs])
+        """Surprise's estimates; ``n_fallback_``: the pairs with a user or movie it never saw
+        (Surprise falls back to the known biases there), as on our models."""
+        users, items = np.asarray(users).tolist(), np.asarray(items).tolist()
+        ts = self.algo_.trainset
+        self.n_fallback_ = sum(
+            not (_known(ts.to_inner_uid, u) and _known(ts.to_inner_iid, i))
+            for u, i in zip(users, items, strict=True)
+        )
+        return np.array([self.algo_.predict(u, i).est for u, i in zip(users, items, strict=True)])
+
+
+def _known(convert, raw) -> bool:
+    """Whether Surprise's trainset holds the raw id (its inner-id lookup raises otherwise)."""
+    try:
+        convert(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def _seeded(name: str, params: dict, seed: int, progress: bool = False) -> dict:

@@ -62,7 +62,7 @@ NEW_USER_NS = (1, 2, 5, 10, 20)
 
 
 # --- the two adapters: the only places a model is touched ------------------------------
-LIKED = 5.0  # the rating a 0/1 "liked" cell is given to a model (>= its threshold)
+LIKED = newuser_curve.LIKED  # the rating a 0/1 "liked" cell is given to a model (>= its threshold)
 
 
 def _fit(model, split: RankingSplit, train: pd.DataFrame):

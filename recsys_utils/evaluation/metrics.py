@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
-from recsys_utils.metrics.ranking import report_from_top, top_k
+from recsys_utils.metrics.ranking import per_user_from_top, report_from_top, top_k
 from recsys_utils.metrics.rating import mae, rmse
 
 # ranking_metrics' keys and the metric each one is
@@ -121,6 +121,44 @@ def ranking_metrics(
     Returns:
         dict of ``ranking_from_top`` figures.
     """
+    _, topk, relevant, n_items = _top_lists(
+        model, train, test, k, relevance_threshold, chunk, exclude
+    )
+    return ranking_from_top(topk, relevant, n_items)
+
+
+def ranking_rows(
+    models,
+    train: pd.DataFrame | None,
+    test: pd.DataFrame,
+    k: int = 10,
+    relevance_threshold: float | None = RELEVANCE_THRESHOLD,
+    exclude=None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The per-user table of ``ranking_metrics`` (same candidates, same relevant items), for
+    ``evaluation.stats``: one row per model and test user with a relevant item.
+
+    Returns:
+        Columns ``seed``, ``model``, ``user``, ``ndcg@k``, ``recall@k`` (hits / |R|, as
+        ``ranking_metrics``' recall); their means over users are ``ranking_metrics``' figures.
+    """
+    out = []
+    for name, model in models.items():
+        users, topk, relevant, n_items = _top_lists(
+            model, train, test, k, relevance_threshold, 512, exclude
+        )
+        vals = per_user_from_top(topk, relevant, (f"ndcg@{k}", f"recall_full@{k}"), n_items)
+        out.append(pd.DataFrame({
+            "seed": seed, "model": name, "user": model.user_map.decode(users),
+            f"ndcg@{k}": vals[f"ndcg@{k}"], f"recall@{k}": vals[f"recall_full@{k}"],
+        }))  # fmt: skip
+    return pd.concat(out, ignore_index=True)
+
+
+def _top_lists(model, train, test, k, relevance_threshold, chunk, exclude):
+    """(user indices, their top-k, their relevant items, catalogue size): the one rule of
+    the module docstring, shared by ``ranking_metrics`` and ``ranking_rows``."""
     tables = [] if exclude is None else [exclude] if isinstance(exclude, pd.DataFrame) else exclude
     tables = [*tables, *([] if train is None else [train])]
     extra = excluded_pairs(model, tables) if tables else None
@@ -159,7 +197,7 @@ def ranking_metrics(
             excluded[row] = ~candidate_mask(model, user, extra)
         tops.append(top_k(scores, k, excluded))
     topk = np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
-    return ranking_from_top(topk, relevant, n_items)
+    return users, topk, relevant, n_items
 
 
 def novelty(topk: np.ndarray, item_counts: np.ndarray, n_users: int | None = None) -> dict:

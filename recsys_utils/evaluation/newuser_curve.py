@@ -25,18 +25,28 @@ import scipy.sparse as sp
 
 from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.evaluation.ranking_protocol import HeldOut, RankingSplit
-from recsys_utils.metrics import report
+from recsys_utils.metrics import per_user, report
 
 _CURVE_METRICS = ("ndcg@10", "recall@20", "ndcg@100")  # each n's row, in this order
 
 Scorer = Callable[[sp.csr_matrix], np.ndarray]
 UNKNOWN = -1e30  # a score no movie the model does not know can beat
+LIKED = 5.0  # the rating a 0/1 "liked" cell is given to a ranking model
 
 
 def popularity_scorer(split: RankingSplit) -> Scorer:
     """Scores by the number of training users who liked each movie, whatever the input."""
     counts = np.asarray(split.train.sum(0), dtype=np.float64).ravel()
     return lambda history: np.broadcast_to(counts, (history.shape[0], counts.size)).copy()
+
+
+def ranking_model_scorer(model) -> Scorer:
+    """A ranking model scoring the given movies as a new person's liked movies (each 0/1
+    cell given as ``LIKED`` stars, at or above any model's threshold), as the experiment
+    scores its test users."""
+    from recsys_utils.models.base import Queries
+
+    return lambda history: model.score(Queries.from_matrix(history * LIKED))
 
 
 def rating_model_scorer(
@@ -122,6 +132,30 @@ def new_user_curve(
                 }
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def new_user_rows(
+    scorers: Mapping[str, Scorer],
+    held: HeldOut,
+    ns=(1, 2, 5, 10, 20),
+    seed: int = 0,
+    metrics=("ndcg@10", "recall@20"),
+) -> pd.DataFrame:
+    """The per-user terms of ``new_user_curve`` (same inputs, targets and exclusions), for
+    paired tests between models at each n (``evaluation.stats``).
+
+    Returns:
+        One row per model, n and held-out user with a target: ``seed``, ``model``, ``n``,
+        ``user`` and one column per metric; their means per (model, n) are the curve's.
+    """
+    out = []
+    for n in ns:
+        history = held.subset_history(n, seed)
+        for name, scorer in scorers.items():
+            vals = per_user(scorer(history), held.targets, held.history, metrics)
+            frame = pd.DataFrame({"seed": seed, "model": name, "n": n, "user": held.users, **vals})
+            out.append(frame.dropna(subset=list(metrics)))
+    return pd.concat(out, ignore_index=True)
 
 
 def training_ratings(ratings: pd.DataFrame, split: RankingSplit) -> pd.DataFrame:

@@ -67,7 +67,7 @@ def test_movies_without_training_signal_are_drawn_apart_or_left_out(mode):
     fig = map_plots.static_maps(frame, colors=("genre", "log_popularity"), untrained=mask,
                                 untrained_mode=mode)  # fmt: skip
     ax = fig.axes[0]
-    assert f"7 without training signal {'in grey' if mode == 'apart' else 'left out'}" in (
+    assert f"7 with no training signal: {'in grey' if mode == 'apart' else 'left out'}" in (
         ax.get_title()
     )
     drawn = sum(len(c.get_offsets()) for c in ax.collections)
@@ -76,6 +76,17 @@ def test_movies_without_training_signal_are_drawn_apart_or_left_out(mode):
     names = {t.name: len(t.x) for t in inter.data}
     assert names.get("no training signal", 0) == (7 if mode == "apart" else 0)
     assert sum(names.values()) == len(frame) - (7 if mode == "drop" else 0)
+
+
+def test_the_masked_rows_are_named_as_told():
+    frame = _map()
+    mask = np.zeros(len(frame), bool)
+    mask[:3] = True
+    label = "under 2 training ratings"
+    fig = map_plots.static_maps(frame, colors=("genre",), untrained=mask, untrained_label=label)
+    assert f"3 with {label}: in grey" in fig.axes[0].get_title()
+    inter = map_plots.interactive_map(frame, color="genre", untrained=mask, untrained_label=label)
+    assert {t.name: len(t.x) for t in inter.data}[label] == 3
 
 
 def test_a_mask_of_the_wrong_length_is_refused():

@@ -108,6 +108,15 @@ def test_distinct_colours_are_distinct_up_to_twenty():
         plots.distinct_colors(21)
 
 
+def test_no_category_is_grey_before_the_nineteenth():
+    """Grey means "other" or "no training signal": the first 18 colours are not grey."""
+    import matplotlib.colors as mcolors
+
+    for c in plots.distinct_colors(18):
+        r, g, b = mcolors.to_rgb(c)
+        assert max(r, g, b) - min(r, g, b) > 0.1, c
+
+
 def test_group_rare_keeps_the_most_common():
     grouped = plots.group_rare(["a"] * 3 + ["b"] * 2 + ["c", "d"], max_categories=2)
     assert list(grouped) == ["a"] * 3 + ["b"] * 2 + ["other", "other"]

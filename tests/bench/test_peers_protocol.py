@@ -107,3 +107,17 @@ def test_protocol_split_sizes_are_rounded_not_truncated():
     ratings = table(np.arange(17), np.zeros(17), np.full(17, 3.0)).assign(timestamp=0)
     split = splits.protocol_split(ratings, seed=0)
     assert split.sizes() == {"n_train": 13, "n_valid": 2, "n_test": 2}
+
+
+def test_the_surprise_peer_counts_the_pairs_it_falls_back_on():
+    from recsys_utils.bench.peers import SurprisePeer, surprise_peers
+    from recsys_utils.evaluation.metrics import rating_metrics
+
+    train = pd.DataFrame(
+        {"user_id": [1, 1, 2, 3], "item_id": [10, 11, 10, 12], "rating": [4.0, 3.0, 5.0, 2.0]}
+    )
+    peer = SurprisePeer(surprise_peers(0)["surprise.BaselineOnly"], (0.5, 5.0)).fit(train)
+    # an unknown user, an unknown movie, both known
+    test = pd.DataFrame({"user_id": [9, 1, 2], "item_id": [10, 99, 11], "rating": [4.0] * 3})
+    assert rating_metrics(peer, test)["n_fallback"] == 2
+    assert rating_metrics(peer, train)["n_fallback"] == 0

@@ -149,6 +149,20 @@ def test_ranking_metrics_agree_with_a_per_user_loop(fitted_pair, name, k, thresh
         assert got[key] == pytest.approx(value, abs=1e-9), key
 
 
+@pytest.mark.parametrize("k", [1, 10])
+def test_ranking_rows_are_the_per_user_terms_of_ranking_metrics(fitted_pair, k):
+    models, train, test = fitted_pair
+    rows = metrics.ranking_rows(models, train, test, k=k)
+    for name, model in models.items():
+        mine = rows[rows["model"] == name]
+        got = ranking_metrics(model, train, test, k=k)
+        assert len(mine) == got["n_users"] == mine["user"].nunique()
+        assert mine[f"ndcg@{k}"].mean() == pytest.approx(got["ndcg"], abs=1e-12)
+        assert mine[f"recall@{k}"].mean() == pytest.approx(got["recall"], abs=1e-12)
+    # the users are raw ids of test users with a relevant movie
+    assert set(rows["user"]) <= set(test.loc[test[RATING_COL] >= 4, USER_COL])
+
+
 def test_seen_items_are_never_in_the_ranked_lists(fitted_pair, monkeypatch):
     models, train, test = fitted_pair
     captured = {}

@@ -74,3 +74,21 @@ def test_the_full_columns_keep_only_users_who_can_give_every_n(split):
     # at n = 8 these four users gave their whole history, and the two conventions agree
     rest = curve.set_index("n")["full_rest_ndcg@10"]
     assert rest[1] < 1.0 and rest[3] < 1.0 and rest[8] == 1.0
+
+
+def test_the_per_user_rows_average_to_the_curve(ratings, split):
+    held = split.test
+    rng = np.random.default_rng(3)
+    noise = rng.random(held.targets.shape)
+    scorers = {
+        "noisy oracle": lambda history: held.targets.toarray() + noise,
+        "random": lambda history: noise,
+        "popularity": nc.popularity_scorer(split),
+    }
+    curve = nc.new_user_curve(scorers, held, ns=(1, 3)).set_index(["model", "n"])
+    rows = nc.new_user_rows(scorers, held, ns=(1, 3))
+    assert len(rows) == 3 * 2 * len(held)  # every held-out user has targets here
+    assert set(rows["user"]) == set(held.users)
+    means = rows.groupby(["model", "n"])[["ndcg@10", "recall@20"]].mean()
+    for key in ("ndcg@10", "recall@20"):
+        assert np.allclose(means[key], curve.loc[means.index, key], atol=1e-12), key
