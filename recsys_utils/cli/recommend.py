@@ -404,6 +404,13 @@ def _similar_placed(model, args, movies, described: bool) -> int:
                 raise ValueError(f"{err}; --list-tags lists them all") from None
             raise
         what = f"a new movie ({_feature_text(features, target, args.year)})"
+        unlearned = model.unlearned_features(target)
+        if unlearned:
+            print(
+                f"note: no movie the model was trained on has {', '.join(unlearned)}: "
+                "nothing learned comes from it",
+                file=sys.stderr,
+            )
     else:
         target = args.movie
         title = _title(movies, args.movie)

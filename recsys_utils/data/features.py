@@ -184,14 +184,16 @@ class MovieFeatures:
         Genres and tags are matched as tags are merged (case, accents, spaces and
         punctuation aside: "sci fi" is "Sci-Fi"); each tag counts as applied by one user
         (tf = 1, so under tf-idf its weight is the tag's idf, the tag entries then scaled
-        to unit norm); the year goes to its bucket (``year:unknown`` when ``None``). A
-        described movie has no genome row: the genome, where the release has one, scores
-        only the movies it covers.
+        to unit norm); the year goes to its bucket. Without a year the row has no year
+        entry: the table's ``year:unknown`` stands for the release's movies whose title
+        carries no year (in ml-latest-small mostly 2016-2018 titles), a group of its own,
+        not for a movie whose year was not given. A described movie has no genome row: the
+        genome, where the release has one, scores only the movies it covers.
 
         Args:
             genres: genre names of the table (``"Horror"``, ``"Sci-Fi"``).
             tags: tag texts; each must be one the table kept (used by enough users).
-            year: the release year, or ``None``.
+            year: the release year, or ``None`` (no year entry).
 
         Returns:
             a (1, n_features) CSR row over this table's columns.
@@ -218,12 +220,9 @@ class MovieFeatures:
                 w = w / np.linalg.norm(w)
             cols += tag_cols
             values += w.tolist()
-        if year is not None:
+        if year is not None:  # none given: no year entry (see the docstring)
             year = _as_year(year)
             cols.append(self._vocab["year"][year_bucket(year)])
-            values.append(1.0)
-        elif "unknown" in self._vocab["year"]:
-            cols.append(self._vocab["year"]["unknown"])
             values.append(1.0)
         cols, first = np.unique(np.asarray(cols, np.int64), return_index=True)  # a genre twice
         data = np.asarray(values, np.float32)[first]

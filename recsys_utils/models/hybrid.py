@@ -15,7 +15,8 @@ or feature rows of movies described by hand (``MovieFeatures.describe``), and
 movie: its id vector plus its features'), ``"features only"``, ``"ratings only"`` (a
 training movie without features) or ``"none"`` (neither: it cannot be placed; a movie
 flagged ``no_features`` has no features).
-``neighbours`` lists the movies closest to one, ``audience`` the users who would like it.
+``neighbours`` lists the movies closest to one, ``audience`` the users who would like it,
+``unlearned_features`` the features of a described movie that training never shaped.
 The feature table travels in the checkpoint (``checkpoint_data``).
 """
 
@@ -203,6 +204,16 @@ class HybridPooled(PooledSoftmax):
         out = self.fold_in(H) @ vec.T + bias
         out[:, self.vector_from(movies) == FROM_NOTHING] = -np.inf
         return out[0] if single else out
+
+    def unlearned_features(self, row) -> list[str]:
+        """The features of one described row (``MovieFeatures.describe``) that no training
+        movie carries: their vectors never left their random start, so they add nothing
+        learned (a year bucket after the release's last movie, say)."""
+        rows = self.features.rows(self.item_map.ids)
+        carried = np.zeros(self.features.n_features, bool)
+        carried[self.features.matrix[rows[rows >= 0]].indices] = True
+        cols = sp.csr_matrix(row).indices
+        return [str(self.features.names[c]) for c in cols if not carried[c]]
 
     def unrated_movies(self) -> np.ndarray:
         """Raw ids of the feature table's movies with no training rating that have

@@ -150,3 +150,11 @@ def test_list_tags_prints_the_vocabulary(saved, capsys):
     assert code == 0 and json.loads(out) == {"genre": {"A": 11, "B": 11}, "tag": {}}
     code, out, _ = _run(capsys, "similar", "--model", "hybrid", "--list-tags")
     assert out.splitlines()[0] == "genres, with the movies carrying each: A (11), B (11)"
+
+
+def test_a_year_no_training_movie_has_is_noted(saved, capsys):
+    argv = ["similar", "--model", "hybrid", "--genres", "A", "--k", "2", "--min-ratings", "0"]
+    assert main([*argv, "--year", "2025"]) == 0
+    assert "note: no movie the model was trained on has year:2020s" in capsys.readouterr().err
+    assert main([*argv, "--year", "1995"]) == 0
+    assert "no movie the model was trained on" not in capsys.readouterr().err

@@ -65,7 +65,7 @@ def test_spellings_match_as_tags_merge_and_count_weighting_is_kept(movies):
     table = feat.build_features(movies, _tags())
     row = table.describe(genres=["sci fi"], tags=["SciFi"])
     names = table.names[row.indices].tolist()
-    assert names == ["genre:Sci-Fi", "tag:sci fi", "year:unknown"]  # cleaned: "sci fi"
+    assert names == ["genre:Sci-Fi", "tag:sci fi"]  # cleaned: "sci fi"; no year given: none
     counted = feat.build_features(movies, _tags(), tag_weighting="count")
     row = counted.describe(tags=["zombies", "pixar"])
     tag_cols = [j for j in row.indices if counted.kinds[j] == "tag"]

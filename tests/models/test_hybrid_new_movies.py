@@ -135,3 +135,9 @@ def test_checkpoint_carries_the_feature_table_and_scores_identically(world, mode
     with pytest.raises(checkpoints.CheckpointError, match="bad parameters or data for "
                        "hybrid_pooled: feature vocabulary: 17 names but 16 kinds"):  # fmt: skip
         checkpoints.load(sidecar)
+
+
+def test_features_no_training_movie_carries_are_named(world, model):
+    features, _ = world
+    assert model.unlearned_features(features.describe(genres=["A"], year=1995)) == []
+    assert model.unlearned_features(features.describe(genres=["A"], year=2025)) == ["year:2020s"]
