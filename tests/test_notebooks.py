@@ -284,6 +284,46 @@ def check_05_embedding_space(fig: Figures) -> None:
     assert_verdicts(fig)
 
 
+def check_05b_movie_features(fig: Figures) -> None:
+    from recsys_utils.app.figures import unbacked_comparisons
+
+    by_kind = fig["n_features_by_kind"]
+    assert sum(by_kind.values()) == fig["n_features"]
+    # ml-latest-small: 19 genres ("(no genres listed)" is no genre), no genome
+    assert by_kind["genre"] == 19 and by_kind["genome"] == 0
+    assert by_kind["tag"] > 0 and 0 < fig["n_tagged_movies"] < 9_742
+    assert fig["seeds"] == [0] and fig["n_users"] > 50  # smoke: one seed
+    models = {"hybrid (ours)", "content kNN", "popularity in genre"}
+    models |= {"LightFM"} if fig["lightfm"] else set()
+    recall = fig["cold_recall_at_20"]
+    assert set(recall) == models
+    assert all(0 <= lo <= m <= hi <= 1 for m, lo, hi in recall.values())
+    # the hybrid is compared with every other model, on both candidate sets
+    for cand in ("cold", "catalogue"):
+        versus = fig["hybrid_vs"][cand]
+        assert set(versus) == models - {"hybrid (ours)"}
+        assert all(lo <= d <= hi and 0 <= p <= 1 for d, lo, hi, p in versus.values())
+    diff = fig["hybrid_vs"]["cold"]["content kNN"][0]
+    assert abs(diff - (recall["hybrid (ours)"][0] - recall["content kNN"][0])) < 1e-9
+    # every comparison sentence comes from stats.verdict
+    verdicts = [s for s in fig["findings"] if '<span class="verdict"' in s]
+    assert len(verdicts) == len(models) - 1
+    assert [w for s in fig["findings"] for w in unbacked_comparisons(s)] == []
+    assert '<span class="verdict"' in fig["takeaway"]
+    # every movie is on the map, the untrained ones apart; each genre a point
+    assert 0 < fig["n_untrained_on_map"] < 9_742
+    assert fig["n_genre_points"] == by_kind["genre"]
+    assert 0 < fig["genre_chance"] < 1 and 0 <= fig["untrained_genre_agreement"] <= 1
+    # three movies typed in by hand: neighbours listed, an audience counted, on the map
+    assert fig["hybrid_source"] == "fitted here on every rating"  # smoke: no app checkpoint
+    new = {"zombie horror", "Pixar-like family film", "space opera"}
+    assert set(fig["new_movie_neighbours"]) == set(fig["new_movie_in_top_20"]) == new
+    assert all(len(titles) == 8 for titles in fig["new_movie_neighbours"].values())
+    assert all(0 <= n <= 610 for n in fig["new_movie_in_top_20"].values())
+    assert fig["n_new_movie_points"] == 3
+    assert all(any(f"the {name} (" in s for s in fig["findings"]) for name in new)
+
+
 def check_06_recommendation_demo(fig: Figures) -> None:
     assert set(fig["people_top1"]) == {"horror lover", "Pixar lover", "Star Wars fan"}
     assert fig["people_given_excluded"] is True  # nobody is recommended a movie they gave
@@ -360,6 +400,18 @@ NOTEBOOKS: dict[str, tuple[dict[str, Any], Callable[[Figures], None]]] = {
     "05_embedding_space": (
         {"PROJECTION": "pca", "FALLBACK_EPOCHS": 1, "INTERACTIVE_MAX_POINTS": 300},
         check_05_embedding_space,
+    ),
+    "05b_movie_features": (
+        {
+            "SEEDS": [0],
+            "MAX_GRID_POINTS": 1,
+            "HYBRID_DIM": 16,
+            "HYBRID_MAX_EPOCHS": 2,
+            "LIGHTFM_MAX_EPOCHS": 2,
+            "PROJECTION": "pca",
+            "APP_MODEL": None,
+        },
+        check_05b_movie_features,
     ),
     "06_recommendation_demo": (
         {

@@ -166,15 +166,15 @@ def report_nav(entries: list[dict[str, Any]], k: int, out_dir: Path) -> str:
 
 def link_notebooks(page: str, entries: list[dict[str, Any]]) -> str:
     """``page`` with each mention of "notebook 03" (or "notebooks 02 and 03": the first
-    number) linked to that notebook's report."""
-    reports = {e["name"][:2]: e["html"] for e in entries}
+    number; "notebook 05b" for an inserted one) linked to that notebook's report."""
+    reports = {e["name"].split("_")[0]: e["html"] for e in entries}
 
     def link(text: str) -> str:
         def one(m: re.Match) -> str:
             target = reports.get(m.group(2))
             return f'<a href="{html.escape(target)}">{m.group(0)}</a>' if target else m.group(0)
 
-        return re.sub(r"\b([Nn]otebooks? )(\d\d)\b", one, text)
+        return re.sub(r"\b([Nn]otebooks? )(\d\d[a-z]?)\b", one, text)
 
     return map_text(page, link)
 

@@ -65,7 +65,7 @@ VENDOR_DIR = PROJECT_ROOT / ".vendor"
 REQUIRE_JS = VENDOR_DIR / "require.js"
 WIDGETS_JS = VENDOR_DIR / "embed-amd.js"
 _CDN_MATHJAX = re.compile(r'<script[^>]*\ssrc="https?://[^"]*mathjax[^"]*"[^>]*>\s*</script>', re.I)
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+NOTEBOOK_GLOB = "[0-9][0-9]*_*.ipynb"  # 05b_... sorts between 05_... and 06_...
 KERNEL_ENV = {
     "PLOTLY_RENDERER": "notebook",  # plotly.js inside the output, so the HTML draws it
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",

@@ -1,8 +1,11 @@
-"""The recommendation app: ipywidgets 8, three tabs, results as escaped HTML tables.
+"""The recommendation app: ipywidgets 8, four tabs, results as escaped HTML tables.
 
 Tabs: (1) an existing user's top-rated movies and top-N recommendations; (2) a new
 user who searches titles, rates them with sliders and gets recommendations folded in
-live (``recommend.fold_in``); (3) a movie's nearest neighbours. Every widget is an
+live (``recommend.fold_in``); (3) a movie's nearest neighbours; (4) a new movie, one
+nobody has rated: choose its genres, type a few tags and a year, and see its nearest
+movies, the people who would like it and where it lands on the map (with a model that
+declares ``places_new_movies``, the hybrid of ``models.hybrid``). Every widget is an
 attribute, so a notebook cell or a test can set ``.value`` (or ``click()`` a button)
 and read the resulting HTML from the ``*_html`` widgets, with no browser. Every title
 and every piece of typed text goes through ``html.escape``: a title containing
@@ -19,13 +22,16 @@ sentence names both cases. Every column says what it holds, and the value shown 
 is the one the list is ordered by. No widget uses an icon: the exported page embeds no
 icon font, so an icon would show as a missing-glyph box.
 
-Length: over 300 lines because the app is one class whose three tabs share state
-(the model, the folded user, the search); its logic lives in ``recommend``.
+Length: over 400 lines because the app is one class whose four tabs share state
+(the model, the folded user, the search, the popularity filter); its logic lives in
+``recommend`` and the models.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import unicodedata
 
 import ipywidgets as widgets
@@ -45,6 +51,8 @@ from recsys_utils.constants import (
 from recsys_utils.recommend.explain import because_you_liked
 
 MAX_MATCHES = 20
+MAP_NEIGHBOURS = 10  # a new movie is drawn at the mean position of its nearest movies
+NEW_MOVIE_YEAR = 2024
 ORDER_COL = "ordered_by"  # the value a list is ordered by, where it is not the model's own
 LIVE_COMMAND = "make demo"
 SNAPSHOT_TEXT = (
@@ -108,6 +116,11 @@ class RecommenderApp:
         min_ratings: initial value of the popularity filter.
         novelty: initial value of the new user's novelty slider
             (``recommend.novelty_ranking``; 0 is the model's own order).
+        placer: the model of the New movie tab, one that declares ``places_new_movies``
+            (the hybrid); default ``model`` when it does. Without one the tab says what
+            it needs.
+        map_method: the projection of the New movie tab's map (``embeddings.project``:
+            ``"umap"``, cached on disk, or ``"pca"``).
         **fold_kw: passed to ``recommend.fold_in`` (``reg``, ``bias_reg``, ``prior``).
     """
 
@@ -119,9 +132,17 @@ class RecommenderApp:
         k: int = 10,
         min_ratings: int = 0,
         novelty: float = 0.0,
+        placer=None,
+        map_method: str = "umap",
         **fold_kw,
     ):
         self.model, self.k, self.fold_kw = model, k, fold_kw
+        if placer is None and model.capabilities.places_new_movies:
+            placer = model
+        if placer is not None and not placer.capabilities.places_new_movies:
+            raise ValueError(f"{placer.name} cannot place a new movie (places_new_movies)")
+        self.placer, self.map_method = placer, map_method
+        self._map = None  # (coords, vectors) of the New movie tab's map, made on first use
         known = movies[movies[ITEM_COL].isin(model.item_map.ids)].copy()
         known["count"] = model.item_counts_[model.item_map.encode(known[ITEM_COL].to_numpy())]
         self.catalogue = known.sort_values(["count", ITEM_COL], ascending=[False, True])
@@ -176,6 +197,28 @@ class RecommenderApp:
         self.movie_note = widgets.HTML()
         self.movie_matches = widgets.Select(options=[], rows=8, layout=widgets.Layout(width="60%"))
         self.neighbours_html = widgets.HTML()
+        # (4) new movie
+        genres = placer.features.labels("genre") if placer is not None else []
+        self.new_genres = widgets.SelectMultiple(options=genres, rows=8, description="genres")
+        self.new_tags = widgets.Text(
+            placeholder="a few tags, comma-separated: zombies, dark comedy",
+            description="tags",
+            continuous_update=False,
+            layout=widgets.Layout(width="60%"),
+        )
+        self.new_year = widgets.BoundedIntText(
+            value=NEW_MOVIE_YEAR, min=1870, max=2100, description="year"
+        )
+        self.new_movie_note = widgets.HTML()
+        self.new_movie_html = widgets.HTML(
+            message("Choose genres, type a few tags and a year to place a new movie.")
+            if placer is not None
+            else message(
+                "This tab needs a model that places movies nobody rated from their "
+                "features; this app runs on one that cannot. The hybrid model can: "
+                f'{LIVE_COMMAND} DEMO_ARGS="--checkpoint hybrid" serves the app on it.'
+            )
+        )
 
         self.tabs = widgets.Tab(
             children=[
@@ -202,8 +245,17 @@ class RecommenderApp:
                 widgets.VBox(
                     [self.movie_search, self.movie_note, self.movie_matches, self.neighbours_html]
                 ),
+                widgets.VBox(
+                    [
+                        widgets.HBox(
+                            [self.new_genres, widgets.VBox([self.new_tags, self.new_year])]
+                        ),
+                        self.new_movie_note,
+                        self.new_movie_html,
+                    ]
+                ),
             ],
-            titles=("Existing user", "New user", "Movie"),
+            titles=("Existing user", "New user", "Movie", "New movie"),
         )
         self.banner = widgets.HTML(BANNER)
         self.widget = widgets.VBox(
@@ -224,6 +276,8 @@ class RecommenderApp:
         self.movie_matches.observe(lambda _: self.show_neighbours(), names="value")
         self.min_ratings.observe(lambda _: self.refresh(), names="value")
         self.novelty.observe(lambda _: self.show_new_user(), names="value")
+        for control in (self.new_genres, self.new_tags, self.new_year):
+            control.observe(lambda _: self.show_new_movie(), names="value")
         self.show_user()
 
     def _repr_mimebundle_(self, **kwargs):
@@ -388,8 +442,84 @@ class RecommenderApp:
             + html_table(near, {TITLE_COL: "title", embeddings.SIMILARITY_COL: label})
         )
 
+    # --- tab 4 ------------------------------------------------------------------------------
+    def describe_new_movie(self):
+        """The feature row of the movie the New movie tab describes, and a note on the tags
+        left out (unknown ones, with the closest known). ``None`` when nothing is given."""
+        f = self.placer.features
+        typed = [t.strip() for t in self.new_tags.value.split(",") if t.strip()]
+        known, notes = [], []
+        for tag in typed:
+            try:
+                f.describe(tags=[tag])
+                known.append(tag)
+            except ValueError as err:
+                notes.append(f"{err}: left out")
+        genres = list(self.new_genres.value)
+        if not genres and not known:
+            return None, notes
+        return f.describe(genres=genres, tags=known, year=int(self.new_year.value)), notes
+
+    def show_new_movie(self) -> None:
+        """Place the described movie: its nearest movies, who would like it, the map."""
+        if self.placer is None:
+            return
+        row, notes = self.describe_new_movie()
+        self.new_movie_note.value = "".join(message(n) for n in notes)
+        if row is None:
+            self.new_movie_html.value = message("Choose a genre or type a known tag.")
+            return
+        try:
+            near = self.placer.neighbours(row, k=self.k, min_ratings=self.min_ratings.value)
+            fans = self.placer.audience(row, k=self.k)
+        except ValueError as err:
+            self.new_movie_html.value = message(str(err))
+            return
+        near = embeddings.with_titles(near, self.movies)
+        fans = fans.assign(**{USER_COL: fans[USER_COL].astype(str)})
+        self.new_movie_html.value = (
+            "<b>Closest movies</b>"
+            + message("cosine between its vector (from its features alone) and each movie's")
+            + html_table(near, {TITLE_COL: "title", "similarity": "cosine, best first"})
+            + "<b>Who would like it</b>"
+            + message("the users whose own list would put it highest (1 = first)")
+            + html_table(fans, {USER_COL: "user", "rank": "its place in their list, best first"})
+            + "<b>Where it lands</b>"
+            + self._landing_map(row)
+        )
+
+    def _landing_map(self, row) -> str:
+        """An <img> of every movie's vector on a 2-D map, the new one drawn at the mean
+        position of its nearest movies (``embeddings.maps.place_near``)."""
+        import matplotlib.pyplot as plt
+
+        from recsys_utils.embeddings.maps import place_near
+
+        if self._map is None:
+            ids = self.placer.item_map.ids
+            vectors = self.placer.movie_vectors(ids)[0]
+            coords = embeddings.project(vectors, self.map_method)
+            self._map = coords, vectors
+        coords, vectors = self._map
+        where, _ = place_near(coords, vectors, self.placer.movie_vectors(row)[0], MAP_NEIGHBOURS)
+        fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+        ax.scatter(coords[:, 0], coords[:, 1], s=3, c="#c8c8c8", linewidths=0,
+                   label="the model's movies")  # fmt: skip
+        ax.scatter(where[:, 0], where[:, 1], s=160, marker="*", c="#d62728",
+                   edgecolors="black", label="the new movie")  # fmt: skip
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.set(xticks=[], yticks=[],
+               title=f"placed at the mean position of its {MAP_NEIGHBOURS} nearest movies")  # fmt: skip
+        ax.title.set_fontsize(9)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        plt.close(fig)
+        data = base64.b64encode(buf.getvalue()).decode()
+        return f'<img alt="where the new movie lands" src="data:image/png;base64,{data}">'
+
     def refresh(self) -> None:
         """Redraw every tab (after the popularity filter changes)."""
         self.show_user()
         self.show_new_user()
         self.show_neighbours()
+        self.show_new_movie()

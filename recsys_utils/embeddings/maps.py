@@ -3,9 +3,16 @@
 ``movie_frame``/``user_frame`` gather 2-D coordinates (from ``projection.project``) plus
 what to colour by; ``label_titles`` picks well-known titles spread over a map. The
 figures drawn from them are in ``app.map_plots``.
+
+For a model whose movie vectors come from features (``models.hybrid``), ``feature_map``
+projects every movie of the feature table, rated in training or not, together with extra
+points in the same space (the vector of each genre, a movie described by hand), so they
+share one map; ``trained`` in its movie table says which movies had a training positive.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -59,8 +66,12 @@ def movie_frame(
     from recsys_utils.embeddings.vectors import extract
 
     emb = extract(model)
+    return _movie_rows(coords, emb.item_ids, emb.item_bias, emb.item, movies, ratings)
+
+
+def _movie_rows(coords, item_ids, bias, vectors, movies, ratings) -> pd.DataFrame:
     stats = ratings.groupby(ITEM_COL)[RATING_COL].agg(n_ratings="size", mean_rating="mean")
-    frame = _points(coords, ITEM_COL, emb.item_ids, emb.item_bias, emb.item)
+    frame = _points(coords, ITEM_COL, item_ids, bias, vectors)
     frame = frame.join(stats, on=ITEM_COL).merge(
         movies[[ITEM_COL, TITLE_COL, GENRES_COL]], on=ITEM_COL, how="left"
     )
@@ -113,3 +124,97 @@ def label_titles(
         if all(np.linalg.norm(xy[j] - xy[i]) >= gap for i in kept):
             kept.append(j)
     return data[TITLE_COL].astype(str).iloc[kept].tolist()
+
+
+@dataclass
+class FeatureMap:
+    """``feature_map``'s answer: the movies' table and the extra points, on one map.
+
+    Attributes:
+        movies: one row per movie, as ``movie_frame``'s, plus ``trained`` (the movie had a
+            positive in the model's training ratings) and ``vector_from`` (the model's
+            ``vector_from``: ``"ratings+features"``, ``"features only"``...).
+        points: one row per extra point: x, y, label, group (the key it came in under).
+    """
+
+    movies: pd.DataFrame
+    points: pd.DataFrame
+
+
+def feature_map(
+    model,
+    movies: pd.DataFrame,
+    ratings: pd.DataFrame,
+    extra: dict[str, tuple[list[str], np.ndarray]] | None = None,
+    *,
+    method: str = "umap",
+    seed: int = 42,
+    **params,
+) -> FeatureMap:
+    """Every movie of a feature model's table and ``extra`` points projected together.
+
+    Args:
+        model: a fitted model that declares ``places_new_movies`` (``HybridPooled``:
+            ``features``, ``item_map``, ``liked()``, ``movie_vectors``, ``vector_from``).
+        movies: the movies table (titles and genres for the rows).
+        ratings: the model's training ratings (counts and mean ratings for the rows).
+        extra: group name -> (labels, vectors) drawn in the same space, e.g. each genre's
+            learned vector or a movie typed in by hand.
+        method, seed, params: as in ``embeddings.project``.
+
+    Returns:
+        A ``FeatureMap``. A movie with no training positive has a vector all the same
+        (from its features, plus its id vector where it had ratings), and is marked
+        ``trained = False`` so a map can draw it apart.
+    """
+    from recsys_utils.embeddings.projection import project
+    from recsys_utils.models import require
+
+    require(model, "places_new_movies")
+    ids = np.asarray(model.features.item_ids)
+    vectors, bias = model.movie_vectors(ids)
+    groups = list((extra or {}).items())
+    stacked = np.vstack([vectors, *[np.asarray(v, np.float32) for _, (_, v) in groups]])
+    coords = project(stacked, method, seed=seed, **params)
+    frame = _movie_rows(coords[: len(ids)], ids, bias, vectors, movies, ratings)
+    liked = np.asarray(model.liked().sum(0)).ravel() > 0
+    idx = model.item_map.encode(ids)
+    frame["trained"] = (idx >= 0) & liked[np.maximum(idx, 0)]
+    frame["vector_from"] = model.vector_from(ids)
+    rows, start = [], len(ids)
+    for group, (labels, _) in groups:
+        xy = coords[start : start + len(labels)]
+        rows.append(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": list(labels),
+                                  "group": group}))  # fmt: skip
+        start += len(labels)
+    points = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["x", "y", "label", "group"])  # fmt: skip
+    return FeatureMap(frame, points)
+
+
+def place_near(
+    coords: np.ndarray, vectors: np.ndarray, new_vectors: np.ndarray, k: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where new vectors land on an existing map: each at the mean position of its ``k``
+    nearest mapped vectors (cosine), so a point added later needs no new projection.
+
+    Args:
+        coords: (n, 2) map positions of ``vectors``' rows (NaN rows are skipped).
+        vectors: (n, d) the mapped vectors.
+        new_vectors: (m, d) the vectors to place.
+        k: neighbours averaged.
+
+    Returns:
+        ((m, 2) positions, (m, k) row indices of the neighbours used, nearest first).
+    """
+    from recsys_utils.embeddings.vectors import normalize_rows
+
+    coords = np.asarray(coords, dtype=np.float64)
+    mapped = np.flatnonzero(np.isfinite(coords).all(axis=1))
+    if mapped.size == 0:
+        raise ValueError("no row of the map has a position")
+    k = min(k, mapped.size)
+    sims = normalize_rows(np.atleast_2d(new_vectors)) @ normalize_rows(vectors[mapped]).T
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    near = mapped[top]
+    return coords[near].mean(axis=1), near

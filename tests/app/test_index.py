@@ -164,3 +164,15 @@ def test_every_report_links_back_on_and_to_its_notebook_once(tmp_path):
     assert 'href="executed/01_a.ipynb"' in first and str(tmp_path) not in first
     assert first.count('class="term"') == 1 and 'href="index.html#term-mf"' in first
     assert '<a href="02_b.html">notebook 02</a>' in first
+
+
+def test_an_inserted_notebook_05b_is_found_in_order_and_linked_apart_from_05(tmp_path):
+    from recsys_utils.app.report import find_notebooks
+
+    for stem in ("06_c", "05b_b", "05_a", "5_x", "ab_y"):
+        (tmp_path / f"{stem}.ipynb").write_text("{}")
+    assert [p.stem for p in find_notebooks(folder=tmp_path)] == ["05_a", "05b_b", "06_c"]
+    entries = [_entry("05_a", ["x."]), _entry("05b_b", ["y."])]
+    page = index.link_notebooks("<p>see notebook 05 and notebook 05b</p>", entries)
+    assert '<a href="05_a.html">notebook 05</a>' in page
+    assert '<a href="05b_b.html">notebook 05b</a>' in page

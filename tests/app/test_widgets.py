@@ -92,8 +92,8 @@ def test_html_table_escapes_every_cell():
     assert "<script>" not in out and "<td>4.26</td>" in out
 
 
-def test_app_has_three_tabs_and_opens_on_the_first_user(app):
-    assert app.tabs.titles == ("Existing user", "New user", "Movie")
+def test_app_has_four_tabs_and_opens_on_the_first_user(app):
+    assert app.tabs.titles == ("Existing user", "New user", "Movie", "New movie")
     assert app.user_id.value == 1
     # user 1's ratings, best first: Toy Story 5, <script> 4.5, Tom & Jerry 2 -> top 2 shown
     top = app.user_top_html.value
@@ -404,3 +404,76 @@ def test_the_exported_page_says_it_is_a_snapshot(app, driver, tmp_path):
     )[0]
     assert banner.text == widgets.SNAPSHOT_TEXT  # visible text only: the two-case one is hidden
     assert "Live in Jupyter" not in banner.text
+
+
+# --- the New movie tab: a movie nobody rated, described by hand --------------------------------
+@pytest.fixture(scope="module")
+def hybrid_world():
+    """Movies 1-10 genre A (tagged "spooky" by three users), 11-20 genre B, all 1995.
+    Users 1-20 like A movies, users 21-40 B movies; the titles of A movies start "A"."""
+    from recsys_utils.data.features import build_features
+    from recsys_utils.models.hybrid import HybridPooled
+
+    ids = np.arange(1, 21)
+    movies = pd.DataFrame(
+        {"item_id": ids, "title": [f"{'A' if i <= 10 else 'B'} movie {i}" for i in ids],
+         "year": pd.array([1995] * 20, dtype="Int64"), "genres": [["A"]] * 10 + [["B"]] * 10}
+    )  # fmt: skip
+    tags = pd.DataFrame({"user_id": [1, 2, 3] * 10, "item_id": np.repeat(np.arange(1, 11), 3),
+                         "tag": ["Spooky"] * 30})  # fmt: skip
+    features = build_features(movies, tags)
+    rng = np.random.default_rng(0)
+    pairs = []
+    for u in range(1, 41):
+        mine = np.arange(1, 11) if u <= 20 else np.arange(11, 21)
+        pairs += [(u, int(m), 5.0) for m in rng.choice(mine, 6, replace=False)]
+    train = ratings_table(pairs)
+    model = HybridPooled(features, dim=8, max_epochs=25, lr=0.05, batch_size=20, device="cpu",
+                         num_threads=1, seed=0).fit(train)  # fmt: skip
+    return model, movies, train
+
+
+@pytest.fixture
+def hybrid_app(hybrid_world):
+    model, movies, train = hybrid_world
+    return widgets.RecommenderApp(model, movies, train, k=5, map_method="pca")
+
+
+def test_the_new_movie_tab_places_a_described_movie_among_movies_like_it(hybrid_app):
+    app = hybrid_app
+    assert app.tabs.titles[-1] == "New movie" and list(app.new_genres.options) == ["A", "B"]
+    app.new_genres.value = ("A",)
+    app.new_tags.value = "spooky"
+    app.new_year.value = 1995
+    page = app.new_movie_html.value
+    near = table_columns(page[: page.index("Who would like it")])
+    assert all(t.startswith("A movie") for t in near["title"])  # its five nearest: A movies
+    assert non_increasing([float(v) for v in near["cosine, best first"]])
+    fans = table_columns(page[page.index("Who would like it") : page.index("Where it lands")])
+    assert all(int(u) <= 20 for u in fans["user"])  # the A lovers
+    assert non_increasing([-int(r) for r in fans["its place in their list, best first"]])
+    assert '<img alt="where the new movie lands" src="data:image/png;base64,' in page
+    app.new_genres.value = ("B",)
+    app.new_tags.value = ""
+    near = table_columns(app.new_movie_html.value.split("Who would like it")[0])
+    assert all(t.startswith("B movie") for t in near["title"])  # it follows the controls
+
+
+def test_the_new_movie_tab_leaves_out_unknown_tags_and_says_so(hybrid_app):
+    app = hybrid_app
+    app.new_tags.value = f"spooky, {SCRIPT}, spoky"
+    note = app.new_movie_note.value
+    assert note.count("left out") == 2 and "closest: spooky" in note
+    assert "<script>" not in note and "&lt;script&gt;" in note  # typed text is escaped
+    assert "A movie" in app.new_movie_html.value  # placed by the tag it knows
+    app.new_tags.value = "nothing known"
+    assert "Choose a genre or type a known tag" in app.new_movie_html.value
+
+
+def test_without_a_model_that_places_new_movies_the_tab_says_what_it_needs(app):
+    assert app.placer is None and app.new_genres.options == ()
+    assert "hybrid" in app.new_movie_html.value
+    app.new_tags.value = "anything"  # nothing to place it with: no error, the message stays
+    assert "hybrid" in app.new_movie_html.value
+    with pytest.raises(ValueError, match="cannot place a new movie"):
+        widgets.RecommenderApp(app.model, app.movies, RATINGS, placer=app.model)
