@@ -1,11 +1,14 @@
 """``python -m recsys_utils train``: train one model on its protocol, print its figures, save it.
 
-Every flag sets the model's hyperparameter of that meaning, through one table
-(``FLAG_PARAMS``) read against the parameters the model's class declares (its
-``get_params()`` with the defaults): ``--epochs`` is ``epochs`` for the rating nets and
-``max_epochs`` for the ranking model, ``--dim`` is ``n_factors``, ``emb_size`` or ``dim``.
-``--param NAME=VALUE`` sets any other declared hyperparameter (a Python literal). A flag or
-name the model does not take is one line and exit 2, naming those it does take.
+Every flag sets the model's hyperparameter of that meaning. ``--epochs``, ``--patience``
+and ``--seed`` are options of the epoch loop: they go under the keywords the model's class
+declares for them (``Recommender.loop_options``: ``epochs`` for the rating nets,
+``max_epochs`` for the ranking model). The other flags go through one table
+(``FLAG_PARAMS``) read against the parameters the class declares (its ``get_params()``
+with the defaults): ``--dim`` is ``n_factors``, ``emb_size`` or ``dim``.
+``--param NAME=VALUE`` sets any other declared hyperparameter (a Python literal, read by
+``app.report.parse_literal``). A flag or name the model does not take is one line and
+exit 2, naming those it does take.
 
 - A model that predicts ratings trains on the random rating split
   (``data.splits.protocol_split``: 10% test, 10% validation for early stopping) and
@@ -21,21 +24,21 @@ Then it saves ``<checkpoint_dir>/<model>.json`` (or ``--out``) with those figure
 from __future__ import annotations
 
 import argparse
-import ast
 from pathlib import Path
 
 from recsys_utils.constants import DATASETS, DEFAULT_DATASET
 
+# flags that set an epoch-loop option (``models.base.LOOP_OPTIONS``), taken by a model whose
+# class declares it, under its own keyword (``Recommender.with_loop_options``)
+LOOP_FLAGS = ("epochs", "patience")
 # flag (argparse dest) -> the hyperparameter names it may set, the first a model declares
 FLAG_PARAMS: dict[str, tuple[str, ...]] = {
-    "epochs": ("epochs", "max_epochs"),
     "batch_size": ("batch_size",),
     "lr": ("lr",),
     "weight_decay": ("weight_decay",),
     "l2": ("l2",),
     "optimizer": ("optimizer",),
     "schedule": ("schedule",),
-    "patience": ("patience",),
     "dim": ("dim", "n_factors", "emb_size"),
     "device": ("device",),
 }
@@ -85,14 +88,31 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def model_params(args: argparse.Namespace, declared: dict) -> dict:
-    """The hyperparameters ``args`` set, by the names in ``declared`` (a model's defaults).
+def model_params(args: argparse.Namespace, cls: type) -> dict:
+    """The hyperparameters ``args`` set for a model of class ``cls``: the epoch-loop flags
+    under the keywords the class declares (``loop_options``), the others by the names of
+    its declared parameters (``get_params()`` of a default instance), and ``--seed``.
 
     Raises:
-        ValueError: a flag or ``--param`` name the model does not declare (one line that
+        ValueError: a flag or ``--param`` name the model does not take (one line that
             names the flags it takes), or a malformed ``--param``.
     """
-    params, refused = {}, []
+    from recsys_utils.app.report import parse_literal
+
+    try:
+        declared = cls().get_params()  # the class's hyperparameters, with their defaults
+    except TypeError as err:  # a model built from more than ratings (movie features)
+        raise ValueError(f"{args.model} cannot be trained by this command: {err}") from None
+    loop_taken = [dest for dest in LOOP_FLAGS if dest in cls.loop_options]  # declared
+    loop, params, refused = {}, {}, []
+    for dest in LOOP_FLAGS:
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if dest in loop_taken:
+            loop[dest] = value
+        else:
+            refused.append(_flag(dest))
     for dest, names in FLAG_PARAMS.items():
         value = getattr(args, dest)
         if value is None:
@@ -111,19 +131,17 @@ def model_params(args: argparse.Namespace, declared: dict) -> dict:
             )
         if name not in declared:
             refused.append(f"--param {name}")
-            continue
-        try:
-            params[name] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            params[name] = text.strip()  # a bare word: a string
+        else:
+            params[name] = parse_literal(text.strip())
     if refused:
-        takes = [_flag(d) for d, names in FLAG_PARAMS.items() if any(n in declared for n in names)]
+        takes = loop_taken + [d for d, names in FLAG_PARAMS.items() if set(names) & set(declared)]
         raise ValueError(
             f"{args.model} does not take {', '.join(refused)}; it takes "
-            f"{', '.join(takes) or 'no training flags'} and --param NAME=VALUE for "
+            f"{', '.join(map(_flag, takes)) or 'no training flags'} and --param NAME=VALUE for "
             f"{', '.join(sorted(declared))}"
         )
-    if "seed" in declared:
+    params = cls.with_loop_options(params, **loop, seed=args.seed)
+    if "seed" in declared:  # seeded outside the epoch loop (implicit's ALS and BPR)
         params["seed"] = args.seed
     return params
 
@@ -137,11 +155,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.model not in MODELS:
         raise ValueError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
     cls = MODELS[args.model]
-    try:
-        declared = cls().get_params()  # the class's hyperparameters, with their defaults
-    except TypeError as err:  # a model built from more than ratings (movie features)
-        raise ValueError(f"{args.model} cannot be trained by this command: {err}") from None
-    params = model_params(args, declared)
+    params = model_params(args, cls)
     out = args.out if args.out is not None else checkpoint_dir() / args.model
     checkpoints.check_out_path(out)  # refused now, not after the whole training
     if args.device is not None:

@@ -395,7 +395,7 @@ class RatingStep(Step):
     def configure(self, net, cfg):
         opt = super().configure(net, cfg)
         self.sparse = isinstance(opt, RowSparseOptimizer)
-        self.l2 = cfg.l2 if cfg.l2 > 0 and hasattr(net, "penalty") else 0.0
+        self.l2 = cfg.l2  # >= 0 (TrainConfig); every rating net defines ``penalty``
         if self.sparse and cfg.fused:
             from recsys_utils.training import _fused_mf  # numba, imported only where used
 
@@ -446,8 +446,8 @@ def train(
 ) -> pd.DataFrame:
     """Fit a rating net on index tensors with ``fit`` and ``RatingStep``; return the history.
 
-    ``net(users, items)`` returns predicted ratings; an optional ``net.penalty(users,
-    items)`` gives the L2 term that ``cfg.l2`` weights. With ``valid_data`` the best
+    ``net(users, items)`` returns predicted ratings; ``net.penalty(users, items)`` gives
+    the L2 term that ``cfg.l2`` weights (called whenever ``cfg.l2`` > 0). With ``valid_data`` the best
     epoch's weights (lowest validation RMSE) are restored at the end.
 
     Args:

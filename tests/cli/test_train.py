@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys_utils.cli import build_parser, main
-from recsys_utils.cli.train import FLAG_PARAMS, model_params
+from recsys_utils.cli.train import FLAG_PARAMS, LOOP_FLAGS, model_params
 from recsys_utils.models import MODELS
 
 
@@ -25,24 +25,47 @@ def _args(*argv):
         ("mf", ["--epochs", "3", "--dim", "8", "--l2", "0.1"], {"epochs": 3, "n_factors": 8, "l2": 0.1}),
         ("collabfnet", ["--dim", "8", "--lr", "0.01"], {"emb_size": 8, "lr": 0.01}),
         ("pooled_softmax", ["--epochs", "2", "--dim", "16"], {"max_epochs": 2, "dim": 16}),
+        ("pooled_softmax", ["--patience", "3"], {"patience": 3}),
         ("pooled_softmax", ["--param", "hidden=tanh", "--param", "dropout=0.25"], {"hidden": "tanh", "dropout": 0.25}),
+        ("pooled_softmax", ["--param", "tie=True"], {"tie": True}),
         ("ease", ["--param", "lam=100"], {"lam": 100}),
         ("bias", [], {}),
     ],
 )  # fmt: skip
 def test_each_flag_sets_the_parameter_the_model_declares(model, argv, expected):
-    declared = MODELS[model]().get_params()
-    params = model_params(_args("--model", model, "--seed", "7", *argv), declared)
-    seed = {"seed": 7} if "seed" in declared else {}
-    assert params == {**expected, **seed}
-    MODELS[model](**params)  # and the model takes them
+    cls = MODELS[model]
+    params = model_params(_args("--model", model, "--seed", "7", *argv), cls)
+    seeded = "seed" in cls.loop_options or "seed" in cls().get_params()
+    assert params == {**expected, **({"seed": 7} if seeded else {})}
+    cls(**params)  # and the model takes them
 
 
-def test_every_flag_of_the_table_reaches_some_model():
+def test_a_param_value_is_a_literal_or_else_text_never_run():
+    argv = ["--model", "ease", "--param", "lam=__import__('os')", "--param", "threshold=[1.5][0]"]
+    params = model_params(_args(*argv), MODELS["ease"])
+    assert params == {"lam": "__import__('os')", "threshold": "[1.5][0]"}
+
+
+def test_the_loop_flags_go_under_the_keywords_the_class_declares():
+    """--epochs/--patience/--seed reach a model by its declared loop_options, whatever it
+    calls them: a class declaring epochs under another keyword gets it there."""
+    from types import MappingProxyType
+
+    cls = MODELS["pooled_softmax"]
+    renamed = type("Renamed", (cls,), {"loop_options": MappingProxyType({"epochs": "max_epochs"})})
+    params = model_params(_args("--model", "x", "--epochs", "4", "--seed", "3"), renamed)
+    assert params["max_epochs"] == 4 and "epochs" not in params
+    with pytest.raises(ValueError, match="x does not take --patience; it takes --epochs, "):
+        model_params(_args("--model", "x", "--patience", "2"), renamed)  # not declared: refused
+
+
+def test_every_flag_reaches_some_model():
     declared = set().union(*(MODELS[m]().get_params() for m in ("mf", "pooled_softmax")))
     for dest, names in FLAG_PARAMS.items():
         assert set(names) & declared, dest
         assert dest in vars(_args()), dest  # and the parser has it
+    for dest in LOOP_FLAGS:
+        assert dest in MODELS["mf"].loop_options and dest in vars(_args()), dest
 
 
 @pytest.mark.parametrize(
@@ -69,7 +92,8 @@ def test_a_flag_the_model_does_not_take_is_one_line_and_exit_2(
     assert out == "" and len(lines) == 1, lines
     assert lines[0].startswith(f"error: {model} does not take {refused}; it takes ")
     declared = MODELS[model]().get_params()
-    takes = [d for d, names in FLAG_PARAMS.items() if set(names) & set(declared)]
+    takes = [d for d in LOOP_FLAGS if d in MODELS[model].loop_options]
+    takes += [d for d, names in FLAG_PARAMS.items() if set(names) & set(declared)]
     assert f"it takes {', '.join('--' + d.replace('_', '-') for d in takes) or 'no'}" in lines[0]
     if model == "pooled_softmax":  # names the flags it does take
         assert {"--epochs", "--dim", "--lr", "--batch-size"} <= set(

@@ -79,6 +79,22 @@ def test_one_sgd_step_hand_worked(over, c_after):
     assert hist["train_loss"].tolist() == pytest.approx([2.0])  # the penalty is not reported
 
 
+def test_l2_on_a_net_without_penalty_is_refused_not_ignored():
+    class NoPenalty(nn.Module):  # Const without ``penalty``: cfg.l2 has nothing to weight
+        def __init__(self):
+            super().__init__()
+            self.const = Const()
+
+        def forward(self, users, items):
+            return self.const(users, items)
+
+    with pytest.raises(AttributeError, match="penalty"):
+        train(NoPenalty(), TWO, None, cfg(optimizer="sgd", l2=1.0), clip=(1.0, 5.0))
+    net = NoPenalty()  # without l2 it trains
+    train(net, TWO, None, cfg(optimizer="sgd"), clip=(1.0, 5.0))
+    assert float(net.const.c.detach()) == pytest.approx(2.8, abs=1e-6)
+
+
 def test_adamw_decay_is_decoupled():
     # Adam's first step moves by lr whatever the gradient's size; AdamW then also shrinks
     # c by lr * weight_decay * c: 3 - 0.1 - 0.1 * 0.5 * 3 = 2.75
