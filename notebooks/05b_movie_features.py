@@ -399,10 +399,10 @@ findings = [
         + f"; {in_top_20[name]:,} of {n_users_all:,} users would have it in their top 20."
         for name in NEW_MOVIES
     ],
-    f"Movies without a training positive ({n_untrained:,}, grey on the map) have "
-    f"{fmt(neighbourhood['movies without one'])} of their 10 nearest movies sharing their "
-    f"most distinctive genre, movies with one {fmt(neighbourhood['movies with a training positive'])}"
-    f", two random movies {fmt(genre_chance)}"
+    f"Of the 10 nearest movies of a movie without a training positive ({n_untrained:,} of "
+    f"them, grey on the map), {neighbourhood['movies without one']:.0%} share its most "
+    f"distinctive genre ({neighbourhood['movies with a training positive']:.0%} for the "
+    f"movies with one, {genre_chance:.0%} for two random movies)"
     + (
         ": their features place them among movies like them."
         if neighbourhood["movies without one"] > 2 * genre_chance
