@@ -62,6 +62,8 @@ APP_MODEL = "hybrid"
 SEED = 42
 
 # %%
+import html
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -69,7 +71,7 @@ import scipy.sparse as sp
 from IPython.display import Markdown, display
 
 from recsys_utils import embeddings
-from recsys_utils.app import map_plots, plots, report
+from recsys_utils.app import map_plots, plots, report, widgets
 from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.bench import coldstart as bench
@@ -305,6 +307,24 @@ for name, fans in audiences.items():
                  "rated_highest": "three movies they rated highest"})))  # fmt: skip
 
 # %% [markdown]
+# The app's **New movie** tab does the same for any movie you describe: choose genres,
+# type a few tags and a year, and it lists the nearest movies, who would like it and
+# where it lands. Here it is set to the first movie above. On this page it is a
+# snapshot; `make demo DEMO_ARGS="--checkpoint hybrid"` serves it live.
+
+# %%
+app = widgets.RecommenderApp(hybrid, movies, ratings, k=NEIGHBOURS_K,
+                             min_ratings=NEIGHBOURS_MIN_RATINGS, map_method=PROJECTION)  # fmt: skip
+first_name, first = next(iter(NEW_MOVIES.items()))
+app.new_genres.value = tuple(first["genres"])
+app.new_tags.value = ", ".join(first["tags"])
+app.new_year.value = first["year"]
+app.tabs.selected_index = 3
+app_titles = neighbours[first_name][TITLE_COL].tolist()
+app_agrees = all(html.escape(t, quote=True) in app.new_movie_html.value for t in app_titles)
+app
+
+# %% [markdown]
 # ## 4. Where movies and features sit: one map
 # Every movie of the feature table has a vector: a movie with training ratings its own
 # (id and features), any other one from its features alone. Each genre's own learned
@@ -435,6 +455,8 @@ report.record_figures(
         "new_movie_neighbours": {n: f[TITLE_COL].tolist() for n, f in neighbours.items()},
         "new_movie_in_top_20": in_top_20,
         "n_new_movie_points": len(new_points),
+        "app_new_movie_agrees": bool(app_agrees),
+        "app_new_movie_has_map": "data:image/png;base64," in app.new_movie_html.value,
         "n_untrained_on_map": n_untrained,
         "untrained_genre_agreement": neighbourhood["movies without one"],
         "trained_genre_agreement": neighbourhood["movies with a training positive"],
