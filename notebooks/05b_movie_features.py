@@ -279,8 +279,8 @@ else:  # the tests: the first seed's chosen point, fitted here at their small bu
     hybrid_source = "fitted here on every rating"
 print(f"hybrid: {hybrid_source}; {len(hybrid.item_map):,} movies with training ratings")
 described = {name: features.describe(**spec) for name, spec in NEW_MOVIES.items()}
-display(tidy(pd.DataFrame(NEW_MOVIES).T.map(lambda v: ", ".join(map(str, v))
-                                           if isinstance(v, list) else v), index=True))  # fmt: skip
+typed = pd.DataFrame(NEW_MOVIES).T  # the year as typed, not a count with a separator
+display(tidy(typed.map(lambda v: ", ".join(v) if isinstance(v, list) else str(v)), index=True))
 neighbours = {
     name: with_titles(hybrid.neighbours(row, NEIGHBOURS_K, NEIGHBOURS_MIN_RATINGS), movies)
     for name, row in described.items()

@@ -204,7 +204,7 @@ class RecommenderApp:
             placeholder="a few tags, comma-separated: zombies, dark comedy",
             description="tags",
             continuous_update=False,
-            layout=widgets.Layout(width="60%"),
+            layout=widgets.Layout(width="32em"),
         )
         self.new_year = widgets.BoundedIntText(
             value=NEW_MOVIE_YEAR, min=1870, max=2100, description="year"
