@@ -219,8 +219,9 @@ gaps = choice.pairs.assign(
         for a, b in zip(choice.pairs["a"], choice.pairs["b"], strict=True)
     ]
 ).set_index("pair")
+fig, ax = plt.subplots(figsize=(10, 0.6 * len(gaps) + 1.4), layout="constrained")
 plots.interval_dots(
-    gaps, mean="diff", reference=0.0,
+    gaps, ax=ax, mean="diff", reference=0.0,
     title="Difference in RMSE per validation user (negative: the first is better)",
     xlabel="RMSE difference, 95% t-interval over users",
 )  # fmt: skip
@@ -260,8 +261,8 @@ findings.append(
     "same users, Holm over the pairs): "
     + "; ".join(verdicts[(c.a, c.b)] for c in against_chosen)
     + (
-        ". The choice is within noise: on this random seed the chosen candidate cannot be told apart "
-        "from every other."
+        ". The choice is within noise: on this random seed the test does not separate the "
+        "chosen candidate from every other one."
         if choice_within_noise
         else "."
     )

@@ -162,11 +162,12 @@ print(
 )
 
 # %% [markdown]
-# Where the ranking model's map still shows a dense clump of dark points (few ratings) at
-# one side, those are movies that only a few training users liked. Its loss is a softmax
+# Where the ranking model's map still shows tight islands or a dense clump of dark points
+# (few ratings) away from the rest, those are movies that only a few training users liked
+# (often the same few users, so they land together). Its loss is a softmax
 # over the whole catalogue, so every movie's vector is also pushed away from every user
 # who did not pick it; for a movie almost nobody picked that common push is most of what
-# it learned, so such movies end up alike. Read the clump as "rarely liked", not as a
+# it learned, so such movies end up alike. Read an island as "rarely liked", not as a
 # genre or a taste.
 
 # %% [markdown]
@@ -227,6 +228,12 @@ print(
     f"vs norm: rho = {pop_norm_rho:.2f}."
 )
 fig_bias = map_plots.bias_vs_norm(movie_map)
+
+# %% [markdown]
+# The two dark bands are the movies with a single training rating: their bias b_i is pulled
+# up or down by that one rating (above or below the mean), and their vector barely moved,
+# so they say little about the relation between bias and norm. The rank correlations above
+# count them; the colour shows where they are.
 
 # %% [markdown]
 # ## MF against CollabFNet
