@@ -65,7 +65,7 @@ configs = {
     )
     for name in MODELS
 }
-split, scale = sweeps.load_split(DATASET)
+split, scale = sweeps.load_sweep_split(DATASET)
 print(
     f"{len(BATCH_SIZES) * len(LEARNING_RATES)} grid points per model, up to {EPOCHS} epochs "
     f"(early stopping after {PATIENCE} epochs without gain); {split.sizes()}"

@@ -50,7 +50,7 @@ from recsys_utils.tuning.results import (
 from recsys_utils.tuning.trials import (
     build_model,
     cores,
-    load_split,
+    load_sweep_split,
     objective,
     run_workers,
     work,
@@ -65,7 +65,7 @@ __all__ = [
     "build_model",
     "cores",
     "load_results",
-    "load_split",
+    "load_sweep_split",
     "make_storage",
     "objective",
     "open_study",
@@ -130,7 +130,7 @@ def check_config(cfg: SweepConfig) -> None:
         if path.suffix.lower() not in (".parquet", ".csv"):
             raise ValueError(f"--dataset {path}: expected a .parquet or .csv file of ratings")
         try:
-            load_split(cfg.dataset)
+            load_sweep_split(cfg.dataset)
         except Exception as err:  # pandas and the split say many things; one line here
             first = (str(err).splitlines() or [type(err).__name__])[0]
             raise ValueError(

@@ -40,11 +40,12 @@ POLL_S = 1.0
 
 
 @lru_cache(maxsize=2)
-def load_split(dataset: str):
+def load_sweep_split(dataset: str):
     """(``splits.Split``, rating scale): the protocol's random split of ``dataset``.
 
     ``splits.protocol_split``: 10% of the ratings held out for test and 10% for validation;
-    trials see only train and validation.
+    trials see only train and validation. Made afresh from the ratings (cached), unlike
+    ``data.splits.load_split``, which reads the split notebook 01 saved.
     """
     from recsys_utils.data import splits
 
@@ -115,7 +116,7 @@ def objective(trial, cfg: SweepConfig, threads: int | None, hook: Callable | Non
     if cfg.sampler == "grid":
         _check_duplicate(trial, cfg, params)
     try:  # set-up errors (the data, the model's parameters) keep their reason too
-        split, scale = load_split(cfg.dataset)
+        split, scale = load_sweep_split(cfg.dataset)
         train, valid = split.train, split.valid
         model = build_model(cfg, params, scale, threads)
     except Exception as err:
