@@ -484,7 +484,7 @@ claim4 = {
     for m, c, h in zip(overlaps, claim4, holm4, strict=True)
 }
 claim4_verdicts = {
-    m: stats.verdict(c, a=f"nearest-user overlap ({SHORT[m]})", b="random-user overlap")
+    m: stats.verdict(c, a=f"nearest-user overlap by {SHORT[m]}", b="random-user overlap")
     for m, c in claim4.items()
 }
 overlap_summary = pd.DataFrame(
