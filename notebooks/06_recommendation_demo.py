@@ -105,7 +105,8 @@ for person, given in PEOPLE.items():
     lists["ranking model"][person] = top
     lists["MF"][person] = top_for(mf, given)
     display(HTML(f"<b>{person}</b> gave: {liked}"))
-    display(tidy(top.head(5)[[TITLE_COL, "score", "because you liked"]]))
+    shown = top.head(5)[[TITLE_COL, "score", "because you liked"]]
+    display(tidy(shown.rename(columns={"score": "score (higher first; not stars)"})))
 
 # %%
 side = pd.DataFrame(
