@@ -94,7 +94,7 @@ for p in grids["hybrid_pooled"]:
 for p in grids["lightfm"]:
     p["epochs"] = min(p["epochs"], LIGHTFM_MAX_EPOCHS)
 has_lightfm = bench.lightfm_available()
-LABELS = {"hybrid_pooled": "hybrid (ours)", "lightfm": "LightFM",
+model_names = {"hybrid_pooled": "hybrid (ours)", "lightfm": "LightFM",
           "content_knn": "content kNN", "genre_popularity": "popularity in genre"}  # fmt: skip
 metric = f"recall@{CUTOFF}"
 shown_params = ("dim", "lr", "batch_size", "max_epochs", "id_dropout", "use_id")
@@ -183,7 +183,7 @@ for ax, kind, title in zip(
 
 # %%
 split0 = cold_start_split(ratings, seed=SEEDS[0])
-SPLIT_LABELS = {
+split_labels = {
     "n_eligible": "movies with at least 5 positives",
     "n_test_items": "cold test movies",
     "n_valid_items": "cold validation movies",
@@ -196,7 +196,7 @@ SPLIT_LABELS = {
     "valid_target_positives": "their liked cold validation movies",
     "valid_dropped_users": "validation users dropped",
 }
-display(tidy(pd.Series(split0.stats, name="count").rename(SPLIT_LABELS).to_frame()))
+display(tidy(pd.Series(split0.stats, name="count").rename(split_labels).to_frame()))
 if not has_lightfm:
     print(bench.LIGHTFM_MISSING)
 
@@ -205,9 +205,9 @@ if not has_lightfm:
 
 # %%
 rows, choices, split_stats = bench.run(ratings, features, seeds=SEEDS, grids=grids)
-rows["model"] = rows["model"].map(LABELS)
-summary = bench.summarise(rows, baseline=LABELS["content_knn"])
-names = [label for m, label in LABELS.items() if m != "lightfm" or has_lightfm]  # hybrid first
+rows["model"] = rows["model"].map(model_names)
+summary = bench.summarise(rows, baseline=model_names["content_knn"])
+names = [label for m, label in model_names.items() if m != "lightfm" or has_lightfm]  # hybrid first
 display(folded("the grid point each model chose on the validation movies, per seed",
                pd.DataFrame(choices).assign(params=lambda c: c["params"].astype(str))))  # fmt: skip
 
@@ -246,7 +246,7 @@ verdicts = {}
 for cand in ("cold", "catalogue"):
     sub = rows[rows["candidates"] == cand]
     table = stats.compare_table(sub, metric, names)
-    verdicts[cand] = {c.b: c for c in table.comparisons if c.a == LABELS["hybrid_pooled"]}
+    verdicts[cand] = {c.b: c for c in table.comparisons if c.a == model_names["hybrid_pooled"]}
     display(Markdown(f"**{cand}**"))
     for c in verdicts[cand].values():
         display(Markdown("- " + stats.verdict(c)))
@@ -402,7 +402,7 @@ display(tidy(neighbourhood))
 # ## What this run found
 
 # %%
-hyb = cold.set_index("model").loc[LABELS["hybrid_pooled"]]
+hyb = cold.set_index("model").loc[model_names["hybrid_pooled"]]
 findings = [
     f"Features: {features.matrix.shape[1]:,} in all, "
     + ", ".join(f"{int(vocab.loc[k, 'features']):,} {k}" for k in KINDS if vocab.loc[k, "features"])
@@ -433,7 +433,7 @@ report.record_figures(
     {
         "findings": findings,
         "takeaway": "Movies nobody rated (notebook 05b): "
-        + stats.verdict(verdicts["cold"][LABELS["content_knn"]])
+        + stats.verdict(verdicts["cold"][model_names["content_knn"]])
         + ".",
         "dataset": DATASET,
         "seeds": SEEDS,
