@@ -75,8 +75,15 @@ from recsys_utils.app import map_plots, plots, report, widgets
 from recsys_utils.app.figures import folded, tidy
 from recsys_utils.app.figures import format_value as fmt
 from recsys_utils.bench import coldstart as bench
-from recsys_utils.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, TITLE_COL, USER_COL
-from recsys_utils.data.features import KINDS, movie_features
+from recsys_utils.constants import (
+    ITEM_COL,
+    RATING_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+)
+from recsys_utils.data.features import KINDS, movie_features, year_bucket
 from recsys_utils.data.movielens import load_dataset
 from recsys_utils.embeddings import maps, with_titles
 from recsys_utils.evaluation import stats
@@ -242,12 +249,14 @@ fig_cold = plots.interval_dots(
 # where the interval of the difference excludes 0.
 
 # %%
+candidate_text = {"cold": "ranking the held-out movies among themselves (cold)",
+                  "catalogue": "ranking every movie, the held-out ones among them (catalogue)"}  # fmt: skip
 verdicts = {}
 for cand in ("cold", "catalogue"):
     sub = rows[rows["candidates"] == cand]
     table = stats.compare_table(sub, metric, names)
     verdicts[cand] = {c.b: c for c in table.comparisons if c.a == model_names["hybrid_pooled"]}
-    display(Markdown(f"**{cand}**"))
+    display(Markdown(f"**{candidate_text[cand]}**"))
     for c in verdicts[cand].values():
         display(Markdown("- " + stats.verdict(c)))
 if not has_lightfm:
@@ -330,7 +339,9 @@ app
 # (id and features), any other one from its features alone. Each genre's own learned
 # vector is drawn in the same space as a black diamond (a movie described only by that
 # genre would add this vector), the three new movies as red stars, and the movies
-# without a training positive in grey, under the rest.
+# without a training positive in grey, under the rest. The second panel colours the same
+# map by release years: where its clusters are periods rather than genres, the year is
+# what the space holds first (measured below).
 
 # %%
 genre_labels = features.labels("genre")
@@ -350,9 +361,13 @@ fmap = maps.feature_map(
 )
 untrained = ~fmap.movies["trained"].to_numpy()
 n_untrained = int(untrained.sum())
-fig_map = map_plots.static_maps(
-    fmap.movies, colors=("genre",), what="hybrid movie", untrained=untrained, figsize=(11, 8)
+fmap.movies["release years"] = (
+    fmap.movies[ITEM_COL].map(movies.set_index(ITEM_COL)[YEAR_COL]).map(year_bucket)
 )
+fig_map = map_plots.static_maps(
+    fmap.movies, colors=("genre", "release years"), what="hybrid movie", untrained=untrained,
+    figsize=(17, 7.5),
+)  # fmt: skip
 ax = fig_map.axes[0]
 genres = fmap.points[fmap.points["group"] == "genre"]
 new_points = fmap.points[fmap.points["group"] == "new movie"]
@@ -377,26 +392,33 @@ print(
 )
 
 # %% [markdown]
-# Do the movies without training signal sit among movies like them, rather than in one
-# blob? For every movie, the share of its 10 nearest movies (cosine, in the full space, not
-# the 2-D map) that share its most distinctive genre, against two random movies.
+# What organises this space, and do the movies without training signal sit among movies
+# like them rather than in one blob? For every movie, the share of its 10 nearest movies
+# (cosine, in the full space, not the 2-D map) that share its most distinctive genre, and
+# that share its release-year bucket, against two random movies.
 
 # %%
 vectors = hybrid.movie_vectors(fmap.movies[ITEM_COL].to_numpy())[0]
-genre_of = fmap.movies["genre"].to_numpy()
 near = embeddings.neighbour_lists(vectors, np.arange(len(vectors)), 10)
-same_genre = (genre_of[near] == genre_of[:, None]).mean(axis=1)
-sizes = pd.Series(genre_of).value_counts().to_numpy()
-genre_chance = float((sizes * (sizes - 1)).sum() / (len(genre_of) * (len(genre_of) - 1)))
-neighbourhood = pd.Series(
-    {
-        "movies with a training positive": same_genre[~untrained].mean(),
-        "movies without one": same_genre[untrained].mean(),
-        "two random movies": genre_chance,
-    },
-    name="neighbours sharing the genre",
-)
+genre_col, years_col = "sharing its most distinctive genre", "in its release-year bucket"
+shares = {}
+for column, label in ((genre_col, fmap.movies["genre"]), (years_col, fmap.movies["release years"])):
+    label = label.to_numpy()
+    same = (label[near] == label[:, None]).mean(axis=1)
+    sizes = pd.Series(label).value_counts().to_numpy()
+    chance = float((sizes * (sizes - 1)).sum() / (len(label) * (len(label) - 1)))
+    shares[column] = [same[~untrained].mean(), same[untrained].mean(), chance]
+rows_shown = ["movies with a training positive", "movies without one", "two random movies"]
+neighbourhood = pd.DataFrame(shares, index=rows_shown)
+genre_chance = neighbourhood.loc["two random movies", genre_col]
 display(tidy(neighbourhood))
+
+# %%
+year_share = neighbourhood.loc["movies with a training positive", years_col]
+genre_share = neighbourhood.loc["movies with a training positive", genre_col]
+first_by = "release period" if year_share > genre_share else "genre"
+print(f"The space is organised by {first_by} first: {year_share:.0%} of a trained movie's 10 "
+      f"nearest movies share its year bucket, {genre_share:.0%} its genre.")  # fmt: skip
 
 # %% [markdown]
 # ## What this run found
@@ -419,13 +441,17 @@ findings = [
         + f"; {in_top_20[name]:,} of {n_users_all:,} users would have it in their top 20."
         for name in NEW_MOVIES
     ],
+    f"The hybrid's space is organised by {first_by} first: {year_share:.0%} of a movie's 10 "
+    f"nearest movies share its release-year bucket "
+    f"({neighbourhood.loc['two random movies', years_col]:.0%} for two random movies), "
+    f"{genre_share:.0%} its most distinctive genre ({genre_chance:.0%}).",
     f"Of the 10 nearest movies of a movie without a training positive ({n_untrained:,} of "
-    f"them, grey on the map), {neighbourhood['movies without one']:.0%} share its most "
-    f"distinctive genre ({neighbourhood['movies with a training positive']:.0%} for the "
-    f"movies with one, {genre_chance:.0%} for two random movies)"
+    f"them, grey on the map), {neighbourhood.loc['movies without one', genre_col]:.0%} share its "
+    f"most distinctive genre ({neighbourhood.loc['movies with a training positive', genre_col]:.0%}"
+    f" for the movies with one, {genre_chance:.0%} for two random movies)"
     + (
         ": their features place them among movies like them."
-        if neighbourhood["movies without one"] > 2 * genre_chance
+        if neighbourhood.loc["movies without one", genre_col] > 2 * genre_chance
         else ": their features do not place them by genre (under twice chance)."
     ),
 ]
@@ -458,8 +484,10 @@ report.record_figures(
         "app_new_movie_agrees": bool(app_agrees),
         "app_new_movie_has_map": "data:image/png;base64," in app.new_movie_html.value,
         "n_untrained_on_map": n_untrained,
-        "untrained_genre_agreement": neighbourhood["movies without one"],
-        "trained_genre_agreement": neighbourhood["movies with a training positive"],
+        "untrained_genre_agreement": neighbourhood.loc["movies without one", genre_col],
+        "trained_genre_agreement": neighbourhood.loc["movies with a training positive", genre_col],
+        "year_agreement": year_share,
+        "year_chance": neighbourhood.loc["two random movies", years_col],
         "genre_chance": genre_chance,
         "n_genre_points": len(genres),
     },

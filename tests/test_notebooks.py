@@ -314,6 +314,10 @@ def check_05b_movie_features(fig: Figures) -> None:
     assert 0 < fig["n_untrained_on_map"] < 9_742
     assert fig["n_genre_points"] == by_kind["genre"]
     assert 0 < fig["genre_chance"] < 1 and 0 <= fig["untrained_genre_agreement"] <= 1
+    assert 0 < fig["year_chance"] < 1 and 0 <= fig["year_agreement"] <= 1
+    organised = [s for s in fig["findings"] if s.startswith("The hybrid's space is organised")]
+    first = "release period" if fig["year_agreement"] > fig["trained_genre_agreement"] else "genre"
+    assert len(organised) == 1 and f"by {first} first" in organised[0]
     # three movies typed in by hand: neighbours listed, an audience counted, on the map
     assert fig["hybrid_source"] == "fitted here on every rating"  # smoke: no app checkpoint
     new = {"zombie horror", "Pixar-like family film", "space opera"}
