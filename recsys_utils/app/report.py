@@ -14,9 +14,6 @@ run goes beside them as ``NN_name.failed.html`` (or in their place if there were
 each value is a Python literal (``ast.literal_eval``) or else a string: never code. The HTML opens offline:
 the kernel uses plotly's ``notebook`` renderer (plotly.js embedded once), and our
 ``offline`` template inlines require.js and the widget manager from ``.vendor/``.
-
-Length: over 300 lines: run, export and index are one pipeline with one command line;
-each step is a short function.
 """
 
 from __future__ import annotations

@@ -10,9 +10,6 @@ The protocol (ml-latest-small by default):
     3. the Surprise peers fit on the same 90% with fixed hyperparameters;
     4. every model predicts the test ratings once: RMSE, MAE, ``predict_s``.
 The test part is never used for any choice.
-
-Length: a little over 300 lines: the Surprise peers and ours share one protocol function
-and its markdown table; split apart they would pass the split around.
 """
 
 from __future__ import annotations

@@ -30,11 +30,6 @@ and `MovieFeatures.to_state` / `from_state` carry the table through a checkpoint
 (``processed/<name>/features-<key>.npz``, no pickle); it is rebuilt whenever the movies
 parquet, the ratings parquet or a raw tags / genome file is newer, the rule that
 invalidates the parquet cache itself.
-
-Length: about 500 lines: four kinds of feature, their one table, its cache, a movie
-described by hand and the table's state in a checkpoint are one concern (describing reads
-the vocabulary and the weighting the build wrote); a tag cleaner apart from the table it
-fills would be read alone.
 """
 
 from __future__ import annotations

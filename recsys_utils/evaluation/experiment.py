@@ -29,9 +29,6 @@ the new-user curves; ``Result.save`` / ``Result.load`` keep it in a folder, and
 (one model, protocol, run and metric: one value, whichever notebook shows it).
 
 Models are reached through two adapters only, ``_fit`` and ``_score``.
-
-Length: about 500 lines: the protocol's entries, the run, its per-user metrics and the
-result's folder format agree on one set of names, and are read together.
 """
 
 from __future__ import annotations

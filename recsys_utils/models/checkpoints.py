@@ -25,10 +25,6 @@ size must be what their declared tables need, every float table must be finite, 
 maps sorted and unique, every table the model's net needs present with the shape the id
 maps give, one user must score; and the data set's checksum, recorded at save
 (``data.dataset_checksum``), must match the data set here when it is here.
-
-Length: about 500 lines, over the 300 of STYLE: save and load must agree on every
-field and on the locking that keeps a weights file and its sidecar a pair, and load's
-checks read what save wrote; split them out only together.
 """
 
 from __future__ import annotations

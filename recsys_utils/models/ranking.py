@@ -11,9 +11,6 @@ log-Q correction (``loss="sampled"``, ``n_negatives`` shared per batch, default 
 AdamW; early stopping on validation NDCG@100 (every ``eval_every`` epochs); per-epoch
 history, ``on_epoch`` callback and tqdm bar as in ``training.loop``; seeded; ``device``
 (CUDA where available with "auto"). Fold-in is the pooling itself, in numpy.
-
-Length: about 300 lines: the model and its training loop (full and sampled softmax,
-early stopping, the EASE-initialised tables) belong together.
 """
 
 from __future__ import annotations
