@@ -6,28 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import genre_world
 
 from recsys_utils.cli import main
 from recsys_utils.models import checkpoints
-from recsys_utils.models.ease import EASE
-from recsys_utils.models.hybrid import HybridPooled
 
-FAST = dict(dim=8, max_epochs=25, lr=0.05, batch_size=20, device="cpu", num_threads=1, seed=0)
-
-
-@pytest.fixture(scope="module")
-def fitted():
-    features, train = genre_world()
-    return features, HybridPooled(features, **FAST).fit(train), EASE().fit(train)
-
-
-@pytest.fixture
-def saved(data_home, fitted):
-    features, hybrid, ease = fitted
-    checkpoints.save(hybrid, data_home / "checkpoints" / "hybrid")
-    checkpoints.save(ease, data_home / "checkpoints" / "ease")
-    return features, hybrid
+# fixtures ``fitted`` and ``saved`` (the hybrid and EASE checkpoints): tests/cli/conftest.py
 
 
 def _run(capsys, *argv) -> tuple[int, str, list[str]]:
