@@ -263,7 +263,9 @@ tidy(table)
 # paired difference to the model chosen on validation (RMSE) or to popularity (NDCG@10),
 # a `*` where it is significant after Holm's correction over the table's pairs. The mean
 # of users' RMSEs weighs every user alike, so it differs a little from the RMSE over all
-# ratings above.
+# ratings above. In the dot plots below each model's own interval is wide because users
+# differ from each other far more than the models do; whether two models differ is the
+# paired column, user by user, so overlapping intervals do not mean "on par".
 
 # %%
 test_rows = stats.rating_rows(models, test, seed=SEED)
