@@ -296,6 +296,19 @@ neighbours = {
 }
 display(tidy(pd.DataFrame({name: n[TITLE_COL].to_numpy() for name, n in neighbours.items()})))
 
+# %% [markdown]
+# How much does the year weigh? The first movie again, described without a year (its row
+# then has no year entry at all):
+
+# %%
+first_name, first = next(iter(NEW_MOVIES.items()))
+no_year = features.describe(genres=first["genres"], tags=first["tags"])
+no_year_titles = with_titles(
+    hybrid.neighbours(no_year, NEIGHBOURS_K, NEIGHBOURS_MIN_RATINGS), movies
+)[TITLE_COL].tolist()
+display(tidy(pd.DataFrame({f"{first_name}, {first['year']}": neighbours[first_name][TITLE_COL],
+                           f"{first_name}, no year": no_year_titles})))  # fmt: skip
+
 # %%
 n_users_all = len(hybrid.user_map)
 audiences = {name: hybrid.audience(row, k=n_users_all) for name, row in described.items()}
@@ -324,7 +337,6 @@ for name, fans in audiences.items():
 # %%
 app = widgets.RecommenderApp(hybrid, movies, ratings, k=NEIGHBOURS_K,
                              min_ratings=NEIGHBOURS_MIN_RATINGS, map_method=PROJECTION)  # fmt: skip
-first_name, first = next(iter(NEW_MOVIES.items()))
 app.new_genres.value = tuple(first["genres"])
 app.new_tags.value = ", ".join(first["tags"])
 app.new_year.value = first["year"]
@@ -441,6 +453,10 @@ findings = [
         + f"; {in_top_20[name]:,} of {n_users_all:,} users would have it in their top 20."
         for name in NEW_MOVIES
     ],
+    f"Described without its year, the {first_name} lands next to "
+    + "; ".join(no_year_titles[:3])
+    + f" instead ({len(set(no_year_titles) & set(neighbours[first_name][TITLE_COL]))} of "
+    f"{NEIGHBOURS_K} neighbours in common).",
     f"The hybrid's space is organised by {first_by} first: {year_share:.0%} of a movie's 10 "
     f"nearest movies share its release-year bucket "
     f"({neighbourhood.loc['two random movies', years_col]:.0%} for two random movies), "
@@ -480,6 +496,7 @@ report.record_figures(
         "hybrid_params": {k: v for k, v in hybrid.params.items() if k in shown_params},
         "new_movie_neighbours": {n: f[TITLE_COL].tolist() for n, f in neighbours.items()},
         "new_movie_in_top_20": in_top_20,
+        "first_movie_no_year_neighbours": no_year_titles,
         "n_new_movie_points": len(new_points),
         "app_new_movie_agrees": bool(app_agrees),
         "app_new_movie_has_map": "data:image/png;base64," in app.new_movie_html.value,

@@ -325,6 +325,8 @@ def check_05b_movie_features(fig: Figures) -> None:
     assert all(len(titles) == 8 for titles in fig["new_movie_neighbours"].values())
     assert all(0 <= n <= 610 for n in fig["new_movie_in_top_20"].values())
     assert fig["n_new_movie_points"] == 3
+    assert len(fig["first_movie_no_year_neighbours"]) == 8  # the year's weight, shown
+    assert sum(s.startswith("Described without its year") for s in fig["findings"]) == 1
     # the app's New movie tab, set to the first of them, lists the notebook's neighbours
     assert fig["app_new_movie_agrees"] is True and fig["app_new_movie_has_map"] is True
     assert all(any(f"the {name} (" in s for s in fig["findings"]) for name in new)
