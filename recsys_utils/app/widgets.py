@@ -477,7 +477,8 @@ class RecommenderApp:
             return
         near = embeddings.with_titles(near, self.movies)
         fans = fans.assign(**{USER_COL: fans[USER_COL].astype(str)})
-        self.new_movie_html.value = (
+        unlearned = self.placer.unlearned_features(row)
+        lists = (
             "<b>Closest movies</b>"
             + message("cosine between its vector (from its features alone) and each movie's")
             + html_table(near, {TITLE_COL: "title", "similarity": "cosine, best first"})
@@ -485,8 +486,14 @@ class RecommenderApp:
             + message("the users whose own list would put it highest (1 = first)")
             + html_table(fans, {USER_COL: "user", "rank": "its place in their list, best first"})
             + "<b>Where it lands</b>"
-            + self._landing_map(row)
         )
+        if unlearned:  # a feature no training movie has: its vector learned nothing
+            self.new_movie_note.value += message(
+                f"no training movie has {', '.join(unlearned)}: it adds nothing learned"
+            )
+        if self._map is None:  # the lists first: the map is projected once, then cached
+            self.new_movie_html.value = lists + message("drawing the map (once, a minute)")
+        self.new_movie_html.value = lists + self._landing_map(row)
 
     def _landing_map(self, row) -> str:
         """An <img> of every movie's vector on a 2-D map, the new one drawn at the mean

@@ -453,6 +453,9 @@ def test_the_new_movie_tab_places_a_described_movie_among_movies_like_it(hybrid_
     assert all(int(u) <= 20 for u in fans["user"])  # the A lovers
     assert non_increasing([-int(r) for r in fans["its place in their list, best first"]])
     assert '<img alt="where the new movie lands" src="data:image/png;base64,' in page
+    assert app.new_movie_note.value == ""  # every feature it has was learned
+    app.new_year.value = 2030  # a year bucket no training movie has: said, not hidden
+    assert "no training movie has year:2020s" in app.new_movie_note.value
     app.new_genres.value = ("B",)
     app.new_tags.value = ""
     near = table_columns(app.new_movie_html.value.split("Who would like it")[0])
