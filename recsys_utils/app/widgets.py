@@ -485,7 +485,7 @@ class RecommenderApp:
             + "<b>Who would like it</b>"
             + message("the users whose own list would put it highest (1 = first)")
             + html_table(fans, {USER_COL: "user", "rank": "its place in their list, best first"})
-            + "<b>Where it lands</b>"
+            + "<p><b>Where it lands</b></p>"
         )
         if unlearned:  # a feature no training movie has: its vector learned nothing
             self.new_movie_note.value += message(
@@ -522,7 +522,9 @@ class RecommenderApp:
         fig.savefig(buf, format="png", dpi=80)
         plt.close(fig)
         data = base64.b64encode(buf.getvalue()).decode()
-        return f'<img alt="where the new movie lands" src="data:image/png;base64,{data}">'
+        return (
+            f'<div><img alt="where the new movie lands" src="data:image/png;base64,{data}"></div>'
+        )
 
     def refresh(self) -> None:
         """Redraw every tab (after the popularity filter changes)."""
