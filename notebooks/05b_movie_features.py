@@ -41,9 +41,9 @@
 # %% tags=["parameters"]
 DATASET = "ml-latest-small"
 SEEDS = [0, 1, 2, 3, 4]
-MAX_GRID_POINTS = 3
-HYBRID_DIM = 200
-HYBRID_MAX_EPOCHS = 80
+MAX_GRID_POINTS = 2  # bench coldstart tries 3 (the third: features only, LightFM with ids)
+HYBRID_DIM = 128  # bench coldstart: 200
+HYBRID_MAX_EPOCHS = 30  # bench coldstart: 80
 LIGHTFM_MAX_EPOCHS = 40
 PROJECTION = "umap"
 N_TOP_TAGS = 25
@@ -209,6 +209,9 @@ if not has_lightfm:
 
 # %% [markdown]
 # Every seed, every model's grid: the long cell (each grid point is trained once per seed).
+# It is `bench coldstart`'s run (`python -m recsys_utils bench coldstart` prints the same
+# table) with a smaller budget, set in the parameters: the first `MAX_GRID_POINTS` points
+# of each grid, the hybrid at `HYBRID_DIM` dimensions for `HYBRID_MAX_EPOCHS` epochs.
 
 # %%
 rows, choices, split_stats = bench.run(ratings, features, seeds=SEEDS, grids=grids)
