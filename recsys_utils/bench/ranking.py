@@ -96,7 +96,7 @@ BLEND_STEP = 0.1
 # (0.3582), 0.5 (0.3477) and genres + years without tags (0.3576) were below
 HYBRID = "hybrid"
 HYBRID_GRID = (
-    MappingProxyType(dict(id_dropout=0.1)),
+    MappingProxyType(dict(id_dropout=0.1, dim=600)),
     MappingProxyType(dict(id_dropout=0.2, dim=300)),
 )
 # the paired table: every model against this one on this metric, and ours against the hybrid
