@@ -218,7 +218,7 @@ class MF(_LinearFoldIn, TorchRecommender):
 
 @register
 class CollabFNet(TorchRecommender):
-    """The seed's CollabFNet: concat(p_u, q_i) -> dropout -> Linear -> ReLU -> Linear."""
+    """The blog post's CollabFNet: concat(p_u, q_i) -> dropout -> Linear -> ReLU -> Linear."""
 
     name = "collabfnet"
     net_class = nets.CollabFNetModule

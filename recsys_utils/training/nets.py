@@ -89,7 +89,7 @@ class MFNet(nn.Module):
 
 
 class CollabFNetModule(nn.Module):
-    """The seed's network: Linear(ReLU(Linear(dropout(concat(p_u, q_i))))).
+    """The blog post's network: Linear(ReLU(Linear(dropout(concat(p_u, q_i))))).
 
     r(u,i) = w2 . relu(W1 [p_u; q_i] + b1) + b2, with dropout on the concatenation.
     The published code applied ``F.relu`` to a Python list and never called
