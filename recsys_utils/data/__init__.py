@@ -19,6 +19,7 @@ _EXPORTS = {
     "KINDS": "features",
     "movie_features": "features",
     "MovieFeatures": "features",
+    "year_bucket": "features",
     "Dataset": "movielens",
     "dataset_checksum": "movielens",
     "infer_spec": "movielens",
