@@ -130,18 +130,11 @@ for movie_id in landmarks:
 # form clumps that say nothing about taste, and would hide the rest. Each title says how
 # many were set apart.
 
-
 # %%
-def thin(model, frame):
-    """The map's movies with fewer than MIN_TRAINING training rows (ratings; positives for
-    the ranking model, which is fitted on liked movies only)."""
-    return model.item_counts_[model.item_map.encode(frame[ITEM_COL].to_numpy())] < MIN_TRAINING
-
-
 thin_label = f"under {MIN_TRAINING} training ratings"
 coords = embeddings.project(emb_mf.item, PROJECTION, seed=SEED, **umap_params)
 movie_map = maps.movie_frame(mf, coords, movies, ratings)
-thin_mf = thin(mf, movie_map)
+thin_mf = maps.thin_movies(mf, movie_map, MIN_TRAINING)
 labels = maps.label_titles(movie_map[~thin_mf], N_LABELS)
 fig_movies = map_plots.static_maps(
     movie_map, labels=labels, what="MF movie", untrained=thin_mf, untrained_label=thin_label
@@ -150,7 +143,7 @@ fig_movies = map_plots.static_maps(
 # %%
 rk_coords = embeddings.project(emb_rk.item, PROJECTION, seed=SEED, **umap_params)
 rk_map = maps.movie_frame(ranking, rk_coords, movies, ratings)
-thin_rk = thin(ranking, rk_map)
+thin_rk = maps.thin_movies(ranking, rk_map, MIN_TRAINING)
 fig_rk = map_plots.static_maps(
     rk_map, colors=("genre", "log_popularity"), labels=maps.label_titles(rk_map[~thin_rk], N_LABELS),
     what="ranking-model movie", untrained=thin_rk,
@@ -296,17 +289,7 @@ map_plots.interactive_map(
 # %% [markdown]
 # ## What this run found
 
-
 # %%
-def r2_words(r2: float) -> str:
-    """What a cross-validated R² supports, in words."""
-    if r2 < 0.25:
-        return "a line through the space reads little of it"
-    if r2 < 0.6:
-        return "a line through the space reads part of it"
-    return "a line through the space reads most of it"
-
-
 findings = [
     f"Neighbours share a movie's most distinctive genre {fmt(rk_agree)} of the time in the "
     f"ranking model's space and {fmt(genre_agree)} in MF's, against {fmt(genre_chance)} for random "
@@ -314,8 +297,8 @@ findings = [
     "movie (the share of its 10 neighbours with its genre, paired t-test over the same movies, "
     "Holm over 2 pairs): " + "; ".join(genre_verdicts.values()) + ".",
     f"A linear direction of MF's space explains R² = {fmt(pop_r2)} of log popularity "
-    f"(cross-validated): {r2_words(pop_r2)}; it explains {fmt(mean_r2)} of the mean rating "
-    f"({r2_words(mean_r2)}). The vector norm's rank correlation with log popularity is "
+    f"(cross-validated): {stats.r2_words(pop_r2)}; it explains {fmt(mean_r2)} of the mean rating "
+    f"({stats.r2_words(mean_r2)}). The vector norm's rank correlation with log popularity is "
     f"{fmt(pop_norm_rho)}, with the learned bias {fmt(bias_norm_rho)}.",
     f"On the maps, movies with under {MIN_TRAINING} training ratings (MF: "
     f"{int(thin_mf.sum()):,} of {len(movie_map):,}) or positives (ranking model: "
@@ -348,7 +331,7 @@ report.record_figures(
         "min_training": MIN_TRAINING,
         "n_thin_mf": int(thin_mf.sum()),
         "n_thin_ranking": int(thin_rk.sum()),
-        "r2_words": r2_words(pop_r2),
+        "r2_words": stats.r2_words(pop_r2),
     },
     table=agreement,
 )

@@ -50,8 +50,6 @@ TIMING_REPEATS = 20
 SEED = 3
 
 # %%
-import dataclasses
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -256,26 +254,20 @@ means = user_rows.groupby(["model", "n"])["ndcg@10"].mean().unstack("model")
 # the per-user terms are the curve's: the run's model, users and targets, scored again
 assert np.allclose(means[ndcg.columns].to_numpy(), ndcg.to_numpy(), atol=1e-9), (means, ndcg)
 
-
-def holm_family(tests: list[stats.Paired]) -> list[stats.Paired]:
-    """The tests with Holm-adjusted p-values over the family."""
-    adjusted = stats.holm([t.p for t in tests])
-    return [
-        dataclasses.replace(t, p_holm=float(h), n_pairs=len(tests))
-        for t, h in zip(tests, adjusted, strict=True)
-    ]
-
-
 at_n = {n: user_rows[user_rows["n"] == n] for n in CURVE_NS}
 against = {
-    other: holm_family([stats.paired(at_n[n], "ranking model", other, "ndcg@10") for n in CURVE_NS])
+    other: stats.holm_family(
+        [stats.paired(at_n[n], "ranking model", other, "ndcg@10") for n in CURVE_NS]
+    )
     for other in ("popularity", "MF fold-in")
 }
 own = user_rows[user_rows["model"] == "ranking model"].assign(
     model=lambda f: "n = " + f["n"].astype(str)
 )
 step_pairs = list(zip(CURVE_NS[:-1], CURVE_NS[1:], strict=True))
-steps = holm_family([stats.paired(own, f"n = {b}", f"n = {a}", "ndcg@10") for a, b in step_pairs])
+steps = stats.holm_family(
+    [stats.paired(own, f"n = {b}", f"n = {a}", "ndcg@10") for a, b in step_pairs]
+)
 step_table = pd.DataFrame(
     [
         {"n": n, "vs": other, "diff": t.diff, "low": t.low, "high": t.high, "p_holm": t.p_holm,

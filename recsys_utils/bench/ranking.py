@@ -35,7 +35,6 @@ retraining (``--from-run``).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -405,12 +404,7 @@ def paired_comparisons(
     ours = _ours(models)
     if ours is not None and HYBRID in models:
         pairs.append((ours, HYBRID))
-    tests = [stats.paired(users, a, b, metric) for a, b in pairs]
-    adjusted = stats.holm([t.p for t in tests]) if tests else []
-    return [
-        dataclasses.replace(t, p_holm=float(h), n_pairs=len(tests))
-        for t, h in zip(tests, adjusted, strict=True)
-    ]
+    return list(stats.holm_family(stats.paired(users, a, b, metric) for a, b in pairs))
 
 
 def paired_table(comparisons: list[stats.Paired]) -> pd.DataFrame:

@@ -3,9 +3,10 @@
 Public API: ``extract`` and ``Embeddings``, neighbours (``similar_movies``, ``nearest``,
 ``nearest_users``, ``with_titles``), the comparisons (``label_agreement``, ``linear_r2``,
 ``neighbour_overlap``, ``neighbour_lists``), ``project`` and its cache, and the ``maps``
-tables; that is ``__all__``, loaded from its module on first use so importing the package
-imports nothing heavy (torch, numba, umap, optuna). Everything else, the ``_private``
-modules and ``_helpers`` included, is internal and may change without notice.
+tables (``thin_movies``: which movies a map draws apart); that is ``__all__``, loaded from
+its module on first use so importing the package imports nothing heavy (torch, numba, umap,
+optuna). Everything else, the ``_private`` modules and ``_helpers`` included, is internal and
+may change without notice.
 """
 
 from recsys_utils import lazy_exports
@@ -14,6 +15,7 @@ _EXPORTS = {
     "COLOR_LABELS": "maps",
     "label_titles": "maps",
     "movie_frame": "maps",
+    "thin_movies": "maps",
     "user_frame": "maps",
     "project": "projection",
     "projection_path": "projection",

@@ -1,7 +1,8 @@
 """The tables behind maps of the embedding space: one row per movie or user.
 
 ``movie_frame``/``user_frame`` gather 2-D coordinates (from ``projection.project``) plus
-what to colour by; ``label_titles`` picks well-known titles spread over a map. The
+what to colour by; ``label_titles`` picks well-known titles spread over a map;
+``thin_movies`` says which movies had too few training rows to place (drawn apart). The
 figures drawn from them are in ``app.map_plots``.
 
 For a model whose movie vectors come from features (``models.hybrid``), ``feature_map``
@@ -124,6 +125,31 @@ def label_titles(
         if all(np.linalg.norm(xy[j] - xy[i]) >= gap for i in kept):
             kept.append(j)
     return data[TITLE_COL].astype(str).iloc[kept].tolist()
+
+
+def thin_movies(model, frame: pd.DataFrame, min_training: int = 2) -> np.ndarray:
+    """Which of the map's movies had fewer than ``min_training`` training rows: the mask a
+    map's ``untrained=`` takes (``app.map_plots``) to draw them apart.
+
+    The rows are what the model was fitted on (``model.item_counts_``): ratings for a rating
+    model, positives for a ranking model fitted on liked movies only. A movie the model does
+    not know had none. With one or two examples a vector barely left its random start, so
+    where it lands says nothing about taste.
+
+    Args:
+        model: a fitted model with ``item_map`` and ``item_counts_``.
+        frame: the map's table, one row per movie (``movie_frame``), with the movie id column.
+        min_training: fewer training rows than this is thin.
+
+    Returns:
+        A boolean array, one per row of ``frame``.
+    """
+    idx = model.item_map.encode(frame[ITEM_COL].to_numpy())
+    counts = np.asarray(model.item_counts_)
+    known = idx >= 0
+    n = np.zeros(len(idx), dtype=counts.dtype)
+    n[known] = counts[idx[known]]
+    return n < min_training
 
 
 @dataclass

@@ -17,7 +17,9 @@ difference, so "the interval excludes 0" and "p < 0.05" agree. The bias-correcte
 bootstrap (``scipy.stats.bootstrap``, ``method="bootstrap"``) and the Wilcoxon signed-rank test
 (``test="wilcoxon"``) are options. A table of many pairs adjusts its p-values with Holm's method.
 
-``verdict`` is the one function that turns a comparison into the words the reports use.
+``verdict`` is the one function that turns a comparison into the words the reports use;
+``holm_family`` the one place a family of tests gets its Holm-adjusted p-values; ``r2_words``
+the words for how much a linear read-out of a space explains.
 
 Length: one concern (how sure a figure is); the three result types and their docstrings take
 the room.
@@ -280,6 +282,19 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
+def holm_family(tests) -> tuple[Paired, ...]:
+    """The paired tests of one family, each carrying its Holm-adjusted p-value (``holm`` over
+    the family's p-values) and the family's size, so that ``verdict`` says no more than the
+    family allows. Any tests make a family: pairs against one baseline, the same pair at
+    several sizes, consecutive steps of a curve."""
+    tests = tuple(tests)
+    adjusted = holm([t.p for t in tests]) if tests else []
+    return tuple(
+        replace(t, p_holm=float(h), n_pairs=len(tests))
+        for t, h in zip(tests, adjusted, strict=True)
+    )
+
+
 def compare_table(
     rows: pd.DataFrame,
     metric: str,
@@ -315,12 +330,9 @@ def compare_table(
         pairs = list(combinations(models, 2))
     else:
         pairs = [(m, baseline) for m in models if m != baseline]
-    tests = [paired(rows, a, b, metric, test=test, method=method, confidence=confidence)
-             for a, b in pairs]  # fmt: skip
-    adjusted = holm([t.p for t in tests]) if tests else []
-    tests = tuple(
-        replace(t, p_holm=float(h), n_pairs=len(tests))
-        for t, h in zip(tests, adjusted, strict=True)
+    tests = holm_family(
+        paired(rows, a, b, metric, test=test, method=method, confidence=confidence)
+        for a, b in pairs
     )
     cols = ["a", "b", "diff", "low", "high", "p", "p_holm", "significant"]
     pair_table = pd.DataFrame(
@@ -338,6 +350,18 @@ def _decimals(low: float, high: float) -> int:
 
 def _p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def r2_words(r2: float) -> str:
+    """What a cross-validated R² of a linear read-out supports, in words: under 0.25 "a line
+    through the space reads little of it", under 0.6 "part of it", else "most of it"."""
+    if r2 < 0.25:
+        amount = "little"
+    elif r2 < 0.6:
+        amount = "part"
+    else:
+        amount = "most"
+    return f"a line through the space reads {amount} of it"
 
 
 def verdict_word(comparison: Paired) -> str:

@@ -239,6 +239,25 @@ def test_movie_frame_stats_genres_and_norms(four_mf):
     assert maps.label_titles(crowded, 4) == ["Heat (1995)", "Up (2009)"]
 
 
+def test_thin_movies_are_those_with_fewer_training_rows_than_the_threshold(four_mf):
+    from recsys_utils.embeddings import maps, thin_movies
+
+    assert thin_movies is maps.thin_movies  # exported by the subpackage
+    # training rows: 10 -> 2, 20 -> 1, 30 -> 2, 40 -> 2; 99 the model never saw (not the
+    # last movie's count, which a bare index -1 would read)
+    frame = pd.DataFrame({"item_id": [40, 20, 99, 10, 30]})
+    assert thin_movies(four_mf, frame).tolist() == [False, True, True, False, False]
+    assert thin_movies(four_mf, frame, min_training=1).tolist() == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert thin_movies(four_mf, frame, min_training=3).all()
+    assert thin_movies(four_mf, frame.iloc[:0]).shape == (0,)
+
+
 def test_user_frame_favourite_genre(four_mf):
     from recsys_utils.embeddings import maps
 

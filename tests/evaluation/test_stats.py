@@ -12,8 +12,10 @@ import pytest
 from recsys_utils.evaluation.stats import (
     compare_table,
     holm,
+    holm_family,
     interval,
     paired,
+    r2_words,
     rating_rows,
     verdict,
     verdict_word,
@@ -228,3 +230,24 @@ def test_rating_rows_give_each_users_own_rmse():
     assert four.loc[1, "rmse"] == pytest.approx(math.sqrt(2))  # errors 2, 0
     assert four.loc[2, "mae"] == pytest.approx(0.5)
     assert verdict_word(paired(rows, "three", "four", "rmse")) == "on par"  # 2 users: no power
+
+
+def test_holm_family_gives_each_test_its_adjusted_p_and_the_family_size():
+    c = paired(five_users(), "ours", "base", "ndcg@100")  # p = 0.013
+    flat = paired(rows_of({"x": [0.1, 0.2, 0.3], "y": [0.1, 0.25, 0.28]}), "x", "y", "ndcg@100")
+    family = holm_family(iter([c, flat]))  # any iterable of tests
+    assert [t.p_holm for t in family] == pytest.approx(list(holm([c.p, flat.p])))
+    assert [t.n_pairs for t in family] == [2, 2]
+    assert (family[0].a, family[0].diff, family[0].p) == (c.a, c.diff, c.p)  # the rest kept
+    assert holm_family([]) == ()
+    # compare_table adjusts through the same function
+    table = compare_table(five_users(), "ndcg@100", baseline="base")
+    assert table.comparisons == holm_family([c])
+
+
+def test_r2_words_by_band():
+    assert r2_words(0.1) == "a line through the space reads little of it"
+    assert r2_words(0.25) == "a line through the space reads part of it"  # bands start at 0.25
+    assert r2_words(0.59) == "a line through the space reads part of it"
+    assert r2_words(0.6) == "a line through the space reads most of it"
+    assert r2_words(-0.3) == "a line through the space reads little of it"  # worse than the mean
