@@ -52,7 +52,7 @@ from recsys_utils.recommend.explain import because_you_liked
 
 MAX_MATCHES = 20
 MAP_NEIGHBOURS = 10  # a new movie is drawn at the mean position of its nearest movies
-NEW_MOVIE_YEAR = 2024
+NEW_MOVIE_YEAR = 0  # 0 = no year: the tab opens on genres and tags alone (a year dominates)
 ORDER_COL = "ordered_by"  # the value a list is ordered by, where it is not the model's own
 LIVE_COMMAND = "make demo"
 SNAPSHOT_TEXT = (
@@ -207,7 +207,7 @@ class RecommenderApp:
             layout=widgets.Layout(width="32em"),
         )
         self.new_year = widgets.BoundedIntText(
-            value=NEW_MOVIE_YEAR, min=1870, max=2100, description="year"
+            value=NEW_MOVIE_YEAR, min=0, max=2100, description="year (0: none)"
         )
         self.new_movie_note = widgets.HTML()
         self.new_movie_html = widgets.HTML(
@@ -458,7 +458,11 @@ class RecommenderApp:
         genres = list(self.new_genres.value)
         if not genres and not known:
             return None, notes
-        return f.describe(genres=genres, tags=known, year=int(self.new_year.value)), notes
+        year = int(self.new_year.value) or None
+        if year is not None and year < 1870:
+            notes.append(f"year {year}: before 1870, left out")
+            year = None
+        return f.describe(genres=genres, tags=known, year=year), notes
 
     def show_new_movie(self) -> None:
         """Place the described movie: its nearest movies, who would like it, the map."""

@@ -480,3 +480,18 @@ def test_without_a_model_that_places_new_movies_the_tab_says_what_it_needs(app):
     assert "hybrid" in app.new_movie_html.value
     with pytest.raises(ValueError, match="cannot place a new movie"):
         widgets.RecommenderApp(app.model, app.movies, RATINGS, placer=app.model)
+
+
+def test_the_new_movie_tab_opens_without_a_year_and_year_0_means_none(hybrid_app):
+    app = hybrid_app
+    assert app.new_year.value == 0  # a year dominates the hybrid's space: not imposed
+    app.new_genres.value = ("A",)
+    row, _ = app.describe_new_movie()
+    f = app.placer.features
+    assert (row != f.describe(genres=["A"])).nnz == 0  # no year entry at all
+    app.new_year.value = 1995
+    row, _ = app.describe_new_movie()
+    assert (row != f.describe(genres=["A"], year=1995)).nnz == 0
+    app.new_year.value = 1200  # before any release: left out and said
+    row, notes = app.describe_new_movie()
+    assert (row != f.describe(genres=["A"])).nnz == 0 and any("1200" in n for n in notes)
