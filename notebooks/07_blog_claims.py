@@ -60,7 +60,6 @@ N_QUERY_USERS = 300
 LIKED_THRESHOLD = 4.0
 
 # %%
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -333,11 +332,7 @@ for label, (model, table) in probe_models.items():
     display(folded(f"{label}: one probe per genre ({len(genre_probe)} genres)", genre_probe))
 genre_rows = pd.concat(genre_rows, ignore_index=True)
 claim2 = [stats.paired(genre_rows, m, f"{m}, shuffled", "auc") for m in probe_models]
-holm2 = stats.holm([c.p for c in claim2])
-claim2 = {
-    c.a: replace(c, p_holm=float(h), n_pairs=len(claim2))
-    for c, h in zip(claim2, holm2, strict=True)
-}
+claim2 = {c.a: c for c in stats.holm_family(claim2)}
 claim2_verdicts = {
     m: stats.verdict(c, a=f"the genre probe of {SHORT[m]}", b="shuffled labels", unit="genres")
     for m, c in claim2.items()
@@ -478,11 +473,7 @@ jaccard_rows = pd.concat(
     ignore_index=True,
 )
 claim4 = [stats.paired(jaccard_rows, f"{m}: nearest", f"{m}: random", "jaccard") for m in overlaps]
-holm4 = stats.holm([c.p for c in claim4])
-claim4 = {
-    m: replace(c, p_holm=float(h), n_pairs=len(claim4))
-    for m, c, h in zip(overlaps, claim4, holm4, strict=True)
-}
+claim4 = dict(zip(overlaps, stats.holm_family(claim4), strict=True))
 claim4_verdicts = {
     m: stats.verdict(c, a=f"nearest-user overlap by {SHORT[m]}", b="random-user overlap")
     for m, c in claim4.items()
