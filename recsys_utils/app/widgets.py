@@ -21,10 +21,6 @@ that rule cannot apply (an old browser, another renderer), the banner's default
 sentence names both cases. Every column says what it holds, and the value shown first
 is the one the list is ordered by. No widget uses an icon: the exported page embeds no
 icon font, so an icon would show as a missing-glyph box.
-
-Length: over 400 lines because the app is one class whose four tabs share state
-(the model, the folded user, the search, the popularity filter); its logic lives in
-``recommend`` and the models.
 """
 
 from __future__ import annotations

@@ -20,9 +20,6 @@ bootstrap (``scipy.stats.bootstrap``, ``method="bootstrap"``) and the Wilcoxon s
 ``verdict`` is the one function that turns a comparison into the words the reports use;
 ``holm_family`` the one place a family of tests gets its Holm-adjusted p-values; ``r2_words``
 the words for how much a linear read-out of a space explains.
-
-Length: one concern (how sure a figure is); the three result types and their docstrings take
-the room.
 """
 
 from __future__ import annotations
