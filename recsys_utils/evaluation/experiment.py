@@ -113,6 +113,29 @@ def _epochs(model) -> pd.DataFrame | None:
 
 
 # --- metrics ---------------------------------------------------------------------------
+
+
+def held_out_rows(name: str, seed: int, f, scores, held, metrics, **extra):
+    """One row per test user with every metric (``model``, ``seed``, ``user`` first) and the
+    run's row (validation score, coverage@10, fit seconds, ``extra``, the fit's own extras):
+    what a ranking protocol's ``test`` returns for the users ``held`` (history, targets, users),
+    scored once in ``scores``."""
+    u = per_user_metrics(scores, held.targets, held.history, metrics)
+    u.insert(0, "user", held.users)
+    u.insert(0, "model", name)
+    u.insert(0, "seed", seed)
+    run = {
+        "seed": seed,
+        "model": name,
+        f"val_{OBJECTIVE}": f.val,
+        "coverage@10": coverage_at_k(scores, held.history, 10),
+        "fit_s": f.fit_s,
+        **extra,
+        **f.extra,
+    }
+    return u, run
+
+
 def per_user_metrics(
     scores: np.ndarray, targets: sp.csr_matrix, exclude: sp.csr_matrix, metrics=METRICS
 ) -> pd.DataFrame:
@@ -182,19 +205,8 @@ class StrongGeneralisation:
         """The test users, scored once: liked movies in, targets read by the metrics only."""
         te = split.test
         scores = _score(f.model, te.history)
-        u = per_user_metrics(scores, te.targets, te.history, exp.metrics)
-        u.insert(0, "user", te.users)
-        u.insert(0, "model", name)
-        u.insert(0, "seed", seed)
-        run = {
-            "seed": seed,
-            "model": name,
-            f"val_{OBJECTIVE}": f.val,
-            "coverage@10": coverage_at_k(scores, te.history, 10),
-            "fit_s": f.fit_s,
-            "foldin_ms": _foldin_ms(f.model, te.history) if exp.time_foldin else np.nan,
-            **f.extra,
-        }
+        foldin_ms = _foldin_ms(f.model, te.history) if exp.time_foldin else np.nan
+        u, run = held_out_rows(name, seed, f, scores, te, exp.metrics, foldin_ms=foldin_ms)
         curves = []
         if exp.curve_ns:
             curve = newuser_curve.new_user_curve(

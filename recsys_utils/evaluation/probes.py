@@ -31,9 +31,10 @@ from recsys_utils.evaluation.experiment import (
     OBJECTIVE,
     Context,
     StrongGeneralisation,
+    held_out_rows,
     per_user_metrics,
 )
-from recsys_utils.metrics import coverage_at_k, report, top_k_eligible
+from recsys_utils.metrics import report, top_k_eligible
 
 
 # --- ranking ------------------------------------------------------------------------
@@ -390,18 +391,6 @@ class HistoriesInFit(StrongGeneralisation):
 
     def test(self, name: str, f, split, seed: int, exp):
         """The test users, scored once as known users; their targets read by the metrics only."""
-        te = split.test
-        scores = held_out_scores(f.model, te, split.items)
-        u = per_user_metrics(scores, te.targets, te.history, exp.metrics)
-        u.insert(0, "user", te.users)
-        u.insert(0, "model", name)
-        u.insert(0, "seed", seed)
-        run = {
-            "seed": seed,
-            "model": name,
-            f"val_{OBJECTIVE}": f.val,
-            "coverage@10": coverage_at_k(scores, te.history, 10),
-            "fit_s": f.fit_s,
-            **f.extra,
-        }
+        scores = held_out_scores(f.model, split.test, split.items)
+        u, run = held_out_rows(name, seed, f, scores, split.test, exp.metrics)
         return u, run, [], None
