@@ -38,8 +38,7 @@ from recsys_utils.evaluation.coldstart import (
 )
 from recsys_utils.evaluation.stats import compare_table
 from recsys_utils.models.base import Queries
-from recsys_utils.models.content import ContentKNN, GenrePopularity
-from recsys_utils.models.hybrid import HybridPooled
+from recsys_utils.models.registry import MODELS
 
 # the hybrid's training budget: fixed epochs (no validation users here; the grid's
 # points are chosen on the validation movies like every other model's)
@@ -136,9 +135,7 @@ def _fit(name: str, features: MovieFeatures, params: dict, train: pd.DataFrame, 
     """The fitted model as a cold-start scorer ``(users, items) -> scores``."""
     if name == "lightfm":
         return LightFMScorer(features, seed=seed, **params).fit(train)
-    cls = {"content_knn": ContentKNN, "genre_popularity": GenrePopularity,
-           "hybrid_pooled": HybridPooled}[name]  # fmt: skip
-    model = cls(features, **params).fit(train)
+    model = MODELS[name](features, **params).fit(train)  # the registered feature models
     return lambda users, items: model.score_movies(Queries.known(users), items)
 
 

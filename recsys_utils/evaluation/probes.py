@@ -28,11 +28,10 @@ import pandas as pd
 from recsys_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
 from recsys_utils.evaluation import metrics
 from recsys_utils.evaluation.experiment import (
-    OBJECTIVE,
     Context,
     StrongGeneralisation,
+    _objective,
     held_out_rows,
-    per_user_metrics,
 )
 from recsys_utils.metrics import report, top_k_eligible
 
@@ -384,10 +383,7 @@ class HistoriesInFit(StrongGeneralisation):
 
     def validate(self, model, ctx: Context, uses_validation: bool = True) -> float:
         va = ctx.split.valid
-        scores = held_out_scores(model, va, ctx.split.items)
-        return float(
-            per_user_metrics(scores, va.targets, va.history, [OBJECTIVE])[OBJECTIVE].mean()
-        )
+        return _objective(held_out_scores(model, va, ctx.split.items), va)
 
     def test(self, name: str, f, split, seed: int, exp):
         """The test users, scored once as known users; their targets read by the metrics only."""
